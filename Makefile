@@ -1,0 +1,30 @@
+# onelive: the two commands of the README are `make demo` and `make test`.
+CARGO ?= cargo
+
+.PHONY: demo test deps fmt lint unit doc bench
+
+deps:
+	@bash scripts/install-deps.sh
+
+## Runs the recorder on an embedded demo (synthetic live channel on loopback).
+demo: deps
+	$(CARGO) run --locked --release -p oneliverec -- demo
+
+## Every check and every test.
+test: deps fmt lint unit doc
+
+fmt:
+	$(CARGO) fmt --all --check
+
+lint:
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --locked --workspace
+
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --workspace --no-deps
+
+## Benchmarks print their figures; they are not part of `make test`.
+bench:
+	$(CARGO) bench --workspace

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the system tools onelive's tests and demo need, on Debian/Ubuntu.
+# Elsewhere it prints what to install and fails.
+set -euo pipefail
+
+need_apt=()
+command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
+
+if [ "${#need_apt[@]}" -gt 0 ]; then
+    if command -v apt-get >/dev/null 2>&1; then
+        SUDO=""
+        if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+        echo "install-deps: installing ${need_apt[*]} with apt-get" >&2
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    else
+        echo "install-deps: missing ${need_apt[*]}; install them with your package manager" >&2
+        echo "  (macOS: brew install ffmpeg; Fedora: dnf install ffmpeg; Arch: pacman -S ffmpeg)" >&2
+        exit 1
+    fi
+fi

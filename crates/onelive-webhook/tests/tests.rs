@@ -1,0 +1,3 @@
+//! Integration tests of onelive-webhook (one test binary; see the modules).
+
+mod verify;

@@ -1,0 +1,596 @@
+//! `oneliverec.toml`: the engine's configuration, its validation and its
+//! atomic write-back.
+//!
+//! Every table refuses unknown keys, and every error names the file, the
+//! key and the reason (see [`EngineError::Config`]).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use onelive_events::EventType;
+use serde::{Deserialize, Serialize};
+
+use crate::{EngineError, HumanDuration, Secret};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Where and how recordings are written.
+    #[serde(default)]
+    pub output: OutputConfig,
+    /// When to cut a recording into parts.
+    #[serde(default)]
+    pub split: SplitConfig,
+    /// Remuxing of finished recordings to `.mp4`/`.mkv`.
+    #[serde(default)]
+    pub transmux: TransmuxConfig,
+    /// Polling, debounce and concurrency.
+    #[serde(default)]
+    pub watch: WatchConfig,
+    /// Free-space guard.
+    #[serde(default)]
+    pub disk: DiskConfig,
+    /// The HTTP API.
+    #[serde(default)]
+    pub api: ApiConfig,
+    /// Where the engine keeps its state (webhook outbox, transmux queue).
+    #[serde(default)]
+    pub state: StateConfig,
+    /// Per-platform settings keyed by platform name (`bilibili`, `twitch`, `generic`...).
+    #[serde(default)]
+    pub platforms: BTreeMap<String, PlatformSettings>,
+    /// The channels to watch.
+    #[serde(default)]
+    pub channels: Vec<ChannelConfig>,
+    /// Webhook endpoints that receive events.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Folder that receives recordings (relative paths are relative to the
+    /// current directory). Default `rec`.
+    #[serde(default = "default_output_folder")]
+    pub folder: PathBuf,
+    /// File name template, without extension. Placeholders: `{platform}`,
+    /// `{channel}`, `{name}`, `{title}`, `{date}` (YYYY-MM-DD), `{time}`
+    /// (HH-MM-SS), `{session}` (first 8 characters of the session id),
+    /// `{part}` (1, 2, ...). `/` makes sub-folders.
+    #[serde(default = "default_template")]
+    pub filename_template: String,
+    /// Container of the raw recording: `ts` (default) or `flv`.
+    #[serde(default = "default_container")]
+    pub container: String,
+}
+
+/// `[split]`: cut a recording into a new part on these limits (0 = never).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SplitConfig {
+    /// Maximum duration of one part, e.g. `"1h"`.
+    #[serde(default)]
+    pub max_duration: Option<HumanDuration>,
+    /// Maximum size of one part in MiB.
+    #[serde(default)]
+    pub max_size_mb: Option<u64>,
+}
+
+/// `[transmux]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransmuxConfig {
+    /// Remux every finished recording. Default `true`.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Target container: `mp4` (default) or `mkv`.
+    #[serde(default = "default_transmux_format")]
+    pub format: String,
+    /// Delete the `.ts`/`.flv` after a verified transmux. Default `false`.
+    #[serde(default)]
+    pub delete_source: bool,
+    /// Transmux jobs run at once. Default 1.
+    #[serde(default = "one")]
+    pub concurrency: usize,
+}
+
+/// `[watch]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    /// Time between two polls of one channel. Default `30s`.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: HumanDuration,
+    /// Random spread added to each interval, as a fraction (0.0..=1.0). Default 0.1.
+    #[serde(default = "default_jitter")]
+    pub jitter: f64,
+    /// How long a channel must stay offline before `live_end`. Default `2m`.
+    #[serde(default = "default_debounce")]
+    pub debounce: HumanDuration,
+    /// Polls in flight at once, across all channels. Default 32.
+    #[serde(default = "default_max_polls")]
+    pub max_concurrent_polls: usize,
+    /// Recordings at once, across all channels. Default 16.
+    #[serde(default = "default_max_recordings")]
+    pub max_concurrent_recordings: usize,
+    /// Longest back-off after errors or rate limits. Default `10m`.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: HumanDuration,
+    /// Consecutive poll failures before an `error` event. Default 3.
+    #[serde(default = "default_error_threshold")]
+    pub error_after_failures: u32,
+    /// Stop and restart a recording that wrote nothing for this long. Default `30s`.
+    #[serde(default = "default_stall")]
+    pub stall_timeout: HumanDuration,
+}
+
+/// `[disk]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskConfig {
+    /// Refuse to start recordings (and stop running ones) when the output
+    /// folder's file system has less free space than this, in MiB. Default 1024; 0 disables.
+    #[serde(default = "default_min_free")]
+    pub min_free_mb: u64,
+}
+
+/// `[api]`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Serve the HTTP API. Default `true`.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Address to bind. Default `127.0.0.1:8686`. Any non-loopback address needs `token`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Bearer token; required when `listen` is not a loopback address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("enabled", &self.enabled)
+            .field("listen", &self.listen)
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+/// `[state]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// Folder for `outbox.sqlite` and the transmux queue. Default: `.onelive`
+    /// next to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `[platforms.NAME]`: settings of one platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformSettings {
+    /// Cookie header sent to the platform (redacted in logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookies: Option<Secret>,
+    /// Proxy URL for this platform's API and stream requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// Quality preference, best first (e.g. `["source", "1080p", "best"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<String>,
+    /// Host overrides: platform API host -> replacement base URL
+    /// (for mirrors and tests), e.g. `"api.live.bilibili.com" = "http://127.0.0.1:9000"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub host_overrides: BTreeMap<String, String>,
+    /// Minimum poll interval for this platform (raises `watch.poll_interval`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_poll_interval: Option<HumanDuration>,
+}
+
+/// `[[channels]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// The channel's page URL (or a direct `.m3u8`/`.flv` URL for the generic adapter).
+    pub url: String,
+    /// A display name used in file names (`{name}`); default: the channel id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Watch this channel. Default `true`.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Record when live (false = notify only). Default `true`.
+    #[serde(default = "yes")]
+    pub record: bool,
+    /// Per-channel quality preference (overrides the platform's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<String>,
+    /// Per-channel poll interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval: Option<HumanDuration>,
+    /// Per-channel debounce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debounce: Option<HumanDuration>,
+    /// Per-channel file name template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename_template: Option<String>,
+}
+
+impl ChannelConfig {
+    /// A channel with defaults for everything but the URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        ChannelConfig {
+            url: url.into(),
+            name: None,
+            enabled: true,
+            record: true,
+            quality: Vec::new(),
+            poll_interval: None,
+            debounce: None,
+            filename_template: None,
+        }
+    }
+}
+
+/// `[[webhooks]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// A stable id (generated when added through the API; default: `wh<N>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Where to POST (`http` or `https`).
+    pub url: String,
+    /// Event types to send; empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventType>,
+    /// Standard Webhooks signing secret (`whsec_...`); unsigned when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Secret>,
+    /// Extra headers (values redacted in logs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, Secret>,
+    /// Deliver to this endpoint. Default `true`.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> usize {
+    1
+}
+fn default_output_folder() -> PathBuf {
+    PathBuf::from("rec")
+}
+fn default_template() -> String {
+    "{platform}/{name}/{date}_{time}_{title}_part{part}".into()
+}
+fn default_container() -> String {
+    "ts".into()
+}
+fn default_transmux_format() -> String {
+    "mp4".into()
+}
+fn default_poll_interval() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+fn default_jitter() -> f64 {
+    0.1
+}
+fn default_debounce() -> HumanDuration {
+    HumanDuration(Duration::from_secs(120))
+}
+fn default_max_polls() -> usize {
+    32
+}
+fn default_max_recordings() -> usize {
+    16
+}
+fn default_max_backoff() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
+}
+fn default_error_threshold() -> u32 {
+    3
+}
+fn default_stall() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+fn default_min_free() -> u64 {
+    1024
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8686))
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            folder: default_output_folder(),
+            filename_template: default_template(),
+            container: default_container(),
+        }
+    }
+}
+impl Default for TransmuxConfig {
+    fn default() -> Self {
+        TransmuxConfig {
+            enabled: true,
+            format: default_transmux_format(),
+            delete_source: false,
+            concurrency: 1,
+        }
+    }
+}
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            poll_interval: default_poll_interval(),
+            jitter: default_jitter(),
+            debounce: default_debounce(),
+            max_concurrent_polls: default_max_polls(),
+            max_concurrent_recordings: default_max_recordings(),
+            max_backoff: default_max_backoff(),
+            error_after_failures: default_error_threshold(),
+            stall_timeout: default_stall(),
+        }
+    }
+}
+impl Default for DiskConfig {
+    fn default() -> Self {
+        DiskConfig { min_free_mb: default_min_free() }
+    }
+}
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { enabled: true, listen: default_listen(), token: None }
+    }
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            output: OutputConfig::default(),
+            split: SplitConfig::default(),
+            transmux: TransmuxConfig::default(),
+            watch: WatchConfig::default(),
+            disk: DiskConfig::default(),
+            api: ApiConfig::default(),
+            state: StateConfig::default(),
+            platforms: BTreeMap::new(),
+            channels: Vec::new(),
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, EngineError> {
+        let text = std::fs::read_to_string(path).map_err(|e| EngineError::ConfigRead {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates config text; `path` is used in error messages.
+    ///
+    /// ```
+    /// use onelive_engine::EngineConfig;
+    /// let err = EngineConfig::parse("[watch]\npoll_intervall = \"5s\"\n", "a.toml".as_ref())
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("watch.poll_intervall"), "{err}");
+    /// ```
+    pub fn parse(text: &str, path: &Path) -> Result<Self, EngineError> {
+        let config: EngineConfig = parse_toml(text, path)?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// Checks values that the types alone do not.
+    pub fn validate(&self, path: &Path) -> Result<(), EngineError> {
+        let err = |key: &str, reason: String| EngineError::Config {
+            path: path.to_path_buf(),
+            key: key.to_owned(),
+            reason,
+        };
+        if self.output.folder.as_os_str().is_empty() {
+            return Err(err("output.folder", "must not be empty".into()));
+        }
+        crate::template::check(&self.output.filename_template)
+            .map_err(|r| err("output.filename_template", r))?;
+        if !matches!(self.output.container.as_str(), "ts" | "flv" | "mkv") {
+            return Err(err(
+                "output.container",
+                format!("unsupported container {:?} (use ts, flv or mkv)", self.output.container),
+            ));
+        }
+        if !matches!(self.transmux.format.as_str(), "mp4" | "mkv") {
+            return Err(err(
+                "transmux.format",
+                format!("unsupported format {:?} (use mp4 or mkv)", self.transmux.format),
+            ));
+        }
+        if self.transmux.concurrency == 0 {
+            return Err(err("transmux.concurrency", "must be at least 1".into()));
+        }
+        let w = &self.watch;
+        if w.poll_interval.0 < Duration::from_millis(200) {
+            return Err(err("watch.poll_interval", format!("{} is too short (minimum 200ms)", w.poll_interval)));
+        }
+        if !(0.0..=1.0).contains(&w.jitter) {
+            return Err(err("watch.jitter", format!("{} is not between 0.0 and 1.0", w.jitter)));
+        }
+        if w.max_concurrent_polls == 0 {
+            return Err(err("watch.max_concurrent_polls", "must be at least 1".into()));
+        }
+        if w.max_concurrent_recordings == 0 {
+            return Err(err("watch.max_concurrent_recordings", "must be at least 1".into()));
+        }
+        if w.stall_timeout.0 < Duration::from_secs(1) {
+            return Err(err("watch.stall_timeout", "must be at least 1s".into()));
+        }
+        if self.api.enabled
+            && !self.api.listen.ip().is_loopback()
+            && self.api.token.as_ref().is_none_or(|t| t.is_empty())
+        {
+            return Err(err(
+                "api.token",
+                format!("a bearer token is required when the API listens on the non-loopback address {}", self.api.listen),
+            ));
+        }
+        for (name, p) in &self.platforms {
+            if let Some(proxy) = &p.proxy {
+                check_url(proxy, &["http", "https", "socks5", "socks5h"])
+                    .map_err(|r| err(&format!("platforms.{name}.proxy"), r))?;
+            }
+            for (host, target) in &p.host_overrides {
+                check_url(target, &["http", "https"])
+                    .map_err(|r| err(&format!("platforms.{name}.host_overrides.{host}"), r))?;
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, c) in self.channels.iter().enumerate() {
+            let key = format!("channels[{i}]");
+            check_url(&c.url, &["http", "https"]).map_err(|r| err(&format!("{key}.url"), r))?;
+            if !seen.insert(c.url.trim_end_matches('/').to_owned()) {
+                return Err(err(&format!("{key}.url"), format!("duplicate channel {}", c.url)));
+            }
+            if let Some(t) = &c.filename_template {
+                crate::template::check(t).map_err(|r| err(&format!("{key}.filename_template"), r))?;
+            }
+            if let Some(p) = c.poll_interval {
+                if p.0 < Duration::from_millis(200) {
+                    return Err(err(&format!("{key}.poll_interval"), format!("{p} is too short (minimum 200ms)")));
+                }
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, wh) in self.webhooks.iter().enumerate() {
+            let key = format!("webhooks[{i}]");
+            check_url(&wh.url, &["http", "https"]).map_err(|r| err(&format!("{key}.url"), r))?;
+            if let Some(id) = &wh.id {
+                if !ids.insert(id.clone()) {
+                    return Err(err(&format!("{key}.id"), format!("duplicate webhook id {id:?}")));
+                }
+            }
+            for name in wh.headers.keys() {
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                    return Err(err(&format!("{key}.headers"), format!("invalid header name {name:?}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The TOML text of this config (secrets included: it is the file).
+    pub fn to_toml(&self) -> Result<String, EngineError> {
+        toml::to_string_pretty(self)
+            .map_err(|e| EngineError::Invalid(format!("cannot serialize config: {e}")))
+    }
+
+    /// Writes the config to `path` atomically (temporary file + rename).
+    pub fn write_atomic(&self, path: &Path) -> Result<(), EngineError> {
+        let text = self.to_toml()?;
+        let werr = |e: std::io::Error| EngineError::ConfigWrite { path: path.to_path_buf(), reason: e.to_string() };
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "config".into());
+        let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).map_err(werr)?;
+            f.write_all(b"# Written by oneliverec (changes made through the HTTP API are saved here).\n")
+                .map_err(werr)?;
+            f.write_all(text.as_bytes()).map_err(werr)?;
+            f.sync_all().map_err(werr)?;
+        }
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            werr(e)
+        })?;
+        Ok(())
+    }
+
+    /// The folder for the engine's state files.
+    pub fn state_dir(&self, config_path: Option<&Path>) -> PathBuf {
+        if let Some(dir) = &self.state.dir {
+            return dir.clone();
+        }
+        match config_path.and_then(|p| p.parent()).filter(|p| !p.as_os_str().is_empty()) {
+            Some(parent) => parent.join(".onelive"),
+            None => PathBuf::from(".onelive"),
+        }
+    }
+}
+
+fn check_url(s: &str, schemes: &[&str]) -> Result<(), String> {
+    let u = url::Url::parse(s).map_err(|e| format!("not a valid URL ({e}): {s:?}"))?;
+    if !schemes.contains(&u.scheme()) {
+        return Err(format!("unsupported scheme {:?} (use {})", u.scheme(), schemes.join(", ")));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(format!("URL has no host: {s:?}"));
+    }
+    Ok(())
+}
+
+fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, EngineError> {
+    let de = toml::Deserializer::parse(text).map_err(|e| syntax_error(e, text, path))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.message().to_owned();
+        let line = inner.span().map(|s| line_of(text, s.start));
+        let mut key = if key == "." { String::new() } else { key };
+        // serde reports unknown and missing keys at the parent path.
+        let mut reason = message.clone();
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            let name = rest.split('`').next().unwrap_or(rest);
+            key = join_key(&key, name);
+            let expected = rest.split_once(", expected ").map(|(_, e)| e).unwrap_or("");
+            reason = if expected.is_empty() {
+                "unknown key".into()
+            } else {
+                format!("unknown key (expected {expected})")
+            };
+        } else if let Some(rest) = message.strip_prefix("missing field `") {
+            let name = rest.split('`').next().unwrap_or(rest);
+            key = join_key(&key, name);
+            reason = "required key is missing".into();
+        }
+        if key.is_empty() {
+            key = "(top level)".into();
+        }
+        if let Some(line) = line {
+            reason = format!("{reason} (line {line})");
+        }
+        EngineError::Config { path: path.to_path_buf(), key, reason }
+    })
+}
+
+fn join_key(parent: &str, name: &str) -> String {
+    if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).map(|t| t.matches('\n').count() + 1).unwrap_or(1)
+}
+
+fn syntax_error(e: toml::de::Error, text: &str, path: &Path) -> EngineError {
+    let mut reason = format!("TOML syntax error: {}", e.message().trim());
+    if let Some(span) = e.span() {
+        reason = format!("{reason} (line {})", line_of(text, span.start));
+    }
+    EngineError::Config { path: path.to_path_buf(), key: "(syntax)".into(), reason }
+}

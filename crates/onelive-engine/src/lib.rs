@@ -1,0 +1,50 @@
+//! The onelive recording engine: watches live channels, records them with
+//! ffmpeg, transmuxes the recordings and delivers signed webhook events.
+//!
+//! The engine composes the other onelive crates through small traits
+//! ([`seams`]): a [`LiveSource`] (platform adapters), a [`Recorder`], a
+//! [`Transmuxer`] and an [`EventDelivery`] (the webhook outbox). The real
+//! implementations are in [`wiring`]; tests substitute their own.
+//!
+//! - [`EngineConfig`]: `oneliverec.toml`, validated with precise errors.
+//! - [`ChannelMachine`]: the per-channel live/offline state machine (pure).
+//! - [`Engine`]: one watcher task per channel, bounded poll concurrency, a
+//!   global cap on recordings, the transmux queue, graceful shutdown.
+//! - [`api::router`]: the HTTP API (axum) and `/metrics`.
+//!
+//! ```
+//! use onelive_engine::{ChannelMachine, Observation, Action};
+//! use onelive_engine::machine::Phase;
+//! use std::time::{Duration, Instant};
+//!
+//! let mut m = ChannelMachine::new(Duration::from_secs(120), true, 3);
+//! let t0 = Instant::now();
+//! let actions = m.observe(t0, Observation::Live(Default::default()));
+//! assert!(matches!(actions[0], Action::LiveStart { .. }));
+//! assert!(matches!(actions[1], Action::StartRecording { part: 1, .. }));
+//! m.observe(t0 + Duration::from_secs(30), Observation::Offline);
+//! assert!(matches!(m.phase(), Phase::Ending { .. }));
+//! ```
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod config;
+mod duration;
+mod engine;
+mod error;
+pub mod machine;
+pub mod metrics;
+mod secret;
+pub mod seams;
+pub mod template;
+mod watcher;
+pub mod wiring;
+
+pub use config::{ChannelConfig, EngineConfig, WebhookConfig};
+pub use duration::HumanDuration;
+pub use engine::{ChannelSnapshot, Counters, Engine, EngineParts, TransmuxJob, channel_id};
+pub use error::EngineError;
+pub use machine::{Action, ChannelMachine, Observation};
+pub use secret::Secret;
+pub use seams::{EventDelivery, LiveSource, Recorder, Transmuxer};
+pub use watcher::ChannelView;

@@ -1,0 +1,213 @@
+//! The engine's seams: small traits for the platform adapters, the recorder,
+//! the transmuxer and the webhook dispatcher.
+//!
+//! [`crate::wiring`] implements them over the real onelive crates; tests
+//! implement them in memory.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use onelive_events::{Event, LiveInfo};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::config::{PlatformSettings, SplitConfig, WebhookConfig};
+use crate::{EngineError, Secret};
+
+/// A channel resolved by a platform adapter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelRef {
+    /// Platform name, e.g. `bilibili`.
+    pub platform: String,
+    /// Channel id on that platform.
+    pub channel: String,
+    /// The channel's URL as configured.
+    pub url: String,
+}
+
+/// The result of one status poll.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PollResult {
+    /// Live, with its metadata.
+    Live(LiveInfo),
+    /// Offline.
+    Offline(LiveInfo),
+    /// The platform asked us to slow down.
+    RateLimited(Option<Duration>),
+    /// The poll failed; the message is free of secrets.
+    Failed(String),
+}
+
+/// One stream variant chosen for recording.
+#[derive(Clone, PartialEq)]
+pub struct StreamChoice {
+    /// The media URL (`.m3u8` or `.flv`).
+    pub url: String,
+    /// A label of the chosen quality (e.g. `source`, `1080p`).
+    pub quality: String,
+    /// HTTP headers ffmpeg must send (values may be cookies: redacted in Debug).
+    pub headers: Vec<(String, Secret)>,
+}
+
+impl std::fmt::Debug for StreamChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = self.url.split('?').next().unwrap_or("");
+        f.debug_struct("StreamChoice")
+            .field("url", &url)
+            .field("quality", &self.quality)
+            .field("headers", &self.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Platform adapters as the engine sees them.
+#[async_trait]
+pub trait LiveSource: Send + Sync + 'static {
+    /// Which platform and channel a URL is (no network).
+    fn resolve(&self, url: &str) -> Result<ChannelRef, EngineError>;
+    /// The platform's default minimum poll interval.
+    fn min_poll_interval(&self, platform: &str) -> Duration;
+    /// One status poll.
+    async fn poll(&self, channel: &ChannelRef) -> PollResult;
+    /// The stream to record, by quality preference (best first).
+    async fn stream(&self, channel: &ChannelRef, quality: &[String]) -> Result<StreamChoice, EngineError>;
+}
+
+/// What the engine asks the recorder to do.
+#[derive(Debug, Clone)]
+pub struct RecordingRequest {
+    /// The stream.
+    pub stream: StreamChoice,
+    /// Absolute path of the file to write, without extension.
+    pub path_stem: PathBuf,
+    /// Container extension (`ts`, `flv`, `mkv`).
+    pub container: String,
+    /// When to cut into parts.
+    pub split: SplitConfig,
+    /// Stop when nothing was written for this long.
+    pub stall_timeout: Duration,
+}
+
+/// What a running recording reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordingEvent {
+    /// A file was opened.
+    FileCreated {
+        /// Its path.
+        path: PathBuf,
+    },
+    /// Bytes written so far to the current file.
+    Progress {
+        /// Bytes.
+        bytes: u64,
+    },
+    /// A file was closed and is complete.
+    FileFinished {
+        /// Its path.
+        path: PathBuf,
+        /// Size in bytes.
+        size: u64,
+        /// Duration in seconds.
+        duration: f64,
+    },
+    /// The recording ended (the last event).
+    Stopped {
+        /// Why (free of secrets).
+        reason: String,
+        /// True when it was a failure rather than a requested stop or a stream end.
+        failed: bool,
+    },
+}
+
+/// Stops a running recording.
+pub trait RecordingControl: Send + Sync + 'static {
+    /// Asks the recording to finalize its file and stop; its event channel
+    /// then reports the finished file and [`RecordingEvent::Stopped`].
+    fn stop(&mut self);
+}
+
+/// A running recording.
+pub struct RecordingHandle {
+    /// Its events; the channel closes after [`RecordingEvent::Stopped`].
+    pub events: mpsc::Receiver<RecordingEvent>,
+    /// How to stop it.
+    pub control: Box<dyn RecordingControl>,
+}
+
+impl std::fmt::Debug for RecordingHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingHandle").finish_non_exhaustive()
+    }
+}
+
+/// The ffmpeg recorder as the engine sees it.
+#[async_trait]
+pub trait Recorder: Send + Sync + 'static {
+    /// Starts recording.
+    async fn start(&self, request: RecordingRequest) -> Result<RecordingHandle, EngineError>;
+}
+
+/// Transmuxes one file.
+#[async_trait]
+pub trait Transmuxer: Send + Sync + 'static {
+    /// Remuxes `input` into `format` (`mp4`/`mkv`), verifies the output and
+    /// returns its path; deletes the input when `delete_source`.
+    async fn transmux(&self, input: PathBuf, format: &str, delete_source: bool) -> Result<PathBuf, EngineError>;
+}
+
+/// One delivery attempt record, for the API.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliveryRecord {
+    /// Delivery id (use it to redeliver).
+    pub id: String,
+    /// Webhook id.
+    pub webhook_id: String,
+    /// Event id.
+    pub event_id: String,
+    /// Event type.
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Last HTTP status, if any.
+    pub last_status: Option<u16>,
+    /// Last error, if any (free of secrets).
+    pub last_error: Option<String>,
+}
+
+/// Delivery counters for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryStats {
+    /// Delivered.
+    pub delivered: u64,
+    /// Waiting for (re)delivery.
+    pub pending: u64,
+    /// Gave up.
+    pub failed: u64,
+}
+
+/// The webhook dispatcher as the engine sees it.
+#[async_trait]
+pub trait EventDelivery: Send + Sync + 'static {
+    /// Durably enqueues an event for every matching endpoint.
+    async fn publish(&self, event: &Event) -> Result<(), EngineError>;
+    /// Replaces the endpoint set.
+    async fn set_endpoints(&self, endpoints: &[WebhookConfig]) -> Result<(), EngineError>;
+    /// Sends a `test` event to one endpoint now and reports the outcome.
+    async fn send_test(&self, endpoint: &WebhookConfig) -> Result<String, EngineError>;
+    /// Recent deliveries, newest first (optionally of one webhook).
+    async fn recent(&self, webhook_id: Option<&str>, limit: usize) -> Result<Vec<DeliveryRecord>, EngineError>;
+    /// Delivers a delivery again.
+    async fn redeliver(&self, delivery_id: &str) -> Result<(), EngineError>;
+    /// Waits until nothing is pending or the timeout passes; true when drained.
+    async fn flush(&self, timeout: Duration) -> bool;
+    /// Counters.
+    async fn stats(&self) -> DeliveryStats;
+    /// Stops delivery workers (undelivered events stay durable).
+    async fn close(&self);
+}
+
+/// The settings of a platform, for adapters.
+pub type PlatformSettingsMap = std::collections::BTreeMap<String, PlatformSettings>;

@@ -1,0 +1,122 @@
+//! File name templates: `{platform}/{name}/{date}_{time}_{title}_part{part}`.
+
+use std::path::PathBuf;
+
+/// Placeholders a template may use.
+pub const PLACEHOLDERS: &[&str] =
+    &["platform", "channel", "name", "title", "date", "time", "session", "part"];
+
+/// Values for one file name.
+#[derive(Debug, Clone)]
+pub struct TemplateValues<'a> {
+    /// Platform name.
+    pub platform: &'a str,
+    /// Channel id.
+    pub channel: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// Live title.
+    pub title: &'a str,
+    /// Local time the file is opened.
+    pub now: time::OffsetDateTime,
+    /// Session id.
+    pub session: uuid::Uuid,
+    /// Part number (1-based).
+    pub part: u32,
+}
+
+/// Checks a template: balanced braces, known placeholders, no `..`, not absolute.
+pub fn check(template: &str) -> Result<(), String> {
+    if template.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if template.starts_with('/') {
+        return Err("must be relative to output.folder (no leading `/`)".into());
+    }
+    if template.split('/').any(|c| c == "..") {
+        return Err("must not contain `..`".into());
+    }
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find('}').ok_or_else(|| "unclosed `{`".to_owned())?;
+        let name = &after[..close];
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(format!(
+                "unknown placeholder {{{name}}} (known: {})",
+                PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    if rest.contains('}') {
+        return Err("unmatched `}`".into());
+    }
+    Ok(())
+}
+
+/// Makes a value safe as one path component.
+fn sanitize(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    let trimmed = cleaned.trim().trim_matches('.');
+    let mut out: String = trimmed.chars().take(80).collect();
+    if out.is_empty() {
+        out.push('_');
+    }
+    out
+}
+
+/// Renders a (checked) template into a relative path without extension.
+///
+/// ```
+/// use onelive_engine::template::{render, TemplateValues};
+/// let v = TemplateValues {
+///     platform: "bilibili", channel: "123", name: "alice", title: "a/b",
+///     now: time::macros::datetime!(2026-01-02 03:04:05 UTC),
+///     session: uuid::Uuid::nil(), part: 2,
+/// };
+/// let p = render("{platform}/{name}/{date}_{time}_{title}_part{part}", &v);
+/// assert_eq!(p.to_str().unwrap(), "bilibili/alice/2026-01-02_03-04-05_a_b_part2");
+/// ```
+pub fn render(template: &str, v: &TemplateValues<'_>) -> PathBuf {
+    let date = format!("{:04}-{:02}-{:02}", v.now.year(), u8::from(v.now.month()), v.now.day());
+    let clock = format!("{:02}-{:02}-{:02}", v.now.hour(), v.now.minute(), v.now.second());
+    let session = v.session.simple().to_string();
+    let mut out = PathBuf::new();
+    for component in template.split('/').filter(|c| !c.is_empty()) {
+        let mut s = String::new();
+        let mut rest = component;
+        while let Some(open) = rest.find('{') {
+            s.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else {
+                s.push_str(&rest[open..]);
+                rest = "";
+                break;
+            };
+            let value = match &after[..close] {
+                "platform" => sanitize(v.platform),
+                "channel" => sanitize(v.channel),
+                "name" => sanitize(v.name),
+                "title" => sanitize(v.title),
+                "date" => date.clone(),
+                "time" => clock.clone(),
+                "session" => session[..8].to_owned(),
+                "part" => v.part.to_string(),
+                other => sanitize(other),
+            };
+            s.push_str(&value);
+            rest = &after[close + 1..];
+        }
+        s.push_str(rest);
+        out.push(sanitize(&s));
+    }
+    out
+}

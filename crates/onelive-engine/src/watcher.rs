@@ -1,0 +1,578 @@
+//! One watcher task per channel: polls, runs the [`ChannelMachine`], and
+//! drives the recorder.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use onelive_events::{
+    ErrorData, EventData, LiveData, LiveInfo, LiveInfoChangeData, Uuid, VideoFileCreateData, VideoFileFinishData,
+};
+use rand::Rng;
+use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::time::Instant;
+
+use crate::config::ChannelConfig;
+use crate::engine::{Shared, TransmuxJob, lock, publish, submit_transmux};
+use crate::machine::{Action, ChannelMachine, Observation, Phase};
+use crate::seams::{ChannelRef, PollResult, RecordingEvent, RecordingHandle, RecordingRequest};
+use crate::template::{TemplateValues, render};
+
+/// Commands from the engine to a watcher.
+#[derive(Debug)]
+pub(crate) enum WatcherCommand {
+    StartRecording,
+    StopRecording,
+    Shutdown { end_session: bool },
+}
+
+/// The live state of a channel as the API shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ChannelView {
+    /// `offline`, `live`, `ending` (offline inside the debounce window) or `disabled`.
+    pub state: String,
+    /// Live now (or inside the debounce window).
+    pub live: bool,
+    /// A recording is running.
+    pub recording: bool,
+    /// The open session.
+    pub session_id: Option<Uuid>,
+    /// Part number of the current or last recording of the session.
+    pub part: u32,
+    /// Last known metadata.
+    pub live_info: Option<LiveInfo>,
+    /// File being written.
+    pub current_file: Option<String>,
+    /// Bytes written to the current file.
+    pub bytes_written: u64,
+    /// Bytes of every finished file of this channel since start.
+    pub bytes_total: u64,
+    /// When the channel was last polled (RFC 3339).
+    pub last_poll: Option<String>,
+    /// The last poll or recording error.
+    pub last_error: Option<String>,
+    /// Consecutive failed polls.
+    pub consecutive_failures: u32,
+}
+
+pub(crate) struct WatcherContext {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) config: ChannelConfig,
+    pub(crate) cref: ChannelRef,
+    pub(crate) view: Arc<Mutex<ChannelView>>,
+}
+
+struct ActiveRecording {
+    handle: RecordingHandle,
+    _permit: OwnedSemaphorePermit,
+    session_id: Uuid,
+    live_info: LiveInfo,
+    started: Instant,
+    created_file: bool,
+}
+
+struct Watcher {
+    ctx: WatcherContext,
+    machine: ChannelMachine,
+    rec: Option<ActiveRecording>,
+    next_poll: Instant,
+    interval: Duration,
+    jitter: f64,
+    max_backoff: Duration,
+    backoff_level: u32,
+    disk_paused: bool,
+}
+
+const STOP_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub(crate) async fn run_watcher(ctx: WatcherContext, mut commands: mpsc::UnboundedReceiver<WatcherCommand>) {
+    let (interval, debounce, jitter, error_after, max_backoff) = {
+        let c = lock(&ctx.shared.config);
+        let platform_min = c
+            .platforms
+            .get(&ctx.cref.platform)
+            .and_then(|p| p.min_poll_interval)
+            .map(|d| d.0)
+            .unwrap_or_else(|| ctx.shared.parts.source.min_poll_interval(&ctx.cref.platform));
+        let interval = ctx.config.poll_interval.unwrap_or(c.watch.poll_interval).0.max(platform_min);
+        let debounce = ctx.config.debounce.unwrap_or(c.watch.debounce).0;
+        (interval, debounce, c.watch.jitter, c.watch.error_after_failures, c.watch.max_backoff.0)
+    };
+    let first = Duration::from_secs_f64(interval.as_secs_f64() * jitter * rand::rng().random::<f64>());
+    let machine = ChannelMachine::new(debounce, ctx.config.record, error_after);
+    {
+        let mut v = lock(&ctx.view);
+        v.state = "offline".into();
+    }
+    let mut w = Watcher {
+        ctx,
+        machine,
+        rec: None,
+        next_poll: Instant::now() + first,
+        interval,
+        jitter,
+        max_backoff,
+        backoff_level: 0,
+        disk_paused: false,
+    };
+    loop {
+        let wake = match w.machine.deadline() {
+            Some(d) => Instant::from_std(d).min(w.next_poll),
+            None => w.next_poll,
+        };
+        tokio::select! {
+            cmd = commands.recv() => match cmd {
+                None | Some(WatcherCommand::Shutdown { end_session: true }) => {
+                    let actions = w.machine.shutdown(true);
+                    w.apply(actions).await;
+                    break;
+                }
+                Some(WatcherCommand::Shutdown { end_session: false }) => {
+                    let actions = w.machine.shutdown(false);
+                    w.apply(actions).await;
+                    break;
+                }
+                Some(WatcherCommand::StartRecording) => {
+                    let actions = w.machine.manual_start();
+                    w.apply(actions).await;
+                }
+                Some(WatcherCommand::StopRecording) => {
+                    let actions = w.machine.manual_stop();
+                    w.apply(actions).await;
+                }
+            },
+            ev = next_event(&mut w.rec) => w.on_recording_event(ev).await,
+            () = tokio::time::sleep_until(wake) => {
+                if Instant::now() >= w.next_poll {
+                    w.poll().await;
+                } else {
+                    let actions = w.machine.tick(std::time::Instant::now());
+                    w.apply(actions).await;
+                }
+            }
+        }
+        w.refresh_view();
+    }
+    // The loop ended: make sure no recording is left behind.
+    w.stop_recording().await;
+    let mut v = lock(&w.ctx.view);
+    v.state = "disabled".into();
+    v.live = false;
+    v.recording = false;
+}
+
+async fn next_event(rec: &mut Option<ActiveRecording>) -> Option<RecordingEvent> {
+    match rec {
+        Some(r) => r.handle.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Watcher {
+    fn refresh_view(&self) {
+        let mut v = lock(&self.ctx.view);
+        v.state = match self.machine.phase() {
+            Phase::Offline => "offline",
+            Phase::Live => "live",
+            Phase::Ending { .. } => "ending",
+        }
+        .into();
+        v.live = self.machine.phase() != Phase::Offline;
+        v.recording = self.rec.is_some();
+        v.session_id = self.machine.session_id();
+        v.part = self.machine.part();
+        v.consecutive_failures = self.machine.failures();
+        if self.machine.session_id().is_some() {
+            v.live_info = Some(self.machine.live_info().clone());
+        }
+        if self.rec.is_none() {
+            v.current_file = None;
+            v.bytes_written = 0;
+        }
+    }
+
+    fn schedule_next(&mut self, base: Duration) {
+        let spread = base.as_secs_f64() * self.jitter;
+        let offset = if spread > 0.0 { rand::rng().random_range(-spread / 2.0..=spread / 2.0) } else { 0.0 };
+        let secs = (base.as_secs_f64() + offset).max(0.05);
+        self.next_poll = Instant::now() + Duration::from_secs_f64(secs);
+    }
+
+    fn backoff(&mut self, at_least: Option<Duration>) -> Duration {
+        self.backoff_level = (self.backoff_level + 1).min(10);
+        let exp = self.interval.saturating_mul(1u32 << self.backoff_level.min(6));
+        exp.max(at_least.unwrap_or_default()).min(self.max_backoff.max(self.interval))
+    }
+
+    async fn poll(&mut self) {
+        let shared = self.ctx.shared.clone();
+        let result = {
+            let Ok(_permit) = shared.poll_permits.acquire().await else { return };
+            shared.parts.source.poll(&self.ctx.cref).await
+        };
+        let counters = &shared.counters;
+        {
+            let mut v = lock(&self.ctx.view);
+            v.last_poll = Some(now_rfc3339());
+        }
+        let now = std::time::Instant::now();
+        let observation = match result {
+            PollResult::Live(info) => {
+                counters.polls_live.fetch_add(1, Ordering::Relaxed);
+                self.backoff_level = 0;
+                self.schedule_next(self.interval);
+                Some(Observation::Live(info))
+            }
+            PollResult::Offline(_) => {
+                counters.polls_offline.fetch_add(1, Ordering::Relaxed);
+                self.backoff_level = 0;
+                self.schedule_next(self.interval);
+                Some(Observation::Offline)
+            }
+            PollResult::RateLimited(after) => {
+                counters.polls_rate_limited.fetch_add(1, Ordering::Relaxed);
+                let d = self.backoff(after);
+                tracing::warn!(platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel, wait = ?d, "rate limited");
+                self.schedule_next(d);
+                lock(&self.ctx.view).last_error = Some("rate limited by the platform".into());
+                None
+            }
+            PollResult::Failed(message) => {
+                counters.polls_failed.fetch_add(1, Ordering::Relaxed);
+                let d = self.backoff(None);
+                tracing::warn!(platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel, error = %message, retry_in = ?d, "poll failed");
+                self.schedule_next(d);
+                lock(&self.ctx.view).last_error = Some(message.clone());
+                Some(Observation::Failed(message))
+            }
+        };
+        let live = matches!(observation, Some(Observation::Live(_)));
+        let mut actions = match observation {
+            Some(obs) => self.machine.observe(now, obs),
+            None => self.machine.tick(now),
+        };
+        if live {
+            actions.extend(self.check_disk_while_live());
+        }
+        self.apply(actions).await;
+    }
+
+    /// Pauses recording when the disk is low and resumes when space is back.
+    fn check_disk_while_live(&mut self) -> Vec<Action> {
+        let (folder, min_free) = {
+            let c = lock(&self.ctx.shared.config);
+            (c.output.folder.clone(), c.disk.min_free_mb)
+        };
+        if min_free == 0 {
+            return Vec::new();
+        }
+        match free_mb(&folder) {
+            Some(free) if free < min_free => {
+                if !self.disk_paused {
+                    self.disk_paused = true;
+                    let mut actions = self.machine.manual_stop();
+                    actions.push(Action::Error {
+                        session_id: self.machine.session_id(),
+                        message: format!(
+                            "disk almost full: {free} MiB free in {} (threshold {min_free} MiB); recording paused",
+                            folder.display()
+                        ),
+                    });
+                    return actions;
+                }
+                Vec::new()
+            }
+            _ if self.disk_paused => {
+                self.disk_paused = false;
+                self.machine.manual_start()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    async fn apply(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::LiveStart { session_id, info } => {
+                    self.emit(EventData::LiveStart(self.live_data(session_id, info))).await;
+                }
+                Action::LiveEnd { session_id, info } => {
+                    self.emit(EventData::LiveEnd(self.live_data(session_id, info))).await;
+                }
+                Action::TitleChange { session_id, old, new } => {
+                    self.emit(EventData::TitleChange(self.change_data(session_id, old, new))).await;
+                }
+                Action::CategoryChange { session_id, old, new } => {
+                    self.emit(EventData::CategoryChange(self.change_data(session_id, old, new))).await;
+                }
+                Action::Error { session_id, message } => {
+                    self.emit_error(session_id, message).await;
+                }
+                Action::StopRecording => self.stop_recording().await,
+                Action::StartRecording { session_id, part } => {
+                    if let Err(message) = self.start_recording(session_id, part).await {
+                        self.machine.recording_failed();
+                        lock(&self.ctx.view).last_error = Some(message.clone());
+                        self.emit_error(Some(session_id), message).await;
+                    }
+                }
+            }
+        }
+        self.refresh_view();
+    }
+
+    async fn start_recording(&mut self, session_id: Uuid, part: u32) -> Result<(), String> {
+        let shared = self.ctx.shared.clone();
+        if *shared_stopping(&shared) {
+            return Err("not recording: the engine is shutting down".into());
+        }
+        let (folder, template, container, split, stall, min_free, platform_quality) = {
+            let c = lock(&shared.config);
+            (
+                c.output.folder.clone(),
+                self.ctx.config.filename_template.clone().unwrap_or_else(|| c.output.filename_template.clone()),
+                c.output.container.clone(),
+                c.split.clone(),
+                c.watch.stall_timeout.0,
+                c.disk.min_free_mb,
+                c.platforms.get(&self.ctx.cref.platform).map(|p| p.quality.clone()).unwrap_or_default(),
+            )
+        };
+        if min_free > 0 {
+            if let Some(free) = free_mb(&folder) {
+                if free < min_free {
+                    return Err(format!(
+                        "not recording: only {free} MiB free in {} (threshold {min_free} MiB)",
+                        folder.display()
+                    ));
+                }
+            }
+        }
+        let permit = shared.record_permits.clone().try_acquire_owned().map_err(|_| {
+            "not recording: watch.max_concurrent_recordings reached; retrying at the next poll".to_owned()
+        })?;
+        let quality = if self.ctx.config.quality.is_empty() { platform_quality } else { self.ctx.config.quality.clone() };
+        let stream = shared
+            .parts
+            .source
+            .stream(&self.ctx.cref, &quality)
+            .await
+            .map_err(|e| format!("no stream to record: {e}"))?;
+        let info = self.machine.live_info().clone();
+        let name = self.ctx.config.name.clone().unwrap_or_else(|| self.ctx.cref.channel.clone());
+        let now = time::OffsetDateTime::now_utc();
+        let relative = render(
+            &template,
+            &TemplateValues {
+                platform: &self.ctx.cref.platform,
+                channel: &self.ctx.cref.channel,
+                name: &name,
+                title: &info.title,
+                now,
+                session: session_id,
+                part,
+            },
+        );
+        let folder = absolute(&folder);
+        let path_stem = folder.join(relative);
+        if let Some(parent) = path_stem.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create folder {}: {e}", parent.display()))?;
+        }
+        tracing::info!(
+            platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel, part,
+            quality = %stream.quality, path = %path_stem.display(), "starting recording"
+        );
+        let handle = shared
+            .parts
+            .recorder
+            .start(RecordingRequest { stream, path_stem, container, split, stall_timeout: stall })
+            .await
+            .map_err(|e| format!("recorder did not start: {e}"))?;
+        self.rec = Some(ActiveRecording {
+            handle,
+            _permit: permit,
+            session_id,
+            live_info: info,
+            started: Instant::now(),
+            created_file: false,
+        });
+        Ok(())
+    }
+
+    /// Asks the recording to stop and handles its last events.
+    async fn stop_recording(&mut self) {
+        let Some(mut rec) = self.rec.take() else { return };
+        rec.handle.control.stop();
+        let deadline = Instant::now() + STOP_DRAIN_TIMEOUT;
+        loop {
+            match tokio::time::timeout_at(deadline, rec.handle.events.recv()).await {
+                Ok(Some(RecordingEvent::Stopped { reason, .. })) => {
+                    tracing::info!(channel = %self.ctx.cref.channel, %reason, "recording stopped");
+                    break;
+                }
+                Ok(Some(ev)) => self.handle_file_event(&mut rec, ev).await,
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::error!(channel = %self.ctx.cref.channel, "recording did not stop in time; abandoning it");
+                    break;
+                }
+            }
+        }
+        drop(rec);
+        self.refresh_view();
+    }
+
+    async fn on_recording_event(&mut self, ev: Option<RecordingEvent>) {
+        let Some(mut rec) = self.rec.take() else { return };
+        match ev {
+            Some(RecordingEvent::Stopped { reason, failed }) => {
+                self.recording_ended(rec, reason, failed).await;
+            }
+            None => self.recording_ended(rec, "recorder went away".into(), true).await,
+            Some(ev) => {
+                self.handle_file_event(&mut rec, ev).await;
+                self.rec = Some(rec);
+            }
+        }
+    }
+
+    async fn recording_ended(&mut self, rec: ActiveRecording, reason: String, failed: bool) {
+        let lasted = rec.started.elapsed();
+        let created = rec.created_file;
+        let session_id = rec.session_id;
+        drop(rec);
+        self.machine.recording_stopped();
+        tracing::info!(channel = %self.ctx.cref.channel, %reason, failed, ?lasted, "recording ended");
+        if failed && !created {
+            let message = format!("recording failed before writing a file: {reason}");
+            lock(&self.ctx.view).last_error = Some(message.clone());
+            self.emit_error(Some(session_id), message).await;
+        }
+        // Poll now: still live -> next part. Wait a little after a quick failure.
+        let delay = if lasted < Duration::from_secs(3) { Duration::from_secs(1).min(self.interval) } else { Duration::ZERO };
+        self.next_poll = Instant::now() + delay;
+    }
+
+    async fn handle_file_event(&mut self, rec: &mut ActiveRecording, ev: RecordingEvent) {
+        let shared = self.ctx.shared.clone();
+        match ev {
+            RecordingEvent::FileCreated { path } => {
+                rec.created_file = true;
+                {
+                    let mut v = lock(&self.ctx.view);
+                    v.current_file = Some(path.display().to_string());
+                    v.bytes_written = 0;
+                }
+                self.emit(EventData::VideoFileCreate(VideoFileCreateData {
+                    platform: self.ctx.cref.platform.clone(),
+                    channel: self.ctx.cref.channel.clone(),
+                    path: path.display().to_string(),
+                    session_id: Some(rec.session_id),
+                    live_info: Some(rec.live_info.clone()),
+                }))
+                .await;
+            }
+            RecordingEvent::Progress { bytes } => {
+                lock(&self.ctx.view).bytes_written = bytes;
+            }
+            RecordingEvent::FileFinished { path, size, duration } => {
+                shared.counters.bytes_finished.fetch_add(size, Ordering::Relaxed);
+                shared.counters.files_finished.fetch_add(1, Ordering::Relaxed);
+                {
+                    let mut v = lock(&self.ctx.view);
+                    v.bytes_total += size;
+                    v.current_file = None;
+                    v.bytes_written = 0;
+                }
+                self.emit(EventData::VideoFileFinish(VideoFileFinishData {
+                    platform: self.ctx.cref.platform.clone(),
+                    channel: self.ctx.cref.channel.clone(),
+                    path: path.display().to_string(),
+                    filesize: size,
+                    duration,
+                    session_id: Some(rec.session_id),
+                    live_info: Some(rec.live_info.clone()),
+                }))
+                .await;
+                let transmux = lock(&shared.config).transmux.enabled;
+                if transmux && size > 0 {
+                    submit_transmux(
+                        &shared,
+                        TransmuxJob {
+                            input: path,
+                            platform: self.ctx.cref.platform.clone(),
+                            channel: self.ctx.cref.channel.clone(),
+                            session_id: Some(rec.session_id),
+                            live_info: Some(rec.live_info.clone()),
+                        },
+                    );
+                }
+            }
+            RecordingEvent::Stopped { .. } => {}
+        }
+    }
+
+    fn live_data(&self, session_id: Uuid, info: LiveInfo) -> LiveData {
+        LiveData {
+            platform: self.ctx.cref.platform.clone(),
+            channel: self.ctx.cref.channel.clone(),
+            url: self.ctx.cref.url.clone(),
+            live_info: info,
+            session_id: Some(session_id),
+        }
+    }
+
+    fn change_data(&self, session_id: Uuid, old: LiveInfo, new: LiveInfo) -> LiveInfoChangeData {
+        LiveInfoChangeData {
+            platform: self.ctx.cref.platform.clone(),
+            channel: self.ctx.cref.channel.clone(),
+            old_live_info: old,
+            new_live_info: new,
+            session_id: Some(session_id),
+        }
+    }
+
+    async fn emit(&self, data: EventData) {
+        publish(&self.ctx.shared, data).await;
+    }
+
+    async fn emit_error(&self, session_id: Option<Uuid>, message: String) {
+        tracing::warn!(platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel, error = %message, "channel error");
+        self.emit(EventData::Error(ErrorData {
+            platform: self.ctx.cref.platform.clone(),
+            channel: self.ctx.cref.channel.clone(),
+            error: message,
+            session_id,
+        }))
+        .await;
+    }
+}
+
+fn shared_stopping(shared: &Shared) -> tokio::sync::watch::Ref<'_, bool> {
+    shared.stopping_flag()
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+/// Free space of the file system holding `folder`, in MiB.
+pub(crate) fn free_mb(folder: &Path) -> Option<u64> {
+    let stat = nix::sys::statvfs::statvfs(folder).ok()?;
+    #[allow(clippy::useless_conversion)]
+    let bytes = u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size()));
+    Some(bytes / (1024 * 1024))
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

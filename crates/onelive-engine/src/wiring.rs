@@ -1,0 +1,1 @@
+//! Real implementations of the seams over the onelive crates.

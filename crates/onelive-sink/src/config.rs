@@ -1,0 +1,515 @@
+//! The TOML configuration: server, authentication, store, paths and rules.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use onelive_events::EventType;
+use onelive_webhook::verify::WebhookSecret;
+use serde::Deserialize;
+
+use crate::template;
+use crate::{Error, Result};
+
+/// Default Pixeldrain API base.
+pub const DEFAULT_PIXELDRAIN_API: &str = "https://pixeldrain.com/api";
+
+/// A string that never shows in `Debug` output or logs (API keys, webhook
+/// keys, tokens, URLs that carry tokens).
+///
+/// ```
+/// use onelive_sink::config::SecretString;
+///
+/// let key = SecretString::new("hunter2");
+/// assert_eq!(format!("{key:?}"), "<redacted>");
+/// assert_eq!(key.expose(), "hunter2");
+/// ```
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        SecretString(value.into())
+    }
+
+    /// The secret itself; use it only where it is sent, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The whole configuration file.
+///
+/// ```
+/// use onelive_sink::config::SinkConfig;
+///
+/// let config = SinkConfig::from_toml_str(r#"
+///     [auth]
+///     keys = ["my_super_secret_webhook_key_123"]
+///
+///     [paths]
+///     allowed_roots = ["."]
+///     map = [{ from = "/app/rec", to = "./rec" }]
+///
+///     [[rules]]
+///     name = "upload"
+///     events = ["video_transmux_finish"]
+///     [[rules.actions]]
+///     kind = "pixeldrain"
+///     api_key = "5f45f184-64bb-4eaa-be19-4a5f0459db49"
+/// "#).unwrap();
+/// assert_eq!(config.server.listen.port(), 5000);
+/// assert_eq!(config.server.path, "/webhook");
+/// // Secrets never show in Debug output.
+/// assert!(!format!("{config:?}").contains("my_super_secret"));
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// `[server]`: where and how to listen.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[auth]`: who may post events.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// `[store]`: the SQLite job store.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// `[jobs]`: background job execution.
+    #[serde(default)]
+    pub jobs: JobsConfig,
+    /// `[paths]`: path mapping and confinement.
+    #[serde(default)]
+    pub paths: PathsConfig,
+    /// `[[rules]]`: which events trigger which actions.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Listen address, default `0.0.0.0:5000` like the seed's uploader.py.
+    pub listen: SocketAddr,
+    /// The webhook route, default `/webhook`.
+    pub path: String,
+    /// Largest accepted body in bytes, default 1 MiB.
+    pub body_limit: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 5000)),
+            path: "/webhook".into(),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// `[auth]`. Every configured method must pass.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Accepted `?key=` values (seed-compatible); any one matches.
+    pub keys: Vec<SecretString>,
+    /// Standard Webhooks secrets (`whsec_...`); several allow rotation.
+    pub secrets: Vec<SecretString>,
+    /// Allowed clock difference for `webhook-timestamp`, default 300 s.
+    pub tolerance_secs: u64,
+    /// Client networks allowed to post (CIDRs); empty allows all.
+    pub allow_ips: Vec<IpNet>,
+    /// Reverse proxies whose `X-Forwarded-For` is trusted.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            keys: Vec::new(),
+            secrets: Vec::new(),
+            tolerance_secs: 300,
+            allow_ips: Vec::new(),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Whether no authentication method at all is configured.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.secrets.is_empty() && self.allow_ips.is_empty()
+    }
+
+    /// The parsed webhook secrets.
+    pub fn webhook_secrets(&self) -> Result<Vec<WebhookSecret>> {
+        self.secrets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s.expose()
+                    .parse::<WebhookSecret>()
+                    .map_err(|e| Error::Config(format!("auth.secrets[{i}]: {e}")))
+            })
+            .collect()
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// SQLite database file, default `onelive-sink.db`.
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { path: PathBuf::from("onelive-sink.db") }
+    }
+}
+
+/// `[jobs]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// How many jobs run at once, default 2.
+    pub concurrency: usize,
+    /// Seconds between progress log lines when not on a terminal, default 10.
+    pub progress_interval_secs: f64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig { concurrency: 2, progress_interval_secs: 10.0 }
+    }
+}
+
+/// `[paths]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PathsConfig {
+    /// Prefix mappings from the recorder's view to this host's.
+    pub map: Vec<PathMapping>,
+    /// Folders the (mapped, canonical) files must lie in.
+    pub allowed_roots: Vec<PathBuf>,
+}
+
+/// One `{ from = "/app/rec", to = "./rec" }` mapping.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathMapping {
+    /// Prefix as the recorder writes it (whole path components).
+    pub from: String,
+    /// Folder on this host; relative paths are relative to the working directory.
+    pub to: PathBuf,
+}
+
+/// One `[[rules]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Name, shown in logs and job listings (unique).
+    pub name: String,
+    /// Event types this rule selects, e.g. `["video_transmux_finish"]`.
+    pub events: Vec<String>,
+    /// If not empty, only events of these platforms.
+    #[serde(default)]
+    pub platforms: Vec<String>,
+    /// If not empty, only events of these channels.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// Actions to run, each as its own job.
+    pub actions: Vec<ActionConfig>,
+}
+
+/// One action of a rule, selected by `kind`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum ActionConfig {
+    /// Upload the event's file to Pixeldrain.
+    Pixeldrain(PixeldrainConfig),
+    /// Run a program.
+    Exec(ExecConfig),
+    /// POST the event to another URL.
+    Forward(ForwardConfig),
+}
+
+impl ActionConfig {
+    /// The `kind` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ActionConfig::Pixeldrain(_) => "pixeldrain",
+            ActionConfig::Exec(_) => "exec",
+            ActionConfig::Forward(_) => "forward",
+        }
+    }
+
+    /// The retry policy of this action.
+    pub fn retry(&self) -> RetryPolicy {
+        let (attempts, delay) = match self {
+            ActionConfig::Pixeldrain(c) => (c.attempts, c.retry_delay_secs),
+            ActionConfig::Exec(c) => (c.attempts, c.retry_delay_secs),
+            ActionConfig::Forward(c) => (c.attempts, c.retry_delay_secs),
+        };
+        RetryPolicy { attempts: attempts.max(1), delay: secs(delay) }
+    }
+
+    /// Whether this action works on the event's file.
+    pub fn uses_file(&self) -> bool {
+        matches!(self, ActionConfig::Pixeldrain(_) | ActionConfig::Exec(_))
+    }
+}
+
+/// How often and how far apart an action is attempted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Total attempts (at least 1).
+    pub attempts: u32,
+    /// Delay before the 2nd attempt; doubled for each later one (max 10 min).
+    pub delay: Duration,
+}
+
+impl RetryPolicy {
+    /// The delay after `failed_attempts` failures.
+    pub fn delay_after(&self, failed_attempts: u32) -> Duration {
+        let factor = 2u32.saturating_pow(failed_attempts.saturating_sub(1).min(16));
+        self.delay.saturating_mul(factor).min(Duration::from_secs(600))
+    }
+}
+
+fn secs(value: f64) -> Duration {
+    Duration::try_from_secs_f64(value).unwrap_or(Duration::ZERO)
+}
+
+/// `kind = "pixeldrain"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PixeldrainConfig {
+    /// Pixeldrain API key (sent as the Basic auth password).
+    pub api_key: SecretString,
+    /// API base, default `https://pixeldrain.com/api`.
+    #[serde(default = "default_api")]
+    pub api: String,
+    /// Attempts, default 3 like the seed.
+    #[serde(default = "three")]
+    pub attempts: u32,
+    /// Seconds before the second attempt (doubling after), default 10.
+    #[serde(default = "ten")]
+    pub retry_delay_secs: f64,
+    /// Delete the local file once the server reports the same size.
+    #[serde(default)]
+    pub delete_after_upload: bool,
+}
+
+/// `kind = "exec"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecConfig {
+    /// Program and arguments (no shell).
+    pub command: Vec<String>,
+    /// Seconds before the program is killed, default 3600.
+    #[serde(default = "hour")]
+    pub timeout_secs: f64,
+    /// Attempts, default 1.
+    #[serde(default = "one")]
+    pub attempts: u32,
+    /// Seconds before the second attempt, default 10.
+    #[serde(default = "ten")]
+    pub retry_delay_secs: f64,
+}
+
+/// `kind = "forward"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardConfig {
+    /// Target URL (may carry a token, so it is never logged whole).
+    pub url: SecretString,
+    /// Body template with `{placeholders}`; default: the event JSON.
+    #[serde(default)]
+    pub body_template: Option<String>,
+    /// `Content-Type` of the body, default `application/json`.
+    #[serde(default = "json_type")]
+    pub content_type: String,
+    /// Extra request headers (values are secrets: never logged).
+    #[serde(default)]
+    pub headers: BTreeMap<String, SecretString>,
+    /// Attempts, default 3.
+    #[serde(default = "three")]
+    pub attempts: u32,
+    /// Seconds before the second attempt, default 10.
+    #[serde(default = "ten")]
+    pub retry_delay_secs: f64,
+    /// Seconds per request, default 30.
+    #[serde(default = "thirty")]
+    pub timeout_secs: f64,
+}
+
+fn default_api() -> String {
+    DEFAULT_PIXELDRAIN_API.into()
+}
+fn one() -> u32 {
+    1
+}
+fn three() -> u32 {
+    3
+}
+fn ten() -> f64 {
+    10.0
+}
+fn thirty() -> f64 {
+    30.0
+}
+fn hour() -> f64 {
+    3600.0
+}
+fn json_type() -> String {
+    "application/json".into()
+}
+
+/// Event types whose events carry a file.
+pub(crate) fn carries_file(t: EventType) -> bool {
+    matches!(
+        t,
+        EventType::VideoFileCreate | EventType::VideoFileFinish | EventType::VideoTransmuxFinish
+    )
+}
+
+impl SinkConfig {
+    /// Reads and validates a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::ConfigRead { path: path.to_owned(), reason: e.to_string() })?;
+        Self::from_toml_str(&text)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Self> {
+        let config: SinkConfig = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the consistency of the configuration.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Config(m));
+        if !self.server.path.starts_with('/') {
+            return bad(format!("server.path must start with '/', got {:?}", self.server.path));
+        }
+        if self.server.body_limit == 0 {
+            return bad("server.body_limit must be > 0".into());
+        }
+        if self.jobs.concurrency == 0 {
+            return bad("jobs.concurrency must be >= 1".into());
+        }
+        if !(self.jobs.progress_interval_secs.is_finite() && self.jobs.progress_interval_secs > 0.0)
+        {
+            return bad("jobs.progress_interval_secs must be > 0".into());
+        }
+        for (i, k) in self.auth.keys.iter().enumerate() {
+            if k.expose().is_empty() {
+                return bad(format!("auth.keys[{i}] is empty"));
+            }
+        }
+        self.auth.webhook_secrets()?;
+        for (i, m) in self.paths.map.iter().enumerate() {
+            if !m.from.starts_with('/') {
+                return bad(format!("paths.map[{i}].from must be an absolute path, got {:?}", m.from));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut needs_roots = false;
+        for (i, rule) in self.rules.iter().enumerate() {
+            let at = format!("rules[{i}] ({:?})", rule.name);
+            if rule.name.is_empty() {
+                return bad(format!("rules[{i}].name is empty"));
+            }
+            if !names.insert(rule.name.as_str()) {
+                return bad(format!("{at}: duplicate rule name"));
+            }
+            if rule.events.is_empty() {
+                return bad(format!("{at}: events is empty"));
+            }
+            if rule.actions.is_empty() {
+                return bad(format!("{at}: actions is empty"));
+            }
+            let mut types = Vec::new();
+            for e in &rule.events {
+                match e.parse::<EventType>() {
+                    Ok(t) => types.push(t),
+                    Err(_) => return bad(format!("{at}: unknown event type {e:?}")),
+                }
+            }
+            for (j, action) in rule.actions.iter().enumerate() {
+                let at = format!("{at}.actions[{j}] ({})", action.kind());
+                match action {
+                    ActionConfig::Pixeldrain(c) => {
+                        if let Some(t) = types.iter().find(|t| !carries_file(**t)) {
+                            return bad(format!("{at}: event type {t} carries no file to upload"));
+                        }
+                        if c.api_key.expose().is_empty() {
+                            return bad(format!("{at}: api_key is empty"));
+                        }
+                        if reqwest::Url::parse(&c.api).is_err() {
+                            return bad(format!("{at}: api {:?} is not a URL", c.api));
+                        }
+                        check_delay(&at, c.retry_delay_secs)?;
+                    }
+                    ActionConfig::Exec(c) => {
+                        if c.command.first().is_none_or(|p| p.is_empty()) {
+                            return bad(format!("{at}: command is empty"));
+                        }
+                        if !(c.timeout_secs.is_finite() && c.timeout_secs > 0.0) {
+                            return bad(format!("{at}: timeout_secs must be > 0"));
+                        }
+                        check_delay(&at, c.retry_delay_secs)?;
+                    }
+                    ActionConfig::Forward(c) => {
+                        if reqwest::Url::parse(c.url.expose()).is_err() {
+                            return bad(format!("{at}: url is not a valid URL"));
+                        }
+                        if let Some(t) = &c.body_template {
+                            template::check(t).map_err(|e| Error::Config(format!("{at}: {e}")))?;
+                        }
+                        if !(c.timeout_secs.is_finite() && c.timeout_secs > 0.0) {
+                            return bad(format!("{at}: timeout_secs must be > 0"));
+                        }
+                        check_delay(&at, c.retry_delay_secs)?;
+                    }
+                }
+                if action.uses_file() && types.iter().any(|t| carries_file(*t)) {
+                    needs_roots = true;
+                }
+            }
+        }
+        if needs_roots && self.paths.allowed_roots.is_empty() {
+            return bad(
+                "rules act on files but paths.allowed_roots is empty; list the folders \
+                 the sink may read (e.g. allowed_roots = [\"./rec\"])"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+fn check_delay(at: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::Config(format!("{at}: retry_delay_secs must be >= 0")))
+    }
+}

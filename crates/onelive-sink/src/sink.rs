@@ -1,0 +1,320 @@
+//! The assembled sink: configuration, store, HTTP router and job workers.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use onelive_events::{Event, EventData, EventType};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::auth::Authenticator;
+use crate::config::{ActionConfig, RuleConfig, SinkConfig};
+use crate::paths::PathPolicy;
+use crate::progress::{LogProgress, ProgressReporter};
+use crate::store::{Job, JobStore, now_ms};
+use crate::{Error, Result, actions};
+
+/// How the sink is started, besides its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct SinkOptions {
+    /// Allow starting with no authentication at all (`--insecure-no-auth`).
+    pub insecure_no_auth: bool,
+    /// Where upload progress goes; default: periodic log lines.
+    pub progress: Option<Arc<dyn ProgressReporter>>,
+    /// Folder that relative paths are resolved against; default: the
+    /// working directory.
+    pub base_dir: Option<PathBuf>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: SinkConfig,
+    pub(crate) auth: Authenticator,
+    pub(crate) policy: PathPolicy,
+    pub(crate) store: JobStore,
+    pub(crate) notify: Notify,
+    rules: Vec<(RuleConfig, Vec<EventType>)>,
+    client: reqwest::Client,
+    progress: Arc<dyn ProgressReporter>,
+}
+
+/// The event sink: receives webhooks, stores their jobs, runs them.
+///
+/// ```no_run
+/// use onelive_sink::{Sink, SinkOptions, config::SinkConfig};
+///
+/// # async fn run() -> Result<(), onelive_sink::Error> {
+/// let config = SinkConfig::from_file("sink.toml".as_ref())?;
+/// let listener = tokio::net::TcpListener::bind(config.server.listen).await
+///     .map_err(|e| onelive_sink::Error::Server(e.to_string()))?;
+/// let sink = Sink::new(config, SinkOptions::default())?;
+/// sink.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Sink {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+/// The path of the file an event is about, as received.
+pub(crate) fn event_file(event: &Event) -> Option<&str> {
+    match &event.data {
+        EventData::VideoTransmuxFinish(d) => Some(&d.output),
+        EventData::VideoFileFinish(d) => Some(&d.path),
+        EventData::VideoFileCreate(d) => Some(&d.path),
+        _ => None,
+    }
+}
+
+impl Inner {
+    /// `(rule, action index, action)` of every action selected by `event`.
+    pub(crate) fn matching_actions(&self, event: &Event) -> Vec<(&RuleConfig, u32, &ActionConfig)> {
+        let Some(t) = event.event_type() else { return Vec::new() };
+        let (platform, channel) = event.data.channel().unwrap_or(("", ""));
+        let mut out = Vec::new();
+        for (rule, types) in &self.rules {
+            if !types.contains(&t) {
+                continue;
+            }
+            if !rule.platforms.is_empty() && !rule.platforms.iter().any(|p| p == platform) {
+                continue;
+            }
+            if !rule.channels.is_empty() && !rule.channels.iter().any(|c| c == channel) {
+                continue;
+            }
+            for (i, action) in rule.actions.iter().enumerate() {
+                out.push((rule, u32::try_from(i).unwrap_or(u32::MAX), action));
+            }
+        }
+        out
+    }
+}
+
+impl Sink {
+    /// Validates the configuration, opens the job store and prepares the
+    /// router. Fails with [`Error::NoAuth`] if no authentication is
+    /// configured and `options.insecure_no_auth` is not set.
+    pub fn new(config: SinkConfig, options: SinkOptions) -> Result<Self> {
+        config.validate()?;
+        if config.auth.is_empty() && !options.insecure_no_auth {
+            return Err(Error::NoAuth);
+        }
+        let base = match options.base_dir {
+            Some(b) => b,
+            None => std::env::current_dir()
+                .map_err(|e| Error::Config(format!("cannot read the working directory: {e}")))?,
+        };
+        let auth = Authenticator::new(&config.auth)?;
+        let policy = PathPolicy::new(&config.paths, &base)?;
+        let store = JobStore::open(&base.join(&config.store.path))?;
+        let rules = config
+            .rules
+            .iter()
+            .map(|r| (r.clone(), r.events.iter().filter_map(|e| e.parse().ok()).collect()))
+            .collect();
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        let progress = options.progress.unwrap_or_else(|| {
+            Arc::new(LogProgress::new(
+                Duration::try_from_secs_f64(config.jobs.progress_interval_secs)
+                    .unwrap_or(Duration::from_secs(10)),
+            ))
+        });
+        Ok(Sink {
+            inner: Arc::new(Inner {
+                config,
+                auth,
+                policy,
+                store,
+                notify: Notify::new(),
+                rules,
+                client,
+                progress,
+            }),
+        })
+    }
+
+    /// The job store.
+    pub fn store(&self) -> &JobStore {
+        &self.inner.store
+    }
+
+    /// The axum router with the webhook route. Serve it with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` so that the IP
+    /// allowlist sees client addresses.
+    pub fn router(&self) -> axum::Router {
+        crate::server::router(Arc::clone(&self.inner))
+    }
+
+    /// Resumes jobs interrupted by a crash and starts the job workers.
+    pub fn start_workers(&self) -> Result<tokio::task::JoinHandle<()>> {
+        let recovered = self.inner.store.recover_interrupted()?;
+        if recovered > 0 {
+            tracing::info!("resuming {recovered} job(s) interrupted by a restart");
+        }
+        let inner = Arc::clone(&self.inner);
+        Ok(tokio::spawn(worker_loop(inner)))
+    }
+
+    /// Starts the workers and serves the webhook route on `listener` until
+    /// `shutdown` completes.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let workers = self.start_workers()?;
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!("onelive-sink listening on http://{addr}{}", self.inner.config.server.path);
+        }
+        let app = self.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| Error::Server(e.to_string()));
+        workers.abort();
+        result
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    inner: &Arc<Inner>,
+    f: impl FnOnce(&JobStore) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let store = inner.store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| Error::Store { path: inner.store.path().to_owned(), reason: e.to_string() })?
+}
+
+async fn worker_loop(inner: Arc<Inner>) {
+    let slots = Arc::new(Semaphore::new(inner.config.jobs.concurrency));
+    loop {
+        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { return };
+        match blocking(&inner, JobStore::claim_due).await {
+            Ok(Some(job)) => {
+                let inner = Arc::clone(&inner);
+                tokio::spawn(async move {
+                    run_job(&inner, job).await;
+                    drop(permit);
+                    inner.notify.notify_one();
+                });
+            }
+            Ok(None) => {
+                drop(permit);
+                let next = blocking(&inner, JobStore::next_due_ms).await.ok().flatten();
+                let wait_ms = next.map_or(1000, |at| (at - now_ms()).clamp(0, 1000));
+                let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(1000));
+                tokio::select! {
+                    () = inner.notify.notified() => {}
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::error!("job store: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn run_job(inner: &Arc<Inner>, job: Job) {
+    let id = job.id;
+    tracing::info!(
+        "job {id}: {} ({}) attempt {}/{} for event {}",
+        job.rule,
+        job.action_kind,
+        job.attempts,
+        job.max_attempts,
+        job.event_id
+    );
+    let outcome = attempt(inner, &job).await;
+    let record = match outcome {
+        Ok(result) => {
+            tracing::info!("job {id} done: {result}");
+            let store = inner.store.clone();
+            blocking(inner, move |_| store.mark_done(id, &result)).await
+        }
+        Err((e, retryable)) => {
+            let message = e.to_string();
+            let retry_at = if retryable && job.attempts < job.max_attempts {
+                let delay = inner
+                    .rules
+                    .iter()
+                    .find(|(r, _)| r.name == job.rule)
+                    .and_then(|(r, _)| r.actions.get(job.action_index as usize))
+                    .map(|a| a.retry().delay_after(job.attempts))
+                    .unwrap_or(Duration::from_secs(10));
+                tracing::warn!(
+                    "job {id} attempt {}/{} failed: {message}; retrying in {:.1}s",
+                    job.attempts,
+                    job.max_attempts,
+                    delay.as_secs_f64()
+                );
+                Some(now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2))
+            } else {
+                tracing::error!("job {id} failed after {} attempt(s): {message}", job.attempts);
+                None
+            };
+            blocking(inner, move |s| s.mark_attempt_failed(id, &message, retry_at)).await
+        }
+    };
+    if let Err(e) = record {
+        tracing::error!("job {id}: cannot record the outcome: {e}");
+    }
+}
+
+/// One attempt; the error says whether another attempt could help.
+async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<String, (Error, bool)> {
+    let event_id = job.event_id.clone();
+    let body = blocking(inner, move |s| s.event_body(&event_id))
+        .await
+        .map_err(|e| (e, true))?
+        .ok_or_else(|| (Error::Action(format!("event {} is missing from the store", job.event_id)), false))?;
+    let event = Event::from_json(body.as_bytes())
+        .map_err(|e| (Error::Action(format!("stored event {}: {e}", job.event_id)), false))?;
+    let action = inner
+        .rules
+        .iter()
+        .find(|(r, _)| r.name == job.rule)
+        .and_then(|(r, _)| r.actions.get(job.action_index as usize))
+        .filter(|a| a.kind() == job.action_kind)
+        .ok_or_else(|| {
+            let msg = format!(
+                "rule {:?} has no {} action #{} any more (configuration changed)",
+                job.rule, job.action_kind, job.action_index
+            );
+            (Error::Action(msg), false)
+        })?;
+    // Confinement is checked again: the file may have changed since the event.
+    let file = match (&job.file, action.uses_file()) {
+        (Some(f), true) => Some(inner.policy.resolve(f).map_err(|e| (e, true))?),
+        _ => None,
+    };
+    let result = match action {
+        ActionConfig::Pixeldrain(c) => {
+            let Some(file) = &file else {
+                return Err((Error::Action("pixeldrain: the event carries no file".into()), false));
+            };
+            actions::pixeldrain(&inner.client, c, file, inner.progress.as_ref()).await
+        }
+        ActionConfig::Exec(c) => actions::exec(c, &event, &body, file.as_deref()).await,
+        ActionConfig::Forward(c) => {
+            let shown = file.as_ref().map(|f| f.to_string_lossy().into_owned());
+            actions::forward(&inner.client, c, &event, &body, shown.as_deref().or(job.file.as_deref()))
+                .await
+        }
+    };
+    result.map_err(|e| (e, true))
+}

@@ -1,7 +1,7 @@
 # onelive: the two commands of the README are `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: demo test deps fmt lint unit doc bench
+.PHONY: demo test deps fmt lint unit doc package bench
 
 deps:
 	@bash scripts/install-deps.sh
@@ -11,7 +11,7 @@ demo: deps
 	$(CARGO) run --locked --release -p oneliverec -- demo
 
 ## Every check and every test.
-test: deps fmt lint unit doc
+test: deps fmt lint unit doc package
 
 fmt:
 	$(CARGO) fmt --all --check
@@ -24,6 +24,10 @@ unit:
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --workspace --no-deps
+
+## The published crates must package as they are.
+package:
+	$(CARGO) package --locked --allow-dirty -p onelive-events
 
 ## Benchmarks print their figures; they are not part of `make test`.
 bench:

@@ -110,21 +110,30 @@ impl Event {
             Some(Value::String(s)) => Uuid::parse_str(&s)
                 .map_err(|e| Error::invalid("id", format!("not a UUID ({e}): {s:?}")))?,
             Some(other) => {
-                return Err(Error::invalid("id", format!("expected a string, found {}", kind(&other))));
+                return Err(Error::invalid(
+                    "id",
+                    format!("expected a string, found {}", kind(&other)),
+                ));
             }
         };
         let ts = match obj.remove("ts") {
             None => return Err(Error::MissingField("ts".into())),
             Some(Value::String(s)) => timestamp::parse(&s).map_err(|e| Error::invalid("ts", e))?,
             Some(other) => {
-                return Err(Error::invalid("ts", format!("expected a string, found {}", kind(&other))));
+                return Err(Error::invalid(
+                    "ts",
+                    format!("expected a string, found {}", kind(&other)),
+                ));
             }
         };
         let event_type = match obj.remove("type") {
             None => return Err(Error::MissingField("type".into())),
             Some(Value::String(s)) => s,
             Some(other) => {
-                return Err(Error::invalid("type", format!("expected a string, found {}", kind(&other))));
+                return Err(Error::invalid(
+                    "type",
+                    format!("expected a string, found {}", kind(&other)),
+                ));
             }
         };
         let data = match obj.remove("data") {
@@ -161,7 +170,8 @@ fn typed<T: DeserializeOwned>(data: Map<String, Value>) -> Result<T, Error> {
         // serde reports a missing key at the parent path with this text.
         if let Some(rest) = inner.strip_prefix("missing field `") {
             let name = rest.split('`').next().unwrap_or(rest);
-            let field = if path == "." { format!("data.{name}") } else { format!("data.{path}.{name}") };
+            let field =
+                if path == "." { format!("data.{name}") } else { format!("data.{path}.{name}") };
             return Error::MissingField(field);
         }
         let field = if path == "." { "data".to_owned() } else { format!("data.{path}") };

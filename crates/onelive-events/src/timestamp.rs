@@ -5,9 +5,8 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
-const NANOS_Z: &[time::format_description::BorrowedFormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
-);
+const NANOS_Z: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
 
 const SECONDS_Z: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
@@ -23,17 +22,18 @@ pub(crate) fn format_nanos(t: OffsetDateTime) -> String {
 /// (`2026-03-11T05:22:38Z`); a fraction is written only when there is one.
 pub(crate) fn format_seconds(t: OffsetDateTime) -> String {
     let utc = t.to_offset(UtcOffset::UTC);
-    if utc.nanosecond() == 0 {
-        if let Ok(s) = utc.format(SECONDS_Z) {
-            return s;
-        }
+    if utc.nanosecond() == 0
+        && let Ok(s) = utc.format(SECONDS_Z)
+    {
+        return s;
     }
     utc.format(&Rfc3339).unwrap_or_default()
 }
 
 /// Parses any RFC 3339 timestamp (any offset, any precision).
 pub(crate) fn parse(s: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("not an RFC 3339 timestamp ({e}): {s:?}"))
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 timestamp ({e}): {s:?}"))
 }
 
 /// Serde adapter for `Option<OffsetDateTime>` as an RFC 3339 string or `null`.

@@ -56,7 +56,8 @@ fn missing_envelope_fields() {
 
 #[test]
 fn data_not_an_object() {
-    for (data, found) in [("null", "null"), ("[]", "an array"), ("\"x\"", "a string"), ("1", "a number")]
+    for (data, found) in
+        [("null", "null"), ("[]", "an array"), ("\"x\"", "a string"), ("1", "a number")]
     {
         let e = parse(&format!(r#"{{"id":"{ID}","ts":"{TS}","type":"app_exit","data":{data}}}"#));
         assert_eq!(

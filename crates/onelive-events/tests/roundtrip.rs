@@ -30,19 +30,21 @@ fn live_info() -> impl Strategy<Value = LiveInfo> {
         prop::option::of(text()),
         prop::option::of(any_time()),
     )
-        .prop_map(|((uid, uname, avatar, title, cover), categories, live, live_id, start_time)| {
-            LiveInfo {
-                uid,
-                uname,
-                avatar,
-                title,
-                cover,
-                categories,
-                status: if live { LiveStatus::Live } else { LiveStatus::Offline },
-                live_id,
-                start_time,
-            }
-        })
+        .prop_map(
+            |((uid, uname, avatar, title, cover), categories, live, live_id, start_time)| {
+                LiveInfo {
+                    uid,
+                    uname,
+                    avatar,
+                    title,
+                    cover,
+                    categories,
+                    status: if live { LiveStatus::Live } else { LiveStatus::Offline },
+                    live_id,
+                    start_time,
+                }
+            },
+        )
 }
 
 fn uuid() -> impl Strategy<Value = Uuid> {
@@ -98,8 +100,13 @@ fn known_data() -> impl Strategy<Value = EventData> {
         ),
         (ids(), live_info(), live_info(), any::<bool>()).prop_map(
             |((platform, channel, session_id), old_live_info, new_live_info, title)| {
-                let d =
-                    LiveInfoChangeData { platform, channel, old_live_info, new_live_info, session_id };
+                let d = LiveInfoChangeData {
+                    platform,
+                    channel,
+                    old_live_info,
+                    new_live_info,
+                    session_id,
+                };
                 if title { EventData::TitleChange(d) } else { EventData::CategoryChange(d) }
             }
         ),

@@ -55,16 +55,14 @@ pub(crate) fn sample(t: EventType) -> Event {
             session_id,
             live_info: Some(info),
         }),
-        EventType::VideoTransmuxFinish => {
-            EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
-                platform,
-                channel,
-                input: "/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.ts".into(),
-                output: "/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.mp4".into(),
-                session_id,
-                live_info: Some(info),
-            })
-        }
+        EventType::VideoTransmuxFinish => EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
+            platform,
+            channel,
+            input: "/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.ts".into(),
+            output: "/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.mp4".into(),
+            session_id,
+            live_info: Some(info),
+        }),
         EventType::TitleChange | EventType::CategoryChange => {
             let d = LiveInfoChangeData {
                 platform,

@@ -1,0 +1,3 @@
+//! Integration tests of the synthetic origin (real ffmpeg, loopback only).
+
+mod origin;

@@ -1,1 +1,298 @@
-//! HTTP API.
+//! The HTTP API (axum): channels, webhooks, deliveries, `/metrics`, `/healthz`.
+//!
+//! JSON everywhere; errors are `{"error": "..."}` with a fitting status.
+//! When a token is configured every route but `/healthz` needs
+//! `Authorization: Bearer <token>`. See `docs/api.md`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use onelive_events::EventType;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::config::{ChannelConfig, WebhookConfig};
+use crate::{Engine, EngineError, HumanDuration, Secret};
+
+#[derive(Clone)]
+struct ApiState {
+    engine: Engine,
+    token: Option<Secret>,
+}
+
+/// The API's router. `token`: bearer token required on every route but `/healthz`.
+pub fn router(engine: Engine, token: Option<Secret>) -> Router {
+    let state = ApiState { engine, token };
+    let protected = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/api/channels", get(list_channels).post(add_channel))
+        .route("/api/channels/{id}", get(get_channel).delete(remove_channel))
+        .route("/api/channels/{id}/enable", post(enable_channel))
+        .route("/api/channels/{id}/disable", post(disable_channel))
+        .route("/api/channels/{id}/record/start", post(start_recording))
+        .route("/api/channels/{id}/record/stop", post(stop_recording))
+        .route("/api/webhooks", get(list_webhooks).post(add_webhook))
+        .route("/api/webhooks/{id}", get(get_webhook).put(edit_webhook).delete(remove_webhook))
+        .route("/api/webhooks/{id}/test", post(test_webhook))
+        .route("/api/webhooks/{id}/deliveries", get(webhook_deliveries))
+        .route("/api/deliveries", get(deliveries))
+        .route("/api/deliveries/{id}/redeliver", post(redeliver))
+        .route("/api/events", get(recent_events))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth));
+    Router::new().route("/healthz", get(healthz)).merge(protected).with_state(state)
+}
+
+/// Binds `addr` and serves the API until `shutdown` resolves.
+pub async fn serve(
+    engine: Engine,
+    listener: tokio::net::TcpListener,
+    token: Option<Secret>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), EngineError> {
+    axum::serve(listener, router(engine, token))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| EngineError::io("HTTP API", e))
+}
+
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let status = match &e {
+            EngineError::NotFound(_) => StatusCode::NOT_FOUND,
+            EngineError::Invalid(_) | EngineError::Config { .. } | EngineError::Platform(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+async fn auth(State(state): State<ApiState>, headers: HeaderMap, request: Request, next: Next) -> Response {
+    if let Some(token) = &state.token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !constant_time_eq(given.as_bytes(), token.expose().as_bytes()) {
+            return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response();
+        }
+    }
+    next.run(request).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn metrics(State(s): State<ApiState>) -> Response {
+    let body = crate::metrics::render(&s.engine).await;
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+async fn list_channels(State(s): State<ApiState>) -> Json<serde_json::Value> {
+    Json(json!({ "channels": s.engine.channels() }))
+}
+
+async fn get_channel(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(serde_json::to_value(s.engine.channel(&id)?).unwrap_or_default()))
+}
+
+/// Body of `POST /api/channels`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewChannel {
+    url: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    record: Option<bool>,
+    #[serde(default)]
+    quality: Vec<String>,
+    #[serde(default)]
+    poll_interval: Option<HumanDuration>,
+    #[serde(default)]
+    debounce: Option<HumanDuration>,
+    #[serde(default)]
+    filename_template: Option<String>,
+}
+
+async fn add_channel(
+    State(s): State<ApiState>,
+    body: Result<Json<NewChannel>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let Json(b) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let mut c = ChannelConfig::new(b.url);
+    c.name = b.name;
+    c.enabled = b.enabled.unwrap_or(true);
+    c.record = b.record.unwrap_or(true);
+    c.quality = b.quality;
+    c.poll_interval = b.poll_interval;
+    c.debounce = b.debounce;
+    c.filename_template = b.filename_template;
+    let snap = s.engine.add_channel(c)?;
+    Ok((StatusCode::CREATED, Json(serde_json::to_value(snap).unwrap_or_default())))
+}
+
+async fn remove_channel(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.engine.remove_channel(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn enable_channel(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(serde_json::to_value(s.engine.set_enabled(&id, true).await?).unwrap_or_default()))
+}
+
+async fn disable_channel(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(serde_json::to_value(s.engine.set_enabled(&id, false).await?).unwrap_or_default()))
+}
+
+async fn start_recording(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(serde_json::to_value(s.engine.set_recording(&id, true)?).unwrap_or_default()))
+}
+
+async fn stop_recording(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(serde_json::to_value(s.engine.set_recording(&id, false)?).unwrap_or_default()))
+}
+
+/// A webhook as the API shows it: secrets and header values are never returned.
+fn webhook_json(w: &WebhookConfig) -> serde_json::Value {
+    json!({
+        "id": w.id,
+        "url": redact_url(&w.url),
+        "events": w.events,
+        "enabled": w.enabled,
+        "signed": w.secret.as_ref().is_some_and(|s| !s.is_empty()),
+        "headers": w.headers.keys().collect::<Vec<_>>(),
+    })
+}
+
+fn redact_url(url: &str) -> String {
+    crate::config::redact_query(url)
+}
+
+async fn list_webhooks(State(s): State<ApiState>) -> Json<serde_json::Value> {
+    let hooks: Vec<_> = s.engine.webhooks().iter().map(webhook_json).collect();
+    Json(json!({ "webhooks": hooks }))
+}
+
+async fn get_webhook(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    s.engine
+        .webhooks()
+        .iter()
+        .find(|w| w.id.as_deref() == Some(id.as_str()))
+        .map(|w| Json(webhook_json(w)))
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("not found: webhook {id}")))
+}
+
+/// Body of `POST /api/webhooks` and `PUT /api/webhooks/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookBody {
+    url: String,
+    #[serde(default)]
+    events: Vec<EventType>,
+    #[serde(default)]
+    secret: Option<Secret>,
+    #[serde(default)]
+    headers: BTreeMap<String, Secret>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+impl WebhookBody {
+    fn into_config(self) -> WebhookConfig {
+        WebhookConfig {
+            id: None,
+            url: self.url,
+            events: self.events,
+            secret: self.secret,
+            headers: self.headers,
+            enabled: self.enabled.unwrap_or(true),
+        }
+    }
+}
+
+async fn add_webhook(
+    State(s): State<ApiState>,
+    body: Result<Json<WebhookBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let Json(b) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let w = s.engine.add_webhook(b.into_config()).await?;
+    Ok((StatusCode::CREATED, Json(webhook_json(&w))))
+}
+
+async fn edit_webhook(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    body: Result<Json<WebhookBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let Json(b) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let w = s.engine.edit_webhook(&id, b.into_config()).await?;
+    Ok(Json(webhook_json(&w)))
+}
+
+async fn remove_webhook(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.engine.remove_webhook(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn test_webhook(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    let outcome = s.engine.test_webhook(&id).await?;
+    Ok(Json(json!({ "webhook": id, "result": outcome })))
+}
+
+#[derive(Debug, Deserialize)]
+struct Limit {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+async fn webhook_deliveries(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Query(q): Query<Limit>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let list = s.engine.delivery().recent(Some(&id), q.limit.unwrap_or(50).min(1000)).await?;
+    Ok(Json(json!({ "deliveries": list })))
+}
+
+async fn deliveries(State(s): State<ApiState>, Query(q): Query<Limit>) -> ApiResult<Json<serde_json::Value>> {
+    let list = s.engine.delivery().recent(None, q.limit.unwrap_or(50).min(1000)).await?;
+    Ok(Json(json!({ "deliveries": list })))
+}
+
+async fn redeliver(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    s.engine.delivery().redeliver(&id).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "redelivering": id }))))
+}
+
+async fn recent_events(State(s): State<ApiState>) -> Json<serde_json::Value> {
+    let events: Vec<_> = s.engine.recent_events().iter().map(|e| e.to_value()).collect();
+    Json(json!({ "events": events }))
+}

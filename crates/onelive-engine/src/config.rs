@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use onelive_events::EventType;
+use onelive_platform::PlatformsConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::{EngineError, HumanDuration, Secret};
@@ -39,9 +40,11 @@ pub struct EngineConfig {
     /// Where the engine keeps its state (webhook outbox, transmux queue).
     #[serde(default)]
     pub state: StateConfig,
-    /// Per-platform settings keyed by platform name (`bilibili`, `twitch`, `generic`...).
+    /// `[platforms]`: onelive-platform's settings: global user agent,
+    /// proxy, timeouts, quality and host overrides, then one
+    /// `[platforms.NAME]` table per platform (cookies, proxy, quality).
     #[serde(default)]
-    pub platforms: BTreeMap<String, PlatformSettings>,
+    pub platforms: PlatformsConfig,
     /// The channels to watch.
     #[serde(default)]
     pub channels: Vec<ChannelConfig>,
@@ -127,6 +130,10 @@ pub struct WatchConfig {
     /// Stop and restart a recording that wrote nothing for this long. Default `30s`.
     #[serde(default = "default_stall")]
     pub stall_timeout: HumanDuration,
+    /// Per-platform minimum poll interval, e.g. `{ bilibili = "10s" }`; it
+    /// replaces the built-in minimum (5s for every platform but `generic`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub min_interval: BTreeMap<String, HumanDuration>,
 }
 
 /// `[disk]`.
@@ -172,28 +179,6 @@ pub struct StateConfig {
     /// next to the config file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
-}
-
-/// `[platforms.NAME]`: settings of one platform.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct PlatformSettings {
-    /// Cookie header sent to the platform (redacted in logs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cookies: Option<Secret>,
-    /// Proxy URL for this platform's API and stream requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<String>,
-    /// Quality preference, best first (e.g. `["source", "1080p", "best"]`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub quality: Vec<String>,
-    /// Host overrides: platform API host -> replacement base URL
-    /// (for mirrors and tests), e.g. `"api.live.bilibili.com" = "http://127.0.0.1:9000"`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub host_overrides: BTreeMap<String, String>,
-    /// Minimum poll interval for this platform (raises `watch.poll_interval`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_poll_interval: Option<HumanDuration>,
 }
 
 /// `[[channels]]`.
@@ -242,7 +227,7 @@ impl ChannelConfig {
 }
 
 /// `[[webhooks]]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     /// A stable id (generated when added through the API; default: `wh<N>`).
@@ -262,6 +247,27 @@ pub struct WebhookConfig {
     /// Deliver to this endpoint. Default `true`.
     #[serde(default = "yes")]
     pub enabled: bool,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("id", &self.id)
+            .field("url", &redact_query(&self.url))
+            .field("events", &self.events)
+            .field("secret", &self.secret)
+            .field("headers", &self.headers)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+/// A URL with its query string (which may hold a key) hidden.
+pub fn redact_query(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, _)) => format!("{base}?<redacted>"),
+        None => url.to_owned(),
+    }
 }
 
 fn yes() -> bool {
@@ -343,6 +349,7 @@ impl Default for WatchConfig {
             max_backoff: default_max_backoff(),
             error_after_failures: default_error_threshold(),
             stall_timeout: default_stall(),
+            min_interval: BTreeMap::new(),
         }
     }
 }
@@ -367,7 +374,7 @@ impl Default for EngineConfig {
             disk: DiskConfig::default(),
             api: ApiConfig::default(),
             state: StateConfig::default(),
-            platforms: BTreeMap::new(),
+            platforms: PlatformsConfig::default(),
             channels: Vec::new(),
             webhooks: Vec::new(),
         }
@@ -450,15 +457,21 @@ impl EngineConfig {
                 format!("a bearer token is required when the API listens on the non-loopback address {}", self.api.listen),
             ));
         }
-        for (name, p) in &self.platforms {
-            if let Some(proxy) = &p.proxy {
+        let p = &self.platforms;
+        if let Some(proxy) = &p.proxy {
+            check_url(proxy, &["http", "https", "socks5", "socks5h"]).map_err(|r| err("platforms.proxy", r))?;
+        }
+        for (host, target) in &p.host_overrides {
+            check_url(target, &["http", "https"]).map_err(|r| err(&format!("platforms.host_overrides.{host}"), r))?;
+        }
+        for (name, site) in &p.sites {
+            if let Some(proxy) = &site.proxy {
                 check_url(proxy, &["http", "https", "socks5", "socks5h"])
                     .map_err(|r| err(&format!("platforms.{name}.proxy"), r))?;
             }
-            for (host, target) in &p.host_overrides {
-                check_url(target, &["http", "https"])
-                    .map_err(|r| err(&format!("platforms.{name}.host_overrides.{host}"), r))?;
-            }
+        }
+        if p.timeout_secs == 0 {
+            return Err(err("platforms.timeout_secs", "must be at least 1".into()));
         }
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.channels.iter().enumerate() {
@@ -557,7 +570,9 @@ fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result
         let mut reason = message.clone();
         if let Some(rest) = message.strip_prefix("unknown field `") {
             let name = rest.split('`').next().unwrap_or(rest);
-            key = join_key(&key, name);
+            if key.rsplit('.').next() != Some(name) {
+                key = join_key(&key, name);
+            }
             let expected = rest.split_once(", expected ").map(|(_, e)| e).unwrap_or("");
             reason = if expected.is_empty() {
                 "unknown key".into()

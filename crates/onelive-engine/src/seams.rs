@@ -12,7 +12,7 @@ use onelive_events::{Event, LiveInfo};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::config::{PlatformSettings, SplitConfig, WebhookConfig};
+use crate::config::{SplitConfig, WebhookConfig};
 use crate::{EngineError, Secret};
 
 /// A channel resolved by a platform adapter.
@@ -208,6 +208,3 @@ pub trait EventDelivery: Send + Sync + 'static {
     /// Stops delivery workers (undelivered events stay durable).
     async fn close(&self);
 }
-
-/// The settings of a platform, for adapters.
-pub type PlatformSettingsMap = std::collections::BTreeMap<String, PlatformSettings>;

@@ -91,9 +91,9 @@ pub(crate) async fn run_watcher(ctx: WatcherContext, mut commands: mpsc::Unbound
     let (interval, debounce, jitter, error_after, max_backoff) = {
         let c = lock(&ctx.shared.config);
         let platform_min = c
-            .platforms
+            .watch
+            .min_interval
             .get(&ctx.cref.platform)
-            .and_then(|p| p.min_poll_interval)
             .map(|d| d.0)
             .unwrap_or_else(|| ctx.shared.parts.source.min_poll_interval(&ctx.cref.platform));
         let interval = ctx.config.poll_interval.unwrap_or(c.watch.poll_interval).0.max(platform_min);
@@ -337,7 +337,7 @@ impl Watcher {
                 c.split.clone(),
                 c.watch.stall_timeout.0,
                 c.disk.min_free_mb,
-                c.platforms.get(&self.ctx.cref.platform).map(|p| p.quality.clone()).unwrap_or_default(),
+                c.platforms.quality_for(&self.ctx.cref.platform),
             )
         };
         if min_free > 0 {

@@ -1,1 +1,0 @@
-//! Real implementations of the seams over the onelive crates.

@@ -1,0 +1,84 @@
+//! [`LiveSource`] over onelive-platform's adapters.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use onelive_events::LiveStatus;
+use onelive_platform::{ErrorKind, Platforms, PlatformsConfig, select_variant};
+
+use crate::seams::{ChannelRef, LiveSource, PollResult, StreamChoice};
+use crate::{EngineError, Secret};
+
+/// The built-in platform adapters (Bilibili, Twitch, ..., generic) with the
+/// `[platforms]` settings.
+pub struct PlatformSource {
+    platforms: Platforms,
+    config: PlatformsConfig,
+}
+
+impl std::fmt::Debug for PlatformSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformSource").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl PlatformSource {
+    /// Builds the adapters and their HTTP client.
+    pub fn new(config: &PlatformsConfig) -> Result<Self, EngineError> {
+        let platforms = Platforms::from_config(config).map_err(|e| EngineError::Platform(e.to_string()))?;
+        Ok(PlatformSource { platforms, config: config.clone() })
+    }
+
+    /// Wraps an existing [`Platforms`] (e.g. with custom adapters registered).
+    pub fn from_platforms(platforms: Platforms, config: PlatformsConfig) -> Self {
+        PlatformSource { platforms, config }
+    }
+
+    fn cref(channel: &ChannelRef) -> onelive_platform::ChannelRef {
+        onelive_platform::ChannelRef { platform: channel.platform.clone(), channel: channel.channel.clone() }
+    }
+}
+
+#[async_trait]
+impl LiveSource for PlatformSource {
+    fn resolve(&self, url: &str) -> Result<ChannelRef, EngineError> {
+        let c = self.platforms.resolve(url).map_err(|e| EngineError::Platform(e.to_string()))?;
+        Ok(ChannelRef { platform: c.platform, channel: c.channel, url: url.trim().to_owned() })
+    }
+
+    fn min_poll_interval(&self, platform: &str) -> Duration {
+        match platform {
+            "generic" => Duration::ZERO,
+            "streamlink" => Duration::from_secs(30),
+            _ => Duration::from_secs(5),
+        }
+    }
+
+    async fn poll(&self, channel: &ChannelRef) -> PollResult {
+        match self.platforms.live_info(&Self::cref(channel)).await {
+            Ok(info) if info.status == LiveStatus::Live => PollResult::Live(info),
+            Ok(info) => PollResult::Offline(info),
+            Err(e) => match e.kind() {
+                ErrorKind::RateLimited => PollResult::RateLimited(e.retry_after()),
+                ErrorKind::Offline => PollResult::Offline(Default::default()),
+                _ => PollResult::Failed(e.to_string()),
+            },
+        }
+    }
+
+    async fn stream(&self, channel: &ChannelRef, quality: &[String]) -> Result<StreamChoice, EngineError> {
+        let variants = self
+            .platforms
+            .stream_variants(&Self::cref(channel))
+            .await
+            .map_err(|e| EngineError::Platform(e.to_string()))?;
+        let preference = if quality.is_empty() { self.config.quality_for(&channel.platform) } else { quality.to_vec() };
+        let chosen = select_variant(&variants, &preference)
+            .ok_or_else(|| EngineError::Platform(format!("{}: no stream variant offered", channel.platform)))?;
+        Ok(StreamChoice {
+            url: chosen.url.clone(),
+            quality: chosen.quality.clone(),
+            headers: chosen.headers.iter().map(|(k, v)| (k.clone(), Secret::new(v.clone()))).collect(),
+        })
+    }
+}

@@ -1,0 +1,187 @@
+//! The HTTP API over a real loopback socket.
+
+use std::time::Duration;
+
+use onelive_engine::{ChannelConfig, Engine, EngineConfig, HumanDuration, Secret, api};
+use serde_json::{Value, json};
+
+use crate::fakes::{Fakes, wait_for};
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+    token: Option<String>,
+}
+
+impl Api {
+    async fn start(engine: Engine, token: Option<&str>) -> Api {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let secret = token.map(Secret::new);
+        tokio::spawn(api::serve(engine, listener, secret, std::future::pending()));
+        Api { base, client: reqwest::Client::new(), token: token.map(str::to_owned) }
+    }
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+}
+
+fn config(dir: &std::path::Path) -> EngineConfig {
+    let mut c = EngineConfig::default();
+    c.output.folder = dir.join("rec");
+    c.state.dir = Some(dir.join("state"));
+    c.watch.poll_interval = HumanDuration(Duration::from_millis(200));
+    c.watch.jitter = 0.0;
+    c.disk.min_free_mb = 0;
+    c.channels = vec![ChannelConfig::new("https://fake.test/one")];
+    c
+}
+
+#[tokio::test]
+async fn channels_can_be_listed_added_toggled_recorded_and_removed_and_persist() {
+    use reqwest::Method;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oneliverec.toml");
+    let f = Fakes::new();
+    let engine = Engine::start(config(dir.path()), Some(path.clone()), f.parts()).await.unwrap();
+    let api = Api::start(engine.clone(), None).await;
+
+    let (status, body) = api.call(Method::GET, "/healthz", None).await;
+    assert_eq!((status, body), (200, json!({"status": "ok"})));
+
+    let (status, body) = api.call(Method::GET, "/api/channels", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["channels"][0]["channel"], "one");
+    assert_eq!(body["channels"][0]["live"], false);
+
+    let (status, body) = api.call(Method::POST, "/api/channels", Some(json!({"url": "https://fake.test/two", "name": "Two"}))).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["name"], "Two");
+    let saved = EngineConfig::load(&path).unwrap();
+    assert_eq!(saved.channels.len(), 2);
+
+    let (status, body) = api.call(Method::POST, "/api/channels", Some(json!({"url": "https://fake.test/two"}))).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("duplicate"), "{body}");
+    let (status, body) = api.call(Method::POST, "/api/channels", Some(json!({"url": "https://nowhere.test/x"}))).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = api.call(Method::POST, "/api/channels", Some(json!({"link": "x"}))).await;
+    assert!(status == 400 || status == 422, "{status}");
+
+    f.source.live("two", "title", "cat");
+    wait_for("recording", Duration::from_secs(5), || engine.channel(&id).unwrap().view.recording).await;
+    let (_, body) = api.call(Method::GET, &format!("/api/channels/{id}"), None).await;
+    assert_eq!(body["recording"], true);
+    assert_eq!(body["bytes_written"], 10);
+    assert!(body["current_file"].as_str().unwrap().ends_with(".ts"));
+
+    let (status, body) = api.call(Method::POST, &format!("/api/channels/{id}/record/stop"), None).await;
+    assert_eq!(status, 200, "{body}");
+    wait_for("stopped", Duration::from_secs(5), || !engine.channel(&id).unwrap().view.recording).await;
+    let (status, _) = api.call(Method::POST, &format!("/api/channels/{id}/record/start"), None).await;
+    assert_eq!(status, 200);
+    wait_for("restarted", Duration::from_secs(5), || engine.channel(&id).unwrap().view.recording).await;
+
+    let (status, body) = api.call(Method::POST, &format!("/api/channels/{id}/disable"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["enabled"], false);
+    assert!(!EngineConfig::load(&path).unwrap().channels[1].enabled);
+    let (status, body) = api.call(Method::POST, &format!("/api/channels/{id}/enable"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["enabled"], true);
+
+    let (status, body) = api.call(Method::GET, "/metrics", None).await;
+    assert_eq!(status, 200);
+    let text = body.as_str().unwrap();
+    assert!(text.contains("onelive_channels{state=\"offline\"}"), "{text}");
+    assert!(text.contains("onelive_events_total{type=\"live_start\"} 1"), "{text}");
+    assert!(text.contains("onelive_recorded_bytes_total 20"), "{text}");
+
+    let (status, _) = api.call(Method::DELETE, &format!("/api/channels/{id}"), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = api.call(Method::GET, &format!("/api/channels/{id}"), None).await;
+    assert_eq!(status, 404);
+    assert_eq!(EngineConfig::load(&path).unwrap().channels.len(), 1);
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn webhooks_can_be_managed_and_never_show_secrets() {
+    use reqwest::Method;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oneliverec.toml");
+    let f = Fakes::new();
+    let engine = Engine::start(config(dir.path()), Some(path.clone()), f.parts()).await.unwrap();
+    let api = Api::start(engine.clone(), None).await;
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/hook?key=abc", "events": ["live_start"], "secret": "whsec_dGVzdHRlc3R0ZXN0dGVzdA==", "headers": {"X-Key": "hv"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let text = body.to_string();
+    assert!(!text.contains("abc") && !text.contains("whsec") && !text.contains("hv"), "{text}");
+    assert_eq!(body["signed"], true);
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(f.delivery.endpoints.lock().unwrap().len(), 1);
+    assert_eq!(EngineConfig::load(&path).unwrap().webhooks[0].secret.as_ref().unwrap().expose(), "whsec_dGVzdHRlc3R0ZXN0dGVzdA==");
+
+    let (status, body) = api.call(Method::POST, "/api/webhooks", Some(json!({"url": "http://127.0.0.1:9/", "events": ["nope"]}))).await;
+    assert!(status == 400 || status == 422, "{status} {body}");
+
+    let (status, body) = api.call(Method::PUT, &format!("/api/webhooks/{id}"), Some(json!({"url": "http://127.0.0.1:10/new"}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["url"], "http://127.0.0.1:10/new");
+    assert_eq!(f.delivery.endpoints.lock().unwrap()[0].url, "http://127.0.0.1:10/new");
+
+    let (status, body) = api.call(Method::POST, &format!("/api/webhooks/{id}/test"), None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api.call(Method::GET, "/api/webhooks", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["webhooks"].as_array().unwrap().len(), 1);
+    let (status, _) = api.call(Method::GET, &format!("/api/webhooks/{id}/deliveries"), None).await;
+    assert_eq!(status, 200);
+    let (status, _) = api.call(Method::POST, "/api/deliveries/999/redeliver", None).await;
+    assert_eq!(status, 404);
+    let (status, _) = api.call(Method::DELETE, &format!("/api/webhooks/{id}"), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = api.call(Method::DELETE, &format!("/api/webhooks/{id}"), None).await;
+    assert_eq!(status, 404);
+    assert!(EngineConfig::load(&path).unwrap().webhooks.is_empty());
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_token_protects_everything_but_healthz() {
+    use reqwest::Method;
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let engine = Engine::start(config(dir.path()), None, f.parts()).await.unwrap();
+    let mut api = Api::start(engine.clone(), Some("s3cret")).await;
+    let (status, _) = api.call(Method::GET, "/api/channels", None).await;
+    assert_eq!(status, 200);
+    api.token = Some("wrong".into());
+    let (status, body) = api.call(Method::GET, "/api/channels", None).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = api.call(Method::GET, "/metrics", None).await;
+    assert_eq!(status, 401);
+    api.token = None;
+    let (status, _) = api.call(Method::GET, "/api/webhooks", None).await;
+    assert_eq!(status, 401);
+    let (status, _) = api.call(Method::GET, "/healthz", None).await;
+    assert_eq!(status, 200);
+    engine.shutdown(Duration::from_secs(5)).await;
+}

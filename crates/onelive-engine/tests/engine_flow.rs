@@ -1,0 +1,219 @@
+//! The engine end to end with in-memory seams: sessions, parts, changes,
+//! caps, transmux resume, shutdown.
+
+use std::time::Duration;
+
+use onelive_engine::{ChannelConfig, Engine, EngineConfig, HumanDuration};
+use onelive_events::EventData;
+
+use crate::fakes::{Fakes, wait_for};
+
+fn config(dir: &std::path::Path, channels: &[&str]) -> EngineConfig {
+    let mut c = EngineConfig::default();
+    c.output.folder = dir.join("rec");
+    c.output.filename_template = "{channel}/{session}_part{part}".into();
+    c.state.dir = Some(dir.join("state"));
+    c.watch.poll_interval = HumanDuration(Duration::from_millis(200));
+    c.watch.debounce = HumanDuration(Duration::from_millis(800));
+    c.watch.jitter = 0.0;
+    c.disk.min_free_mb = 0;
+    c.channels = channels.iter().map(|ch| ChannelConfig::new(format!("https://fake.test/{ch}"))).collect();
+    c
+}
+
+fn count(types: &[String], t: &str) -> usize {
+    types.iter().filter(|x| *x == t).count()
+}
+
+#[tokio::test]
+async fn a_session_records_transmuxes_and_ends_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let engine = Engine::start(config(dir.path(), &["alice"]), None, f.parts()).await.unwrap();
+    f.source.live("alice", "hello", "Games");
+    wait_for("video_file_create", Duration::from_secs(5), || count(&f.delivery.types(), "video_file_create") == 1).await;
+    let snap = &engine.channels()[0];
+    assert_eq!(snap.view.state, "live");
+    assert!(snap.view.recording);
+    assert!(snap.view.current_file.as_deref().unwrap().ends_with("_part1.ts"));
+    f.source.offline("alice");
+    wait_for("live_end", Duration::from_secs(5), || count(&f.delivery.types(), "live_end") == 1).await;
+    assert!(engine.shutdown(Duration::from_secs(5)).await);
+    let events = f.delivery.events.lock().unwrap().clone();
+    let types: Vec<_> = events.iter().map(|e| e.type_name().to_owned()).collect();
+    assert_eq!(
+        types,
+        [
+            "app_launch",
+            "live_start",
+            "video_file_create",
+            "video_file_finish",
+            "video_transmux_finish",
+            "live_end",
+            "app_exit"
+        ]
+    );
+    let session = events[1].data.session_id().unwrap();
+    for e in &events[1..6] {
+        assert_eq!(e.data.session_id(), Some(session), "{}", e.type_name());
+    }
+    let EventData::VideoTransmuxFinish(t) = &events[4].data else { panic!() };
+    assert!(std::path::Path::new(&t.output).exists());
+    assert!(t.output.ends_with(".mp4"));
+    let EventData::VideoFileFinish(fin) = &events[3].data else { panic!() };
+    assert_eq!(fin.filesize, 10);
+    assert_eq!(fin.live_info.as_ref().unwrap().title, "hello");
+    let EventData::LiveEnd(end) = &events[5].data else { panic!() };
+    assert_eq!(end.live_info.status, onelive_events::LiveStatus::Offline);
+    assert_eq!(end.url, "https://fake.test/alice");
+}
+
+#[tokio::test]
+async fn a_blip_shorter_than_the_debounce_continues_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let mut c = config(dir.path(), &["bob"]);
+    c.watch.debounce = HumanDuration(Duration::from_secs(3));
+    let engine = Engine::start(c, None, f.parts()).await.unwrap();
+    f.source.live("bob", "t", "c");
+    wait_for("first file", Duration::from_secs(5), || count(&f.delivery.types(), "video_file_create") == 1).await;
+    f.source.offline("bob");
+    wait_for("first file finished", Duration::from_secs(5), || count(&f.delivery.types(), "video_file_finish") == 1).await;
+    assert_eq!(engine.channels()[0].view.state, "ending");
+    f.source.live("bob", "t", "c");
+    wait_for("second file", Duration::from_secs(5), || count(&f.delivery.types(), "video_file_create") == 2).await;
+    engine.shutdown(Duration::from_secs(5)).await;
+    let events = f.delivery.events.lock().unwrap().clone();
+    let types: Vec<_> = events.iter().map(|e| e.type_name().to_owned()).collect();
+    assert_eq!(count(&types, "live_start"), 1, "{types:?}");
+    assert_eq!(count(&types, "live_end"), 0, "{types:?}");
+    let sessions: std::collections::BTreeSet<_> = events.iter().filter_map(|e| e.data.session_id()).collect();
+    assert_eq!(sessions.len(), 1);
+    let started = f.recorder.started.lock().unwrap().clone();
+    assert!(started[0].to_string_lossy().ends_with("_part1.ts"));
+    assert!(started[1].to_string_lossy().ends_with("_part2.ts"));
+}
+
+#[tokio::test]
+async fn title_and_category_changes_are_published_with_old_and_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let engine = Engine::start(config(dir.path(), &["carol"]), None, f.parts()).await.unwrap();
+    f.source.live("carol", "morning", "Chatting");
+    wait_for("live_start", Duration::from_secs(5), || count(&f.delivery.types(), "live_start") == 1).await;
+    f.source.live("carol", "evening", "Music");
+    wait_for("changes", Duration::from_secs(5), || count(&f.delivery.types(), "category_change") == 1).await;
+    engine.shutdown(Duration::from_secs(5)).await;
+    let events = f.delivery.events.lock().unwrap().clone();
+    let title = events.iter().find_map(|e| match &e.data {
+        EventData::TitleChange(d) => Some(d.clone()),
+        _ => None,
+    });
+    let title = title.expect("title_change");
+    assert_eq!(title.old_live_info.title, "morning");
+    assert_eq!(title.new_live_info.title, "evening");
+    assert!(title.session_id.is_some());
+    let cat = events.iter().find_map(|e| match &e.data {
+        EventData::CategoryChange(d) => Some(d.clone()),
+        _ => None,
+    });
+    let cat = cat.expect("category_change");
+    assert_eq!(cat.old_live_info.categories, ["Chatting"]);
+    assert_eq!(cat.new_live_info.categories, ["Music"]);
+}
+
+#[tokio::test]
+async fn the_recording_cap_is_global_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let mut c = config(dir.path(), &["d1", "d2"]);
+    c.watch.max_concurrent_recordings = 1;
+    let engine = Engine::start(c, None, f.parts()).await.unwrap();
+    f.source.live("d1", "t", "c");
+    f.source.live("d2", "t", "c");
+    wait_for("cap error", Duration::from_secs(5), || count(&f.delivery.types(), "error") >= 1).await;
+    assert_eq!(engine.active_recordings(), 1);
+    let events = f.delivery.events.lock().unwrap().clone();
+    let err = events
+        .iter()
+        .find_map(|e| match &e.data {
+            EventData::Error(d) => Some(d.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(err.error.contains("max_concurrent_recordings"), "{}", err.error);
+    assert!(err.session_id.is_some());
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn failing_polls_raise_one_error_and_keep_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let mut c = config(dir.path(), &["eve"]);
+    c.watch.max_backoff = HumanDuration(Duration::from_millis(200));
+    let engine = Engine::start(c, None, f.parts()).await.unwrap();
+    f.source.live("eve", "t", "c");
+    wait_for("live_start", Duration::from_secs(5), || count(&f.delivery.types(), "live_start") == 1).await;
+    f.source.set("eve", onelive_engine::seams::PollResult::Failed("connection refused".into()));
+    wait_for("error", Duration::from_secs(5), || count(&f.delivery.types(), "error") == 1).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let types = f.delivery.types();
+    assert_eq!(count(&types, "error"), 1, "{types:?}");
+    assert_eq!(count(&types, "live_end"), 0, "{types:?}");
+    assert_eq!(engine.channels()[0].view.state, "live");
+    assert!(engine.channels()[0].view.last_error.as_deref().unwrap().contains("connection refused"));
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn shutdown_finalizes_the_recording_without_live_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let engine = Engine::start(config(dir.path(), &["frank"]), None, f.parts()).await.unwrap();
+    f.source.live("frank", "t", "c");
+    wait_for("recording", Duration::from_secs(5), || count(&f.delivery.types(), "video_file_create") == 1).await;
+    engine.shutdown(Duration::from_secs(5)).await;
+    let types = f.delivery.types();
+    assert_eq!(
+        types,
+        ["app_launch", "live_start", "video_file_create", "video_file_finish", "video_transmux_finish", "app_exit"]
+    );
+}
+
+#[tokio::test]
+async fn persisted_transmux_jobs_resume_on_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let input = dir.path().join("left-over.ts");
+    std::fs::write(&input, b"data").unwrap();
+    let job = serde_json::json!([{ "input": input, "platform": "fake", "channel": "gina", "session_id": null, "live_info": null }]);
+    std::fs::write(state.join("transmux-queue.json"), job.to_string()).unwrap();
+    let f = Fakes::new();
+    let engine = Engine::start(config(dir.path(), &[]), None, f.parts()).await.unwrap();
+    wait_for("transmux", Duration::from_secs(5), || count(&f.delivery.types(), "video_transmux_finish") == 1).await;
+    assert!(dir.path().join("left-over.mp4").exists());
+    assert!(engine.pending_transmux_jobs().is_empty());
+    let queue: serde_json::Value = serde_json::from_slice(&std::fs::read(state.join("transmux-queue.json")).unwrap()).unwrap();
+    assert_eq!(queue, serde_json::json!([]));
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn notify_only_channels_do_not_record_and_disable_ends_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let mut c = config(dir.path(), &["hal"]);
+    c.channels[0].record = false;
+    c.watch.debounce = HumanDuration(Duration::from_secs(60));
+    let engine = Engine::start(c, None, f.parts()).await.unwrap();
+    f.source.live("hal", "t", "c");
+    wait_for("live_start", Duration::from_secs(5), || count(&f.delivery.types(), "live_start") == 1).await;
+    let id = engine.channels()[0].id.clone();
+    engine.set_enabled(&id, false).await.unwrap();
+    assert_eq!(f.delivery.types(), ["app_launch", "live_start", "live_end"]);
+    assert!(f.recorder.started.lock().unwrap().is_empty());
+    assert_eq!(engine.channels()[0].view.state, "disabled");
+    engine.shutdown(Duration::from_secs(5)).await;
+}

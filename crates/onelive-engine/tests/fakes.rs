@@ -1,0 +1,187 @@
+//! In-memory implementations of the engine's seams.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use onelive_engine::seams::{
+    ChannelRef, DeliveryRecord, DeliveryStats, EventDelivery, LiveSource, PollResult, Recorder,
+    RecordingControl, RecordingEvent, RecordingHandle, RecordingRequest, StreamChoice, Transmuxer,
+};
+use onelive_engine::{EngineError, EngineParts, WebhookConfig};
+use onelive_events::{Event, LiveInfo, LiveStatus};
+use tokio::sync::mpsc;
+
+/// What the fake platform answers, per channel id.
+#[derive(Clone, Default)]
+pub struct FakeSource {
+    pub answers: Arc<Mutex<BTreeMap<String, PollResult>>>,
+    pub polls: Arc<Mutex<u64>>,
+}
+
+impl FakeSource {
+    pub fn set(&self, channel: &str, result: PollResult) {
+        self.answers.lock().unwrap().insert(channel.into(), result);
+    }
+    pub fn live(&self, channel: &str, title: &str, category: &str) {
+        self.set(
+            channel,
+            PollResult::Live(LiveInfo {
+                title: title.into(),
+                categories: vec![category.into()],
+                status: LiveStatus::Live,
+                ..LiveInfo::default()
+            }),
+        );
+    }
+    pub fn offline(&self, channel: &str) {
+        self.set(channel, PollResult::Offline(LiveInfo::default()));
+    }
+}
+
+#[async_trait]
+impl LiveSource for FakeSource {
+    fn resolve(&self, url: &str) -> Result<ChannelRef, EngineError> {
+        let channel = url
+            .strip_prefix("https://fake.test/")
+            .ok_or_else(|| EngineError::Platform(format!("no adapter claims {url}")))?;
+        Ok(ChannelRef { platform: "fake".into(), channel: channel.into(), url: url.into() })
+    }
+    fn min_poll_interval(&self, _platform: &str) -> Duration {
+        Duration::ZERO
+    }
+    async fn poll(&self, channel: &ChannelRef) -> PollResult {
+        *self.polls.lock().unwrap() += 1;
+        self.answers
+            .lock()
+            .unwrap()
+            .get(&channel.channel)
+            .cloned()
+            .unwrap_or(PollResult::Offline(LiveInfo::default()))
+    }
+    async fn stream(&self, channel: &ChannelRef, _quality: &[String]) -> Result<StreamChoice, EngineError> {
+        Ok(StreamChoice { url: format!("http://127.0.0.1:1/{}.m3u8", channel.channel), quality: "source".into(), headers: vec![] })
+    }
+}
+
+/// A recorder that writes a small real file and reports it.
+#[derive(Clone, Default)]
+pub struct FakeRecorder {
+    pub started: Arc<Mutex<Vec<PathBuf>>>,
+}
+
+struct FakeControl(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl RecordingControl for FakeControl {
+    fn stop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+#[async_trait]
+impl Recorder for FakeRecorder {
+    async fn start(&self, request: RecordingRequest) -> Result<RecordingHandle, EngineError> {
+        let path = request.path_stem.with_extension(&request.container);
+        self.started.lock().unwrap().push(path.clone());
+        let (tx, rx) = mpsc::channel(16);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let _ = tx.send(RecordingEvent::FileCreated { path: path.clone() }).await;
+            let _ = std::fs::write(&path, b"0123456789");
+            let _ = tx.send(RecordingEvent::Progress { bytes: 10 }).await;
+            let _ = stop_rx.await;
+            let _ = tx.send(RecordingEvent::FileFinished { path, size: 10, duration: 1.5 }).await;
+            let _ = tx.send(RecordingEvent::Stopped { reason: "stopped".into(), failed: false }).await;
+        });
+        Ok(RecordingHandle { events: rx, control: Box::new(FakeControl(Some(stop_tx))) })
+    }
+}
+
+/// A transmuxer that copies the file to `.mp4`.
+#[derive(Clone, Default)]
+pub struct FakeTransmuxer;
+
+#[async_trait]
+impl Transmuxer for FakeTransmuxer {
+    async fn transmux(&self, input: PathBuf, format: &str, _delete_source: bool) -> Result<PathBuf, EngineError> {
+        let out = input.with_extension(format);
+        std::fs::copy(&input, &out).map_err(|e| EngineError::Transmux(e.to_string()))?;
+        Ok(out)
+    }
+}
+
+/// Collects published events.
+#[derive(Clone, Default)]
+pub struct FakeDelivery {
+    pub events: Arc<Mutex<Vec<Event>>>,
+    pub endpoints: Arc<Mutex<Vec<WebhookConfig>>>,
+}
+
+impl FakeDelivery {
+    pub fn types(&self) -> Vec<String> {
+        self.events.lock().unwrap().iter().map(|e| e.type_name().to_owned()).collect()
+    }
+}
+
+#[async_trait]
+impl EventDelivery for FakeDelivery {
+    async fn publish(&self, event: &Event) -> Result<(), EngineError> {
+        self.events.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+    async fn set_endpoints(&self, endpoints: &[WebhookConfig]) -> Result<(), EngineError> {
+        *self.endpoints.lock().unwrap() = endpoints.to_vec();
+        Ok(())
+    }
+    async fn send_test(&self, endpoint: &WebhookConfig) -> Result<String, EngineError> {
+        Ok(format!("delivered to {}", endpoint.url))
+    }
+    async fn recent(&self, _webhook_id: Option<&str>, _limit: usize) -> Result<Vec<DeliveryRecord>, EngineError> {
+        Ok(vec![])
+    }
+    async fn redeliver(&self, delivery_id: &str) -> Result<(), EngineError> {
+        Err(EngineError::NotFound(format!("delivery {delivery_id}")))
+    }
+    async fn flush(&self, _timeout: Duration) -> bool {
+        true
+    }
+    async fn stats(&self) -> DeliveryStats {
+        DeliveryStats { delivered: self.events.lock().unwrap().len() as u64, pending: 0, failed: 0 }
+    }
+    async fn close(&self) {}
+}
+
+pub struct Fakes {
+    pub source: FakeSource,
+    pub recorder: FakeRecorder,
+    pub delivery: FakeDelivery,
+}
+
+impl Fakes {
+    pub fn new() -> Self {
+        Fakes { source: FakeSource::default(), recorder: FakeRecorder::default(), delivery: FakeDelivery::default() }
+    }
+    pub fn parts(&self) -> EngineParts {
+        EngineParts {
+            source: Arc::new(self.source.clone()),
+            recorder: Arc::new(self.recorder.clone()),
+            transmuxer: Arc::new(FakeTransmuxer),
+            delivery: Arc::new(self.delivery.clone()),
+        }
+    }
+}
+
+/// Waits until `f` is true (polling every 20 ms) or panics after `timeout`.
+pub async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !f() {
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -49,7 +49,8 @@ pub(crate) struct Inner {
 /// let listener = tokio::net::TcpListener::bind(config.server.listen).await
 ///     .map_err(|e| onelive_sink::Error::Server(e.to_string()))?;
 /// let sink = Sink::new(config, SinkOptions::default())?;
-/// sink.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+/// // Serve until the shutdown future completes (e.g. on Ctrl-C in a binary).
+/// sink.serve(listener, std::future::pending::<()>()).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

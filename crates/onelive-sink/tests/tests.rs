@@ -1,1 +1,8 @@
+//! Integration tests of onelive-sink (loopback only).
 
+mod actions;
+mod common;
+mod confinement;
+mod durability;
+mod pixeldrain;
+mod receiving;

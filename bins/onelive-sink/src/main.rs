@@ -1,0 +1,232 @@
+//! `onelive-sink`: receives onelive / OneLiveRec webhooks and acts on them
+//! (Pixeldrain upload, commands, notifications), durably.
+
+mod progress_bars;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use onelive_sink::config::SinkConfig;
+use onelive_sink::progress::ProgressReporter;
+use onelive_sink::store::{JobState, JobStore};
+use onelive_sink::{Sink, SinkOptions};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// The onelive event sink.
+#[derive(Debug, Parser)]
+#[command(name = "onelive-sink", version, about)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(short, long, env = "ONELIVE_SINK_CONFIG", default_value = "onelive-sink.toml", global = true)]
+    config: PathBuf,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct ServeArgs {
+    /// Start even though no authentication is configured (anyone who can
+    /// reach the port can trigger uploads and commands).
+    #[arg(long)]
+    insecure_no_auth: bool,
+    /// Listen address, overriding `[server] listen`.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Folder of the daily-rotated log files.
+    #[arg(long, env = "ONELIVE_SINK_LOG_DIR", default_value = "logs")]
+    log_dir: PathBuf,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `onelive_sink=debug`.
+    #[arg(long, env = "ONELIVE_SINK_LOG", default_value = "info")]
+    log: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the webhook server and the job workers (the default).
+    Serve(ServeArgs),
+    /// Check the configuration file and exit.
+    CheckConfig,
+    /// Inspect and retry jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// Only jobs in this state (pending, running, done, failed).
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one job (JSON).
+    Show {
+        /// Job id.
+        id: i64,
+    },
+    /// Run a failed job again, with a fresh set of attempts.
+    Retry {
+        /// Job id.
+        id: i64,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Jobs { command }) => jobs(&cli.config, command),
+        Some(Command::CheckConfig) => {
+            let config = SinkConfig::from_file(&cli.config)?;
+            println!(
+                "{}: ok ({} rule(s), listening on {}{})",
+                cli.config.display(),
+                config.rules.len(),
+                config.server.listen,
+                config.server.path
+            );
+            Ok(())
+        }
+        Some(Command::Serve(args)) => serve(&cli.config, args),
+        None => serve(&cli.config, cli.serve),
+    }
+}
+
+fn open_store(config_path: &std::path::Path) -> Result<JobStore> {
+    let config = SinkConfig::from_file(config_path)?;
+    Ok(JobStore::open(&config.store.path)?)
+}
+
+fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
+    let store = open_store(config_path)?;
+    match command {
+        JobsCommand::List { state, limit, json } => {
+            let state = state.map(|s| s.parse::<JobState>()).transpose()?;
+            let list = store.list(state, limit)?;
+            if json {
+                for job in &list {
+                    println!("{}", serde_json::to_string(job)?);
+                }
+                return Ok(());
+            }
+            println!("{:>6}  {:<8}  {:>8}  {:<16}  {:<10}  {:<22}  DETAIL", "ID", "STATE", "ATTEMPTS", "RULE", "ACTION", "EVENT");
+            for job in &list {
+                let detail = match job.state {
+                    JobState::Done => job.result.clone(),
+                    _ => job.last_error.clone().or_else(|| job.file.clone()),
+                }
+                .unwrap_or_default();
+                println!(
+                    "{:>6}  {:<8}  {:>8}  {:<16}  {:<10}  {:<22}  {}",
+                    job.id,
+                    job.state.as_str(),
+                    format!("{}/{}", job.attempts, job.max_attempts),
+                    job.rule,
+                    job.action_kind,
+                    job.event_type,
+                    detail
+                );
+            }
+            Ok(())
+        }
+        JobsCommand::Show { id } => {
+            let job = store.job(id)?;
+            let body = store.event_body(&job.event_id)?;
+            let event = body.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok());
+            let mut value = serde_json::to_value(&job)?;
+            if let Some(obj) = value.as_object_mut() {
+                obj.insert("event".into(), event.unwrap_or(serde_json::Value::Null));
+            }
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            Ok(())
+        }
+        JobsCommand::Retry { id } => {
+            let job = store.retry(id)?;
+            println!("job {} is {} again; a running sink picks it up within a second", job.id, job.state);
+            Ok(())
+        }
+    }
+}
+
+fn serve(config_path: &std::path::Path, args: ServeArgs) -> Result<()> {
+    let mut config = SinkConfig::from_file(config_path)?;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    let on_terminal = std::io::stderr().is_terminal();
+    let bars = on_terminal.then(progress_bars::BarProgress::new);
+
+    std::fs::create_dir_all(&args.log_dir)
+        .with_context(|| format!("cannot create log folder {}", args.log_dir.display()))?;
+    let file_appender = tracing_appender::rolling::daily(&args.log_dir, "onelive-sink.log");
+    let (file_writer, _guard) = tracing_appender::non_blocking(file_appender);
+    let filter = EnvFilter::try_new(&args.log).context("--log")?;
+    let console = match &bars {
+        Some(b) => tracing_subscriber::fmt::layer().with_writer(b.console_writer()).boxed(),
+        None => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(console)
+        .with(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(file_writer))
+        .init();
+
+    let progress: Option<Arc<dyn ProgressReporter>> =
+        bars.map(|b| Arc::new(b) as Arc<dyn ProgressReporter>);
+    let listen = config.server.listen;
+    let sink = Sink::new(config, SinkOptions { insecure_no_auth: args.insecure_no_auth, progress, base_dir: None })?;
+    if args.insecure_no_auth {
+        tracing::warn!("running WITHOUT authentication (--insecure-no-auth): anyone who reaches {listen} can trigger actions");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        sink.serve(listener, shutdown_signal()).await?;
+        tracing::info!("onelive-sink stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down; running jobs resume at the next start");
+}

@@ -1,0 +1,172 @@
+//! Helpers shared by the integration tests: a sink served on loopback, a
+//! Pixeldrain stand-in, and request builders.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use onelive_sink::config::SinkConfig;
+use onelive_sink::stand_in::PixeldrainStandIn;
+use onelive_sink::store::{Job, JobState};
+use onelive_sink::{Sink, SinkOptions};
+use tempfile::TempDir;
+
+pub const KEY: &str = "my_super_secret_webhook_key_123";
+pub const API_KEY: &str = "5f45f184-64bb-4eaa-be19-4a5f0459db49";
+
+pub struct TestSink {
+    pub dir: TempDir,
+    pub addr: SocketAddr,
+    pub sink: Sink,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), onelive_sink::Error>>>,
+}
+
+impl TestSink {
+    /// Starts a sink in a fresh tempdir (which has an empty `rec/` folder).
+    /// `{api}` in `toml` is replaced by `api`.
+    pub async fn start(toml: &str) -> TestSink {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("rec")).unwrap();
+        Self::start_in(dir, toml).await
+    }
+
+    pub async fn start_in(dir: TempDir, toml: &str) -> TestSink {
+        let config = SinkConfig::from_toml_str(toml).unwrap();
+        let sink = Sink::new(
+            config,
+            SinkOptions { base_dir: Some(dir.path().to_owned()), ..Default::default() },
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(sink.clone().serve(listener, async move {
+            let _ = rx.await;
+        }));
+        TestSink { dir, addr, sink, stop: Some(tx), task: Some(task) }
+    }
+
+    /// Stops serving and the workers; returns the tempdir for a restart.
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub fn url(&self, query: &str) -> String {
+        format!("http://{}/webhook{query}", self.addr)
+    }
+
+    pub fn rec(&self, name: &str) -> PathBuf {
+        self.dir.path().join("rec").join(name)
+    }
+
+    pub fn jobs(&self) -> Vec<Job> {
+        self.sink.store().list(None, 1000).unwrap()
+    }
+
+    /// Waits until every job is done or failed.
+    pub async fn settled(&self, timeout: Duration) -> Vec<Job> {
+        let start = Instant::now();
+        loop {
+            let jobs = self.jobs();
+            if !jobs.is_empty()
+                && jobs.iter().all(|j| matches!(j.state, JobState::Done | JobState::Failed))
+            {
+                return jobs;
+            }
+            assert!(start.elapsed() < timeout, "jobs not settled after {timeout:?}: {jobs:#?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for TestSink {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Config with `?key=` auth, `/app/rec` -> `rec`, roots = `rec`, and `rules`.
+pub fn config_with(rules: &str) -> String {
+    format!(
+        r#"
+[auth]
+keys = ["{KEY}"]
+
+[paths]
+allowed_roots = ["rec"]
+map = [{{ from = "/app/rec", to = "rec" }}]
+
+[jobs]
+concurrency = 2
+
+{rules}
+"#
+    )
+}
+
+pub fn upload_rule(api: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[rules]]
+name = "upload"
+events = ["video_transmux_finish"]
+[[rules.actions]]
+kind = "pixeldrain"
+api_key = "{API_KEY}"
+api = "{api}"
+retry_delay_secs = 0.05
+{extra}
+"#
+    )
+}
+
+/// The seed's `video_transmux_finish` example, in a full envelope.
+pub fn transmux_event(id: &str, output: &str) -> String {
+    serde_json::json!({
+        "id": id,
+        "ts": "2026-03-11T05:22:38.393477700Z",
+        "type": "video_transmux_finish",
+        "data": {"platform": "<PLATFORM>", "channel": "<CHANNEL>", "input": "path/to/input.file", "output": output}
+    })
+    .to_string()
+}
+
+pub fn new_id() -> String {
+    onelive_events::Uuid::new_v4().to_string()
+}
+
+pub async fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
+    post_with(url, body, &[("content-type", "application/json")]).await
+}
+
+pub async fn post_with(url: &str, body: &str, headers: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new().post(url).body(body.to_owned());
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"));
+    (status, json)
+}
+
+pub async fn stand_in() -> PixeldrainStandIn {
+    PixeldrainStandIn::start(API_KEY).await.unwrap()
+}
+
+pub fn write_file(path: &Path, len: usize) -> Vec<u8> {
+    let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::write(path, &bytes).unwrap();
+    bytes
+}

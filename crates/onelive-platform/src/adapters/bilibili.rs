@@ -1,0 +1,374 @@
+//! Bilibili Live (`live.bilibili.com`).
+//!
+//! Live info: `room_init` (short id to room id, status), `get_info` (title,
+//! cover, area) and `get_anchor_in_room` (name, avatar) on
+//! `api.live.bilibili.com`. Streams: `getRoomPlayInfo`, signed with WBI
+//! (keys from `api.bilibili.com/x/web-interface/nav`, cached two hours).
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use onelive_events::{LiveInfo, LiveStatus};
+use serde_json::Value;
+
+use super::{md5_hex, stream_headers, unix_time};
+use crate::adapter::{PlatformAdapter, PlatformContext, StreamKind, StreamVariant};
+use crate::error::{PlatformError, Result};
+use crate::http::HttpResponse;
+use crate::json;
+use crate::url_match::{host, http_url, is_digits, segments};
+
+const NAME: &str = "bilibili";
+const API: &str = "https://api.live.bilibili.com";
+const NAV: &str = "https://api.bilibili.com/x/web-interface/nav";
+const REFERER: &str = "https://live.bilibili.com/";
+/// WBI keys are refreshed after this many seconds.
+const WBI_KEY_TTL: i64 = 2 * 3600;
+
+/// The fixed permutation of the WBI mixin key (public, from Bilibili's web player).
+const MIXIN_KEY_ORDER: [usize; 64] = [
+    46, 47, 18, 2, 53, 8, 23, 32, 15, 50, 10, 31, 58, 3, 45, 35, 27, 43, 5, 49, 33, 9, 42, 19, 29,
+    28, 14, 39, 12, 38, 41, 13, 37, 48, 7, 16, 24, 55, 40, 61, 26, 17, 0, 1, 60, 51, 30, 4, 22, 25,
+    54, 21, 56, 59, 6, 63, 57, 62, 11, 36, 20, 34, 44, 52,
+];
+
+/// The Bilibili Live adapter.
+#[derive(Debug, Default)]
+pub struct Bilibili {
+    /// (mixin key, fetched at unix seconds).
+    wbi_key: Mutex<Option<(String, i64)>>,
+}
+
+impl Bilibili {
+    /// A new adapter (with an empty WBI key cache).
+    pub fn new() -> Self {
+        Bilibili::default()
+    }
+}
+
+/// The WBI mixin key of an `img_key` and a `sub_key`.
+pub fn wbi_mixin_key(img_key: &str, sub_key: &str) -> String {
+    let raw: Vec<char> = format!("{img_key}{sub_key}").chars().collect();
+    MIXIN_KEY_ORDER.iter().filter_map(|&i| raw.get(i)).take(32).collect()
+}
+
+/// Signs `params` with WBI: adds `wts` (unix seconds), sorts by key,
+/// strips `!'()*` from values, and appends `w_rid = md5(query + mixin_key)`.
+/// Returns the signed parameters in order.
+///
+/// ```
+/// use onelive_platform::adapters::bilibili::{wbi_mixin_key, wbi_sign};
+///
+/// let key = wbi_mixin_key("7cd084941338484aae1ad9425b84077c", "4932caff0ff746eab6f01bf08b70ac45");
+/// let signed = wbi_sign(&[("foo", "114"), ("bar", "514"), ("zab", "1919810")], &key, 1702204169);
+/// assert_eq!(signed.last().unwrap().1, "8f6f2b5b3d485fe1886cec6a0be8c5d4");
+/// ```
+pub fn wbi_sign(params: &[(&str, &str)], mixin_key: &str, wts: i64) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| {
+            ((*k).to_owned(), v.chars().filter(|c| !"!'()*".contains(*c)).collect::<String>())
+        })
+        .collect();
+    pairs.push(("wts".to_owned(), wts.to_string()));
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let query: String = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let w_rid = md5_hex(format!("{query}{mixin_key}"));
+    pairs.push(("w_rid".to_owned(), w_rid));
+    pairs
+}
+
+/// encodeURIComponent-style percent encoding.
+fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>().replace('+', "%20")
+}
+
+/// Checks the `{code, message, data}` envelope and returns `data`.
+fn envelope(response: HttpResponse, channel: &str, expected: &str) -> Result<Value> {
+    let response = response.check_common()?;
+    if response.status == 412 {
+        return Err(PlatformError::blocked(NAME, "HTTP 412 (risk control)"));
+    }
+    let body: Value = response.json(expected)?;
+    let code = json::int(&body, "/code").ok_or_else(|| response.unexpected(expected))?;
+    let message = json::string_or_empty(&body, "/message")
+        + &json::string_or_empty(&body, "/msg");
+    match code {
+        0 => Ok(body.get("data").cloned().unwrap_or(Value::Null)),
+        60004 | 60005 | 19002000 => Err(PlatformError::not_found(NAME, channel)),
+        -352 | -412 | -403 => Err(PlatformError::blocked(NAME, format!("code {code} {message}"))),
+        -509 | -799 => Err(PlatformError::rate_limited(NAME, None)),
+        -101 => Err(PlatformError::login_required(NAME, format!("code {code} {message}"))),
+        _ => Err(PlatformError::unexpected(
+            NAME,
+            response.url(),
+            expected,
+            format!("code {code} {message}"),
+        )),
+    }
+}
+
+/// `room_init` facts.
+struct Room {
+    room_id: String,
+    uid: String,
+    live: bool,
+    live_time: i64,
+}
+
+impl Bilibili {
+    async fn room_init(&self, ctx: &PlatformContext, channel: &str) -> Result<Room> {
+        let url = format!("{API}/room/v1/Room/room_init");
+        let response = ctx
+            .http
+            .get(NAME, &url)
+            .query(&[("id", channel)])
+            .header("Referer", REFERER)
+            .with_platform_cookies()
+            .send()
+            .await?;
+        let expected = "room_init JSON {code, data: {room_id, live_status}}";
+        let data = envelope(response, channel, expected)?;
+        let room_id = json::string(&data, "/room_id")
+            .ok_or_else(|| PlatformError::unexpected(NAME, &url, expected, "no data.room_id"))?;
+        Ok(Room {
+            room_id,
+            uid: json::string_or_empty(&data, "/uid"),
+            live: json::int(&data, "/live_status") == Some(1),
+            live_time: json::int(&data, "/live_time").unwrap_or(0),
+        })
+    }
+
+    async fn mixin_key(&self, ctx: &PlatformContext) -> Result<String> {
+        let now = ctx.unix_now();
+        if let Ok(cache) = self.wbi_key.lock()
+            && let Some((key, at)) = cache.as_ref()
+            && now - at < WBI_KEY_TTL
+        {
+            return Ok(key.clone());
+        }
+        let response = ctx
+            .http
+            .get(NAME, NAV)
+            .header("Referer", REFERER)
+            .with_platform_cookies()
+            .send()
+            .await?
+            .check_common()?;
+        let expected = "nav JSON with data.wbi_img.{img_url, sub_url}";
+        let body: Value = response.json(expected)?;
+        let stem = |pointer: &str| -> Option<String> {
+            let url = json::string(&body, pointer)?;
+            let file = url.rsplit('/').next()?;
+            Some(file.split('.').next()?.to_owned())
+        };
+        let (Some(img), Some(sub)) = (stem("/data/wbi_img/img_url"), stem("/data/wbi_img/sub_url"))
+        else {
+            return Err(response.unexpected(expected));
+        };
+        let key = wbi_mixin_key(&img, &sub);
+        if let Ok(mut cache) = self.wbi_key.lock() {
+            *cache = Some((key.clone(), now));
+        }
+        Ok(key)
+    }
+}
+
+#[async_trait]
+impl PlatformAdapter for Bilibili {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn url_forms(&self) -> Vec<String> {
+        vec![
+            "https://live.bilibili.com/<room id or short id>".into(),
+            "https://live.bilibili.com/blanc/<room id>".into(),
+            "https://live.bilibili.com/h5/<room id> (mobile)".into(),
+        ]
+    }
+
+    fn parse_url(&self, url: &str) -> Option<String> {
+        let url = http_url(url)?;
+        if !matches!(host(&url).as_str(), "live.bilibili.com" | "m.live.bilibili.com") {
+            return None;
+        }
+        let segs = segments(&url);
+        let id = match segs.as_slice() {
+            [id] => id,
+            [prefix, id] if prefix == "blanc" || prefix == "h5" => id,
+            _ => return None,
+        };
+        is_digits(id).then(|| id.trim_start_matches('0').to_owned()).filter(|s| !s.is_empty())
+    }
+
+    fn channel_url(&self, channel: &str) -> String {
+        format!("https://live.bilibili.com/{channel}")
+    }
+
+    async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
+        let room = self.room_init(ctx, channel).await?;
+        let info_url = format!("{API}/room/v1/Room/get_info");
+        let response = ctx
+            .http
+            .get(NAME, &info_url)
+            .query(&[("room_id", room.room_id.as_str())])
+            .header("Referer", REFERER)
+            .with_platform_cookies()
+            .send()
+            .await?;
+        let info = envelope(response, channel, "get_info JSON {code, data: {title, ...}}")?;
+        let anchor_url = format!("{API}/live_user/v1/UserInfo/get_anchor_in_room");
+        let response = ctx
+            .http
+            .get(NAME, &anchor_url)
+            .query(&[("roomid", room.room_id.as_str())])
+            .header("Referer", REFERER)
+            .with_platform_cookies()
+            .send()
+            .await?;
+        let anchor = envelope(response, channel, "get_anchor_in_room JSON {code, data: {info}}")?;
+
+        let mut cover = json::string_or_empty(&info, "/user_cover");
+        if cover.is_empty() {
+            cover = json::string_or_empty(&info, "/keyframe");
+        }
+        let categories = ["/parent_area_name", "/area_name"]
+            .iter()
+            .filter_map(|p| json::string(&info, p))
+            .filter(|s| !s.is_empty())
+            .collect();
+        let live = room.live && json::int(&info, "/live_status").is_none_or(|s| s == 1);
+        let uid = json::string(&anchor, "/info/uid").unwrap_or(room.uid);
+        Ok(LiveInfo {
+            uid,
+            uname: json::string_or_empty(&anchor, "/info/uname"),
+            avatar: json::string_or_empty(&anchor, "/info/face"),
+            title: json::string_or_empty(&info, "/title"),
+            cover,
+            categories,
+            status: if live { LiveStatus::Live } else { LiveStatus::Offline },
+            live_id: (live && room.live_time > 0).then(|| room.live_time.to_string()),
+            start_time: if live { unix_time(room.live_time) } else { None },
+        })
+    }
+
+    async fn stream_variants(
+        &self,
+        ctx: &PlatformContext,
+        channel: &str,
+    ) -> Result<Vec<StreamVariant>> {
+        let room = self.room_init(ctx, channel).await?;
+        if !room.live {
+            return Err(PlatformError::offline(NAME, channel));
+        }
+        let key = self.mixin_key(ctx).await?;
+        let params = [
+            ("room_id", room.room_id.as_str()),
+            ("protocol", "0,1"),
+            ("format", "0,1,2"),
+            ("codec", "0,1"),
+            ("qn", "10000"),
+            ("platform", "web"),
+            ("ptype", "8"),
+            ("dolby", "5"),
+            ("panorama", "1"),
+            ("web_location", "444.8"),
+        ];
+        let signed = wbi_sign(&params, &key, ctx.unix_now());
+        let url = format!("{API}/xlive/web-room/v2/index/getRoomPlayInfo");
+        let response = ctx
+            .http
+            .get(NAME, &url)
+            .query(&signed)
+            .header("Referer", REFERER)
+            .with_platform_cookies()
+            .send()
+            .await?;
+        let expected = "getRoomPlayInfo JSON {code, data: {playurl_info}}";
+        let data = envelope(response, channel, expected)?;
+        let Some(playurl) = json::at(&data, "/playurl_info/playurl") else {
+            return Err(PlatformError::offline(NAME, channel));
+        };
+        let names: Vec<(i64, String)> = json::array(playurl, "/g_qn_desc")
+            .iter()
+            .filter_map(|d| Some((json::int(d, "/qn")?, json::string(d, "/desc")?)))
+            .collect();
+        let headers = stream_headers(ctx, NAME, REFERER);
+        let mut variants = Vec::new();
+        for stream in json::array(playurl, "/stream") {
+            let kind = match json::string_or_empty(stream, "/protocol_name").as_str() {
+                "http_stream" => StreamKind::Flv,
+                "http_hls" => StreamKind::Hls,
+                _ => continue,
+            };
+            for format in json::array(stream, "/format") {
+                for codec in json::array(format, "/codec") {
+                    let qn = json::int(codec, "/current_qn").unwrap_or(0);
+                    let accept: Vec<i64> = json::array(codec, "/accept_qn")
+                        .iter()
+                        .filter_map(|q| q.as_i64())
+                        .collect();
+                    let quality = names
+                        .iter()
+                        .find(|(n, _)| *n == qn)
+                        .map(|(_, d)| d.clone())
+                        .unwrap_or_else(|| format!("qn{qn}"));
+                    let base = json::string_or_empty(codec, "/base_url");
+                    for info in json::array(codec, "/url_info") {
+                        let host = json::string_or_empty(info, "/host");
+                        let extra = json::string_or_empty(info, "/extra");
+                        if host.is_empty() || base.is_empty() {
+                            continue;
+                        }
+                        let mut v = StreamVariant::new(format!("{host}{base}{extra}"), kind, &quality);
+                        v.source = qn == 10000 || accept.iter().all(|a| *a <= qn);
+                        v.codec = json::string(codec, "/codec_name");
+                        v.cdn = extra
+                            .split('&')
+                            .find_map(|p| p.strip_prefix("cdn="))
+                            .map(str::to_owned)
+                            .or_else(|| Some(host.trim_start_matches("https://").to_owned()));
+                        v.headers = headers.clone();
+                        variants.push(v);
+                    }
+                }
+            }
+        }
+        if variants.is_empty() {
+            return Err(PlatformError::unexpected(
+                NAME,
+                &url,
+                "at least one stream URL in playurl_info",
+                "none",
+            ));
+        }
+        Ok(variants)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wbi_reference_vector() {
+        let key =
+            wbi_mixin_key("7cd084941338484aae1ad9425b84077c", "4932caff0ff746eab6f01bf08b70ac45");
+        assert_eq!(key, "ea1db124af3c7062474693fa704f4ff8");
+        let signed = wbi_sign(&[("foo", "114"), ("bar", "514"), ("zab", "1919810")], &key, 1702204169);
+        let keys: Vec<&str> = signed.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["bar", "foo", "wts", "zab", "w_rid"]);
+        assert_eq!(signed[4].1, "8f6f2b5b3d485fe1886cec6a0be8c5d4");
+    }
+
+    #[test]
+    fn wbi_strips_reserved_characters() {
+        let a = wbi_sign(&[("q", "a(b)*!'")], "k", 1);
+        assert_eq!(a[0].1, "ab");
+    }
+}

@@ -1,0 +1,141 @@
+//! `generic`: a direct `.m3u8` or `.flv` URL is a channel that is live
+//! when the URL answers with a playlist (or FLV bytes).
+
+use async_trait::async_trait;
+use onelive_events::{LiveInfo, LiveStatus};
+
+use crate::adapter::{PlatformAdapter, PlatformContext, StreamKind, StreamVariant};
+use crate::error::{PlatformError, Result};
+use crate::hls;
+use crate::url_match::{host, http_url};
+
+const NAME: &str = "generic";
+
+/// The generic adapter for direct stream URLs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Generic;
+
+fn kind_of(url: &str) -> Option<StreamKind> {
+    let parsed = http_url(url)?;
+    let path = parsed.path().to_ascii_lowercase();
+    if path.ends_with(".m3u8") {
+        Some(StreamKind::Hls)
+    } else if path.ends_with(".flv") {
+        Some(StreamKind::Flv)
+    } else {
+        None
+    }
+}
+
+/// Probe result: `None` when the URL does not answer (offline), else the
+/// body read (a playlist, or the first FLV bytes).
+async fn probe(ctx: &PlatformContext, url: &str, kind: StreamKind) -> Result<Option<String>> {
+    let limit = match kind {
+        StreamKind::Hls => 1024 * 1024,
+        StreamKind::Flv => 16,
+    };
+    let response = ctx.http.get(NAME, url).max_body_bytes(limit).send().await?.check_common()?;
+    match response.status {
+        200..=299 => {}
+        404 | 410 => return Ok(None),
+        401 | 403 => {
+            return Err(PlatformError::blocked(NAME, format!("HTTP {}", response.status)));
+        }
+        _ => return Err(response.unexpected("HTTP 200 with a stream")),
+    }
+    match kind {
+        StreamKind::Hls => {
+            let text = response.text();
+            if hls::is_playlist(&text) {
+                Ok(Some(text))
+            } else {
+                Err(response.unexpected("an HLS playlist starting with #EXTM3U"))
+            }
+        }
+        StreamKind::Flv => {
+            if response.body.starts_with(b"FLV") {
+                Ok(Some(String::new()))
+            } else {
+                Err(response.unexpected("FLV bytes starting with \"FLV\""))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl PlatformAdapter for Generic {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn url_forms(&self) -> Vec<String> {
+        vec!["http(s)://<any host>/<path>.m3u8".into(), "http(s)://<any host>/<path>.flv".into()]
+    }
+
+    fn parse_url(&self, url: &str) -> Option<String> {
+        if !url.trim().contains("://") {
+            return None;
+        }
+        kind_of(url).map(|_| url.trim().to_owned())
+    }
+
+    fn channel_url(&self, channel: &str) -> String {
+        channel.to_owned()
+    }
+
+    async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
+        let kind = kind_of(channel)
+            .ok_or_else(|| PlatformError::UnsupportedUrl(format!("not a .m3u8/.flv URL: {channel}")))?;
+        let live = probe(ctx, channel, kind).await?.is_some();
+        let parsed = http_url(channel);
+        let title = parsed
+            .as_ref()
+            .and_then(|u| u.path_segments()?.next_back().map(str::to_owned))
+            .unwrap_or_default();
+        Ok(LiveInfo {
+            uid: String::new(),
+            uname: parsed.as_ref().map(host).unwrap_or_default(),
+            title,
+            status: if live { LiveStatus::Live } else { LiveStatus::Offline },
+            ..LiveInfo::default()
+        })
+    }
+
+    async fn stream_variants(
+        &self,
+        ctx: &PlatformContext,
+        channel: &str,
+    ) -> Result<Vec<StreamVariant>> {
+        let kind = kind_of(channel)
+            .ok_or_else(|| PlatformError::UnsupportedUrl(format!("not a .m3u8/.flv URL: {channel}")))?;
+        let Some(body) = probe(ctx, channel, kind).await? else {
+            return Err(PlatformError::offline(NAME, channel));
+        };
+        let entries = if kind == StreamKind::Hls {
+            hls::parse_master(&body, &ctx.http.rewrite_url(channel))
+        } else {
+            Vec::new()
+        };
+        if entries.is_empty() {
+            let mut v = StreamVariant::new(ctx.http.rewrite_url(channel), kind, "source");
+            v.source = true;
+            return Ok(vec![v]);
+        }
+        let mut variants: Vec<StreamVariant> = entries
+            .into_iter()
+            .map(|e| {
+                let mut v = StreamVariant::new(e.uri, StreamKind::Hls, e.name);
+                v.width = e.width;
+                v.height = e.height;
+                v.bitrate_kbps = e.bandwidth.map(|b| (b / 1000) as u32);
+                v.codec = e.codecs;
+                v
+            })
+            .collect();
+        variants.sort_by_key(|v| std::cmp::Reverse(v.bitrate_kbps.unwrap_or(0)));
+        if let Some(first) = variants.first_mut() {
+            first.source = true;
+        }
+        Ok(variants)
+    }
+}

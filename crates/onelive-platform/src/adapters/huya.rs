@@ -1,0 +1,271 @@
+//! Huya (`huya.com`).
+//!
+//! Live info and streams come from the mobile JSON API
+//! `mp.huya.com/cache.php?m=Live&do=profileRoom&roomid=<n>`. A room alias
+//! (`huya.com/xiaoyugame`) is first resolved to its number from the room
+//! page (`www.huya.com/<alias>`, `profileRoom`). Stream URLs carry a
+//! `wsSecret` rebuilt with md5 from the API's anticode, the clock and a
+//! random uid.
+
+use async_trait::async_trait;
+use base64::Engine;
+use onelive_events::{LiveInfo, LiveStatus};
+use regex::Regex;
+use serde_json::Value;
+
+use super::{md5_hex, stream_headers, unix_time};
+use crate::adapter::{PlatformAdapter, PlatformContext, StreamKind, StreamVariant};
+use crate::error::{PlatformError, Result};
+use crate::json as j;
+use crate::url_match::{host, http_url, is_digits, segments};
+
+const NAME: &str = "huya";
+const API: &str = "https://mp.huya.com/cache.php";
+const REFERER: &str = "https://www.huya.com/";
+/// CDNs that need a private token (skipped).
+const SKIPPED_CDNS: &[&str] = &["HY", "HUYA", "HYZJ"];
+
+/// First path segments that are Huya pages, not rooms.
+const RESERVED: &[&str] = &[
+    "g", "video", "l", "game", "search", "myfollow", "download", "cache.php", "index.php", "e",
+    "topic", "info", "member", "video.html", "directory",
+];
+
+/// The Huya adapter.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Huya;
+
+async fn resolve_room(ctx: &PlatformContext, channel: &str) -> Result<String> {
+    if is_digits(channel) {
+        return Ok(channel.to_owned());
+    }
+    let url = format!("https://www.huya.com/{channel}");
+    let response =
+        ctx.http.get(NAME, &url).header("Referer", REFERER).send().await?.check_common()?;
+    if response.status == 404 {
+        return Err(PlatformError::not_found(NAME, channel));
+    }
+    let page = response.text();
+    if page.contains("找不到这个主播") || page.contains("该主播涉嫌违规") {
+        return Err(PlatformError::not_found(NAME, channel));
+    }
+    let pattern = Regex::new(r#"(?i)"?profileRoom"?\s*[:=]\s*"?(\d+)"#)
+        .map_err(|e| PlatformError::Config(e.to_string()))?;
+    pattern
+        .captures(&page)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_owned())
+        .filter(|r| r != "0")
+        .ok_or_else(|| response.unexpected("a room page with profileRoom"))
+}
+
+async fn profile_room(ctx: &PlatformContext, channel: &str) -> Result<Value> {
+    let room = resolve_room(ctx, channel).await?;
+    let response = ctx
+        .http
+        .get(NAME, API)
+        .query(&[("m", "Live"), ("do", "profileRoom"), ("roomid", room.as_str()), ("showSecret", "1")])
+        .header("Referer", REFERER)
+        .with_platform_cookies()
+        .send()
+        .await?
+        .check_common()?;
+    let expected = "profileRoom JSON {status, data}";
+    if response.status != 200 {
+        return Err(response.unexpected(expected));
+    }
+    let text = response.text().replace("&amp;", "&");
+    let body: Value = serde_json::from_str(&text)
+        .map_err(|e| PlatformError::unexpected(NAME, API, expected, e.to_string()))?;
+    match j::int(&body, "/status") {
+        Some(200) => j::at(&body, "/data")
+            .filter(|d| d.is_object())
+            .cloned()
+            .ok_or_else(|| PlatformError::unexpected(NAME, API, expected, "no data object")),
+        Some(422) | Some(404) => Err(PlatformError::not_found(NAME, channel)),
+        Some(429) => Err(PlatformError::rate_limited(NAME, None)),
+        Some(403) => Err(PlatformError::blocked(NAME, j::string_or_empty(&body, "/message"))),
+        other => Err(PlatformError::unexpected(NAME, API, expected, format!("status {other:?}"))),
+    }
+}
+
+fn is_live(data: &Value) -> bool {
+    let status = j::string(data, "/realLiveStatus").or_else(|| j::string(data, "/liveStatus"));
+    status.as_deref() == Some("ON")
+}
+
+/// Rebuilds a Huya anticode for `stream_name` from the API's `anticode`.
+///
+/// `uid` is the viewer id (random), `now_ms` the clock in milliseconds.
+pub fn anticode(anticode: &str, stream_name: &str, uid: u64, now_ms: i64) -> Option<String> {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(anticode.as_bytes()).into_owned().collect();
+    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let fm = get("fm")?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(fm.as_bytes()).ok()?;
+    let prefix = String::from_utf8_lossy(&decoded).split('_').next()?.to_owned();
+    let ctype = get("ctype").unwrap_or_else(|| "huya_live".to_owned());
+    let t = get("t").unwrap_or_else(|| "100".to_owned());
+    let now_secs = now_ms / 1000;
+    let mut ws_time = get("wsTime").unwrap_or_default();
+    let expires = i64::from_str_radix(&ws_time, 16).unwrap_or(0);
+    if expires - now_secs < 20 * 60 {
+        ws_time = format!("{:x}", now_secs + 24 * 3600);
+    }
+    let u = ((uid << 8) | (uid >> 24)) & 0xFFFF_FFFF;
+    let seqid = uid as i64 + now_ms;
+    let hash = md5_hex(format!("{seqid}|{ctype}|{t}"));
+    let secret = md5_hex(format!("{prefix}_{u}_{stream_name}_{hash}_{ws_time}"));
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    out.append_pair("wsSecret", &secret)
+        .append_pair("wsTime", &ws_time)
+        .append_pair("seqid", &seqid.to_string())
+        .append_pair("ctype", &ctype)
+        .append_pair("ver", "1")
+        .append_pair("fs", &get("fs").unwrap_or_else(|| "bgct".to_owned()))
+        .append_pair("u", &u.to_string())
+        .append_pair("t", &t)
+        .append_pair("sdk_sid", &now_ms.to_string());
+    Some(out.finish())
+}
+
+#[async_trait]
+impl PlatformAdapter for Huya {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn url_forms(&self) -> Vec<String> {
+        vec![
+            "https://www.huya.com/<room number>".into(),
+            "https://www.huya.com/<alias>".into(),
+            "https://m.huya.com/<room number or alias>".into(),
+        ]
+    }
+
+    fn parse_url(&self, url: &str) -> Option<String> {
+        let url = http_url(url)?;
+        if !matches!(host(&url).as_str(), "huya.com" | "www.huya.com" | "m.huya.com") {
+            return None;
+        }
+        match segments(&url).as_slice() {
+            [room]
+                if !RESERVED.contains(&room.to_ascii_lowercase().as_str())
+                    && room.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+            {
+                Some(room.clone())
+            }
+            _ => None,
+        }
+    }
+
+    fn channel_url(&self, channel: &str) -> String {
+        format!("https://www.huya.com/{channel}")
+    }
+
+    async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
+        let data = profile_room(ctx, channel).await?;
+        let live = is_live(&data);
+        let start = j::int(&data, "/liveData/startTime").unwrap_or(0);
+        let mut title = j::string_or_empty(&data, "/liveData/introduction");
+        if title.is_empty() {
+            title = j::string_or_empty(&data, "/liveData/roomName");
+        }
+        Ok(LiveInfo {
+            uid: j::string_or_empty(&data, "/profileInfo/uid"),
+            uname: j::string_or_empty(&data, "/profileInfo/nick"),
+            avatar: j::string_or_empty(&data, "/profileInfo/avatar180"),
+            title,
+            cover: j::string_or_empty(&data, "/liveData/screenshot"),
+            categories: j::string(&data, "/liveData/gameFullName")
+                .filter(|s| !s.is_empty())
+                .into_iter()
+                .collect(),
+            status: if live { LiveStatus::Live } else { LiveStatus::Offline },
+            live_id: if live {
+                j::string(&data, "/liveData/liveId")
+                    .filter(|s| !s.is_empty() && s != "0")
+                    .or_else(|| (start > 0).then(|| start.to_string()))
+            } else {
+                None
+            },
+            start_time: if live { unix_time(start) } else { None },
+        })
+    }
+
+    async fn stream_variants(
+        &self,
+        ctx: &PlatformContext,
+        channel: &str,
+    ) -> Result<Vec<StreamVariant>> {
+        let data = profile_room(ctx, channel).await?;
+        if !is_live(&data) {
+            return Err(PlatformError::offline(NAME, channel));
+        }
+        let mut qualities: Vec<(String, i64)> = j::string(&data, "/liveData/bitRateInfo")
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .map(|v| {
+                j::array(&v, "")
+                    .iter()
+                    .filter_map(|q| {
+                        Some((j::string(q, "/sDisplayName")?, j::int(q, "/iBitRate").unwrap_or(0)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        qualities.sort_by_key(|(_, rate)| if *rate == 0 { i64::MAX } else { *rate });
+        qualities.reverse();
+        if qualities.is_empty() {
+            qualities.push(("source".to_owned(), 0));
+        }
+        let mut cdns: Vec<&Value> = j::array(&data, "/stream/baseSteamInfoList")
+            .iter()
+            .filter(|c| j::int(c, "/iWebPriorityRate").unwrap_or(0) >= 0)
+            .filter(|c| !SKIPPED_CDNS.contains(&j::string_or_empty(c, "/sCdnType").as_str()))
+            .collect();
+        cdns.sort_by_key(|c| std::cmp::Reverse(j::int(c, "/iWebPriorityRate").unwrap_or(0)));
+        let now_ms = ctx.clock.now().unix_timestamp() * 1000
+            + i64::from(ctx.clock.now().millisecond());
+        let viewer = 1_234_000_000 + ctx.random.next_u64() % 1_000_000;
+        let headers = stream_headers(ctx, NAME, REFERER);
+        let mut variants = Vec::new();
+        for (kind, url_key, suffix_key, code_key) in [
+            (StreamKind::Flv, "/sFlvUrl", "/sFlvUrlSuffix", "/sFlvAntiCode"),
+            (StreamKind::Hls, "/sHlsUrl", "/sHlsUrlSuffix", "/sHlsAntiCode"),
+        ] {
+            for (quality, rate) in &qualities {
+                for cdn in &cdns {
+                    let name = j::string_or_empty(cdn, "/sStreamName");
+                    let base = j::string_or_empty(cdn, url_key);
+                    let code = j::string_or_empty(cdn, code_key);
+                    if name.is_empty() || base.is_empty() {
+                        continue;
+                    }
+                    let Some(mut query) = anticode(&code, &name, viewer, now_ms) else { continue };
+                    if *rate != 0 {
+                        query.push_str(&format!("&ratio={rate}"));
+                    }
+                    query.push_str("&codec=264");
+                    let suffix = j::string(cdn, suffix_key)
+                        .unwrap_or_else(|| if kind == StreamKind::Flv { "flv" } else { "m3u8" }.into());
+                    let base = base.replacen("http://", "https://", 1);
+                    let mut v = StreamVariant::new(format!("{base}/{name}.{suffix}?{query}"), kind, quality);
+                    v.source = *rate == 0;
+                    v.bitrate_kbps = (*rate > 0).then_some(*rate as u32);
+                    v.cdn = j::string(cdn, "/sCdnType");
+                    v.headers = headers.clone();
+                    variants.push(v);
+                }
+            }
+        }
+        if variants.is_empty() {
+            return Err(PlatformError::unexpected(
+                NAME,
+                API,
+                "at least one usable CDN in stream.baseSteamInfoList",
+                "none",
+            ));
+        }
+        Ok(variants)
+    }
+}

@@ -1,0 +1,191 @@
+//! Kick (`kick.com`).
+//!
+//! Live info and the playback URL come from `kick.com/api/v2/channels/<slug>`;
+//! the variants from the AWS IVS master playlist at `playback_url`. Kick's
+//! Cloudflare wall answers 403 to plain clients: that is
+//! [`crate::PlatformError::Blocked`] (a browser cookie in
+//! `[platforms.kick] cookies` may get through).
+
+use async_trait::async_trait;
+use onelive_events::{LiveInfo, LiveStatus};
+use serde_json::Value;
+use time::PrimitiveDateTime;
+use time::macros::format_description;
+
+use super::stream_headers;
+use crate::adapter::{PlatformAdapter, PlatformContext, StreamKind, StreamVariant};
+use crate::error::{PlatformError, Result};
+use crate::hls;
+use crate::json as j;
+use crate::url_match::{host, http_url, query, segments};
+
+const NAME: &str = "kick";
+const API: &str = "https://kick.com/api/v2/channels";
+
+/// First path segments that are Kick pages, not channels.
+const RESERVED: &[&str] = &[
+    "video", "videos", "categories", "category", "search", "auth", "browse", "following",
+    "dashboard", "settings", "terms-of-service", "privacy-policy", "community-guidelines",
+    "subscriptions", "clips", "api", "popout", "transactions",
+];
+
+/// The Kick adapter.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Kick;
+
+async fn channel_json(ctx: &PlatformContext, channel: &str) -> Result<Value> {
+    let url = format!("{API}/{channel}");
+    let response = ctx
+        .http
+        .get(NAME, &url)
+        .header("Accept", "application/json")
+        .header("Referer", &format!("https://kick.com/{channel}"))
+        .with_platform_cookies()
+        .send()
+        .await?
+        .check_common()?;
+    match response.status {
+        200 => {}
+        404 => return Err(PlatformError::not_found(NAME, channel)),
+        403 => {
+            return Err(PlatformError::blocked(
+                NAME,
+                "HTTP 403 (Cloudflare challenge); a browser cookie may help",
+            ));
+        }
+        _ => return Err(response.unexpected("HTTP 200 with channel JSON")),
+    }
+    let body: Value = response.json("channel JSON {slug, user, livestream}")?;
+    if !body.is_object() || body.get("slug").is_none() && body.get("user").is_none() {
+        return Err(response.unexpected("channel JSON {slug, user, livestream}"));
+    }
+    Ok(body)
+}
+
+fn parse_time(text: &str) -> Option<time::OffsetDateTime> {
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    PrimitiveDateTime::parse(text.get(..19)?, format).ok().map(|t| t.assume_utc()).or_else(|| {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+    })
+}
+
+fn live_stream(body: &Value) -> Option<&Value> {
+    j::at(body, "/livestream").filter(|l| l.get("is_live").and_then(Value::as_bool).unwrap_or(true))
+}
+
+#[async_trait]
+impl PlatformAdapter for Kick {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn url_forms(&self) -> Vec<String> {
+        vec!["https://kick.com/<slug>".into()]
+    }
+
+    fn parse_url(&self, url: &str) -> Option<String> {
+        let url = http_url(url)?;
+        let host = host(&url);
+        if host != "kick.com" && !host.ends_with(".kick.com") {
+            return None;
+        }
+        if query(&url, "clip").is_some() {
+            return None;
+        }
+        match segments(&url).as_slice() {
+            [slug]
+                if !RESERVED.contains(&slug.to_ascii_lowercase().as_str())
+                    && slug.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+            {
+                Some(slug.to_ascii_lowercase())
+            }
+            _ => None,
+        }
+    }
+
+    fn channel_url(&self, channel: &str) -> String {
+        format!("https://kick.com/{channel}")
+    }
+
+    async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
+        let body = channel_json(ctx, channel).await?;
+        let live = live_stream(&body);
+        let mut categories: Vec<String> = live
+            .map(|l| j::array(l, "/categories").iter().filter_map(|c| j::string(c, "/name")).collect())
+            .unwrap_or_default();
+        if categories.is_empty()
+            && let Some(name) = live.and_then(|l| j::string(l, "/category/name"))
+        {
+            categories.push(name);
+        }
+        Ok(LiveInfo {
+            uid: j::string(&body, "/user_id")
+                .or_else(|| j::string(&body, "/user/id"))
+                .unwrap_or_default(),
+            uname: j::string(&body, "/user/username").unwrap_or_else(|| channel.to_owned()),
+            avatar: j::string_or_empty(&body, "/user/profile_pic"),
+            title: live.map(|l| j::string_or_empty(l, "/session_title")).unwrap_or_default(),
+            cover: live
+                .and_then(|l| j::string(l, "/thumbnail/url").or_else(|| j::string(l, "/thumbnail/src")))
+                .unwrap_or_default(),
+            categories,
+            status: if live.is_some() { LiveStatus::Live } else { LiveStatus::Offline },
+            live_id: live.and_then(|l| j::string(l, "/id")),
+            start_time: live
+                .and_then(|l| j::string(l, "/start_time").or_else(|| j::string(l, "/created_at")))
+                .and_then(|t| parse_time(&t)),
+        })
+    }
+
+    async fn stream_variants(
+        &self,
+        ctx: &PlatformContext,
+        channel: &str,
+    ) -> Result<Vec<StreamVariant>> {
+        let body = channel_json(ctx, channel).await?;
+        if live_stream(&body).is_none() {
+            return Err(PlatformError::offline(NAME, channel));
+        }
+        let Some(playback) = j::string(&body, "/playback_url").filter(|u| !u.is_empty()) else {
+            return Err(PlatformError::unexpected(
+                NAME,
+                API,
+                "playback_url on a live channel",
+                "none",
+            ));
+        };
+        let response = ctx.http.get(NAME, &playback).send().await?.check_common()?;
+        if response.status == 404 {
+            return Err(PlatformError::offline(NAME, channel));
+        }
+        let text = response.text();
+        if response.status != 200 || !hls::is_playlist(&text) {
+            return Err(response.unexpected("an HLS master playlist"));
+        }
+        let headers = stream_headers(ctx, NAME, "https://kick.com/");
+        let entries = hls::parse_master(&text, &ctx.http.rewrite_url(&playback));
+        if entries.is_empty() {
+            let mut v = StreamVariant::new(ctx.http.rewrite_url(&playback), StreamKind::Hls, "source");
+            v.source = true;
+            v.headers = headers;
+            return Ok(vec![v]);
+        }
+        let mut variants: Vec<StreamVariant> = entries
+            .into_iter()
+            .map(|e| {
+                let mut v = StreamVariant::new(e.uri, StreamKind::Hls, e.name);
+                v.width = e.width;
+                v.height = e.height;
+                v.bitrate_kbps = e.bandwidth.map(|b| (b / 1000) as u32);
+                v.codec = e.codecs;
+                v.headers = headers.clone();
+                v
+            })
+            .collect();
+        variants.sort_by_key(|v| std::cmp::Reverse(v.bitrate_kbps.unwrap_or(0)));
+        if let Some(first) = variants.first_mut() {
+            first.source = true;
+        }
+        Ok(variants)
+    }
+}

@@ -1,0 +1,34 @@
+//! `url_match`: shared helpers for offline URL parsing.
+
+use url::Url;
+
+/// Parses a pasted URL: `http`/`https` only; a missing scheme means https.
+pub(crate) fn http_url(text: &str) -> Option<Url> {
+    let text = text.trim();
+    let with_scheme =
+        if text.contains("://") { text.to_owned() } else { format!("https://{text}") };
+    let url = Url::parse(&with_scheme).ok()?;
+    matches!(url.scheme(), "http" | "https").then_some(url)
+}
+
+/// The lower-case host of `url`.
+pub(crate) fn host(url: &Url) -> String {
+    url.host_str().unwrap_or_default().to_ascii_lowercase()
+}
+
+/// The non-empty path segments of `url` (so trailing slashes do not matter).
+pub(crate) fn segments(url: &Url) -> Vec<String> {
+    url.path_segments()
+        .map(|s| s.filter(|p| !p.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// The value of query parameter `key`.
+pub(crate) fn query(url: &Url, key: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+}
+
+/// True when `s` is non-empty ASCII digits.
+pub(crate) fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}

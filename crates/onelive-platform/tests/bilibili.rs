@@ -1,0 +1,229 @@
+//! Bilibili against fixture responses.
+
+use std::time::Duration;
+
+use onelive_platform::adapters::bilibili::{Bilibili, wbi_mixin_key, wbi_sign};
+use onelive_platform::{ErrorKind, LiveStatus, PlatformAdapter, StreamKind};
+use time::macros::datetime;
+
+use crate::common::{Mock, NOW, Reply};
+
+const HOSTS: &[&str] = &["api.live.bilibili.com", "api.bilibili.com"];
+const ROOM_INIT: &str = "/api.live.bilibili.com/room/v1/Room/room_init";
+const GET_INFO: &str = "/api.live.bilibili.com/room/v1/Room/get_info";
+const ANCHOR: &str = "/api.live.bilibili.com/live_user/v1/UserInfo/get_anchor_in_room";
+const PLAY: &str = "/api.live.bilibili.com/xlive/web-room/v2/index/getRoomPlayInfo";
+const NAV: &str = "/api.bilibili.com/x/web-interface/nav";
+
+async fn serve(room_init: Reply, info: &str, play: &str) -> Mock {
+    let mock = Mock::start().await;
+    mock.on(ROOM_INIT, room_init)
+        .on_query(GET_INFO, "room_id=21452505", Reply::fixture(200, info))
+        .on_query(ANCHOR, "roomid=21452505", Reply::fixture(200, "bilibili/anchor.json"))
+        .on(NAV, Reply::fixture(200, "bilibili/nav.json"))
+        .on(PLAY, Reply::fixture(200, play));
+    mock
+}
+
+async fn live_mock() -> Mock {
+    serve(
+        Reply::fixture(200, "bilibili/room_init_live.json"),
+        "bilibili/get_info_live.json",
+        "bilibili/play_info_live.json",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn live_room_by_short_id() {
+    let mock = live_mock().await;
+    let info = Bilibili::new().live_info(&mock.context(HOSTS), "196").await.unwrap();
+    assert_eq!(info.status, LiveStatus::Live);
+    assert_eq!(info.uid, "672328094");
+    assert_eq!(info.uname, "嘉然今天吃什么");
+    assert_eq!(info.avatar, "https://i0.hdslb.example/bfs/face/f.jpg");
+    assert_eq!(info.title, "深夜 Minecraft 建筑");
+    assert_eq!(info.cover, "https://i0.hdslb.example/bfs/live/new_room_cover/c.jpg");
+    assert_eq!(info.categories, ["单机游戏", "我的世界"]);
+    assert_eq!(info.live_id.as_deref(), Some("1714550000"));
+    assert_eq!(info.start_time, Some(datetime!(2024-05-01 07:53:20 UTC)));
+    let seen = mock.seen();
+    assert!(seen[0].path == ROOM_INIT && seen[0].query.contains("id=196"), "{seen:?}");
+    assert!(seen.iter().any(|s| s.path == GET_INFO && s.query.contains("room_id=21452505")));
+    assert_eq!(seen[0].headers.get("referer").map(String::as_str), Some("https://live.bilibili.com/"));
+}
+
+#[tokio::test]
+async fn offline_room() {
+    let mock = serve(
+        Reply::fixture(200, "bilibili/room_init_offline.json"),
+        "bilibili/get_info_offline.json",
+        "bilibili/play_info_offline.json",
+    )
+    .await;
+    let ctx = mock.context(HOSTS);
+    let info = Bilibili::new().live_info(&ctx, "21452505").await.unwrap();
+    assert_eq!(info.status, LiveStatus::Offline);
+    assert_eq!(info.live_id, None);
+    assert_eq!(info.start_time, None);
+    assert_eq!(info.cover, "https://i0.hdslb.example/bfs/live-key-frame/keyframe.jpg");
+    assert_eq!(info.uname, "嘉然今天吃什么");
+    let error = Bilibili::new().stream_variants(&ctx, "21452505").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Offline);
+    assert!(!mock.seen().iter().any(|s| s.path == PLAY), "no play call for an offline room");
+}
+
+#[tokio::test]
+async fn rotation_counts_as_offline() {
+    let mock = serve(
+        Reply::fixture(200, "bilibili/room_init_rotation.json"),
+        "bilibili/get_info_offline.json",
+        "bilibili/play_info_offline.json",
+    )
+    .await;
+    let info = Bilibili::new().live_info(&mock.context(HOSTS), "21452505").await.unwrap();
+    assert_eq!(info.status, LiveStatus::Offline);
+}
+
+#[tokio::test]
+async fn not_found() {
+    let mock = serve(
+        Reply::fixture(200, "bilibili/room_init_not_found.json"),
+        "bilibili/get_info_live.json",
+        "bilibili/play_info_live.json",
+    )
+    .await;
+    let error = Bilibili::new().live_info(&mock.context(HOSTS), "999999999").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+    assert!(!error.is_retryable());
+    assert!(error.to_string().contains("999999999"), "{error}");
+}
+
+#[tokio::test]
+async fn risk_control_code_and_http_412() {
+    let mock = serve(
+        Reply::fixture(200, "bilibili/room_init_risk.json"),
+        "bilibili/get_info_live.json",
+        "bilibili/play_info_live.json",
+    )
+    .await;
+    let error = Bilibili::new().live_info(&mock.context(HOSTS), "196").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Blocked);
+    assert!(error.is_retryable());
+    assert!(error.to_string().contains("-352"), "{error}");
+
+    let mock = mock_status(412, "").await;
+    let error = Bilibili::new().live_info(&mock.context(HOSTS), "196").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Blocked);
+}
+
+async fn mock_status(status: u16, retry_after: &str) -> Mock {
+    let mut reply = Reply::text(status, "{\"code\":-412,\"message\":\"请求被拦截\"}");
+    if !retry_after.is_empty() {
+        reply = reply.header("Retry-After", retry_after);
+    }
+    serve(reply, "bilibili/get_info_live.json", "bilibili/play_info_live.json").await
+}
+
+#[tokio::test]
+async fn rate_limited_with_retry_after() {
+    let mock = mock_status(429, "30").await;
+    let error = Bilibili::new().live_info(&mock.context(HOSTS), "196").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::RateLimited);
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(30)));
+    assert!(error.is_retryable());
+}
+
+#[tokio::test]
+async fn malformed_body() {
+    let mock = serve(
+        Reply::fixture(200, "bilibili/room_init_malformed.json"),
+        "bilibili/get_info_live.json",
+        "bilibili/play_info_live.json",
+    )
+    .await;
+    let error = Bilibili::new().live_info(&mock.context(HOSTS), "196").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::UnexpectedResponse);
+    let text = error.to_string();
+    assert!(text.contains("room_init JSON"), "{text}");
+    assert!(text.contains("/room/v1/Room/room_init"), "{text}");
+    assert!(!text.contains("id=196"), "no query string in errors: {text}");
+}
+
+#[tokio::test]
+async fn stream_variants_of_a_live_room() {
+    let mock = live_mock().await;
+    let variants = Bilibili::new().stream_variants(&mock.context(HOSTS), "196").await.unwrap();
+    assert_eq!(variants.len(), 4, "{variants:?}");
+    let flv = &variants[0];
+    assert_eq!(flv.kind, StreamKind::Flv);
+    assert_eq!(
+        flv.url,
+        "https://cn-gddg-ct-01-01.bilivideo.example/live-bvc/392873/live_672328094_3965163.flv?\
+         expires=1714560000&len=0&oi=0&pt=web&qn=10000&trid=1000abc\
+         &sigparams=cdn,expires,len,oi,pt,qn,trid&cdn=cn-gotcha01&sign=0123456789abcdef"
+    );
+    assert_eq!(flv.quality, "原画");
+    assert!(flv.source);
+    assert_eq!(flv.codec.as_deref(), Some("avc"));
+    assert_eq!(flv.cdn.as_deref(), Some("cn-gotcha01"));
+    assert_eq!(flv.headers.get("Referer").map(String::as_str), Some("https://live.bilibili.com/"));
+    assert!(flv.headers.contains_key("User-Agent"));
+    assert_eq!(variants[1].cdn.as_deref(), Some("cn-gotcha03"));
+    assert_eq!(variants[2].kind, StreamKind::Hls);
+    assert_eq!(variants[3].codec.as_deref(), Some("hevc"));
+
+    // The play request is WBI-signed with the nav keys and the fixed clock.
+    let seen = mock.seen();
+    let play = seen.iter().find(|s| s.path == PLAY).unwrap();
+    let wts = NOW.unix_timestamp().to_string();
+    assert!(play.query.contains(&format!("wts={wts}")), "{}", play.query);
+    let key = wbi_mixin_key("7cd084941338484aae1ad9425b84077c", "4932caff0ff746eab6f01bf08b70ac45");
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(play.query.as_bytes())
+        .into_owned()
+        .filter(|(k, _)| k != "wts" && k != "w_rid")
+        .collect();
+    let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let expected = wbi_sign(&refs, &key, NOW.unix_timestamp());
+    let w_rid = &expected.last().unwrap().1;
+    assert!(play.query.ends_with(&format!("w_rid={w_rid}")), "{}", play.query);
+}
+
+#[tokio::test]
+async fn wbi_keys_are_cached() {
+    let mock = live_mock().await;
+    let ctx = mock.context(HOSTS);
+    let adapter = Bilibili::new();
+    adapter.stream_variants(&ctx, "196").await.unwrap();
+    adapter.stream_variants(&ctx, "196").await.unwrap();
+    assert_eq!(mock.seen().iter().filter(|s| s.path == NAV).count(), 1);
+}
+
+#[tokio::test]
+async fn live_status_without_playurl_is_offline() {
+    let mock = serve(
+        Reply::fixture(200, "bilibili/room_init_live.json"),
+        "bilibili/get_info_live.json",
+        "bilibili/play_info_offline.json",
+    )
+    .await;
+    let error = Bilibili::new().stream_variants(&mock.context(HOSTS), "196").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Offline);
+}
+
+#[tokio::test]
+async fn cookies_are_sent_but_never_shown() {
+    let mock = serve(
+        Reply::fixture(200, "bilibili/room_init_risk.json"),
+        "bilibili/get_info_live.json",
+        "bilibili/play_info_live.json",
+    )
+    .await;
+    let mut config = mock.config(HOSTS);
+    config.sites.entry("bilibili".into()).or_default().cookies = Some("SESSDATA=topsecret42".into());
+    let ctx = crate::common::context_for(&config);
+    let error = Bilibili::new().live_info(&ctx, "196").await.unwrap_err();
+    assert_eq!(mock.seen()[0].headers.get("cookie").map(String::as_str), Some("SESSDATA=topsecret42"));
+    assert!(!error.to_string().contains("topsecret42"));
+    assert!(!format!("{error:?} {ctx:?}").contains("topsecret42"));
+}

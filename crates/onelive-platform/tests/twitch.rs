@@ -1,0 +1,163 @@
+//! Twitch against fixture responses.
+
+use std::time::Duration;
+
+use onelive_platform::adapters::twitch::Twitch;
+use onelive_platform::{ErrorKind, LiveStatus, PlatformAdapter, StreamKind};
+use time::macros::datetime;
+
+use crate::common::{Mock, Reply};
+
+const HOSTS: &[&str] = &["gql.twitch.tv", "usher.ttvnw.net"];
+const GQL: &str = "/gql.twitch.tv/gql";
+const USHER: &str = "/usher.ttvnw.net/api/v2/channel/hls/gamerbee.m3u8";
+
+async fn serve(info: Reply, token: Reply, usher: Reply) -> Mock {
+    let mock = Mock::start().await;
+    mock.on_body(GQL, "streamPlaybackAccessToken", token).on(GQL, info).on(USHER, usher);
+    mock
+}
+
+async fn live() -> Mock {
+    serve(
+        Reply::fixture(200, "twitch/gql_live.json"),
+        Reply::fixture(200, "twitch/token.json"),
+        Reply::fixture(200, "twitch/usher_master.m3u8"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn live_channel() {
+    let mock = live().await;
+    let info = Twitch.live_info(&mock.context(HOSTS), "gamerbee").await.unwrap();
+    assert_eq!(info.status, LiveStatus::Live);
+    assert_eq!(info.uid, "12826");
+    assert_eq!(info.uname, "GamerBee");
+    assert_eq!(info.title, "Ranked grind | !socials");
+    assert_eq!(info.categories, ["Just Chatting"]);
+    assert_eq!(info.live_id.as_deref(), Some("40000000001"));
+    assert_eq!(info.start_time, Some(datetime!(2024-05-01 10:30:00 UTC)));
+    assert!(info.cover.ends_with("live_user_gamerbee-1280x720.jpg"));
+    assert!(info.avatar.ends_with("profile_image-300x300.png"));
+    let seen = mock.seen();
+    assert_eq!(seen[0].headers.get("client-id").map(String::as_str), Some("kimne78kx3ncx6brgo4mv6wki5h1ko"));
+    assert!(seen[0].body.contains("\"login\":\"gamerbee\""), "{}", seen[0].body);
+}
+
+#[tokio::test]
+async fn offline_channel_keeps_last_title() {
+    let mock = serve(
+        Reply::fixture(200, "twitch/gql_offline.json"),
+        Reply::fixture(200, "twitch/token_offline.json"),
+        Reply::fixture(404, "twitch/usher_offline.json"),
+    )
+    .await;
+    let ctx = mock.context(HOSTS);
+    let info = Twitch.live_info(&ctx, "gamerbee").await.unwrap();
+    assert_eq!(info.status, LiveStatus::Offline);
+    assert_eq!(info.title, "Yesterday's VOD title");
+    assert_eq!(info.live_id, None);
+    assert!(info.categories.is_empty());
+    assert_eq!(Twitch.stream_variants(&ctx, "gamerbee").await.unwrap_err().kind(), ErrorKind::Offline);
+}
+
+#[tokio::test]
+async fn usher_404_is_offline() {
+    let mock = serve(
+        Reply::fixture(200, "twitch/gql_live.json"),
+        Reply::fixture(200, "twitch/token.json"),
+        Reply::fixture(404, "twitch/usher_offline.json"),
+    )
+    .await;
+    let error = Twitch.stream_variants(&mock.context(HOSTS), "gamerbee").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Offline);
+}
+
+#[tokio::test]
+async fn not_found() {
+    let mock = serve(
+        Reply::fixture(200, "twitch/gql_not_found.json"),
+        Reply::fixture(200, "twitch/token_offline.json"),
+        Reply::fixture(404, "twitch/usher_offline.json"),
+    )
+    .await;
+    let error = Twitch.live_info(&mock.context(HOSTS), "nosuchuser").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn rate_limit_integrity_and_geoblock() {
+    let mock = serve(
+        Reply::text(429, "{\"error\":\"Too Many Requests\"}").header("Retry-After", "12"),
+        Reply::fixture(200, "twitch/gql_integrity.json"),
+        Reply::fixture(403, "twitch/usher_geoblocked.json"),
+    )
+    .await;
+    let ctx = mock.context(HOSTS);
+    let error = Twitch.live_info(&ctx, "gamerbee").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::RateLimited);
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(12)));
+    let error = Twitch.stream_variants(&ctx, "gamerbee").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Blocked);
+    assert!(error.to_string().contains("integrity"), "{error}");
+
+    let mock = serve(
+        Reply::fixture(200, "twitch/gql_live.json"),
+        Reply::fixture(200, "twitch/token.json"),
+        Reply::fixture(403, "twitch/usher_geoblocked.json"),
+    )
+    .await;
+    let error = Twitch.stream_variants(&mock.context(HOSTS), "gamerbee").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Blocked);
+    assert!(error.to_string().contains("not available in your region"), "{error}");
+}
+
+#[tokio::test]
+async fn malformed_gql_and_playlist() {
+    let mock = serve(
+        Reply::text(200, "<html><body>upstream error</body></html>"),
+        Reply::fixture(200, "twitch/token.json"),
+        Reply::text(200, "this is not a playlist"),
+    )
+    .await;
+    let ctx = mock.context(HOSTS);
+    let error = Twitch.live_info(&ctx, "gamerbee").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::UnexpectedResponse);
+    assert!(error.to_string().contains("expected GQL JSON"), "{error}");
+    let error = Twitch.stream_variants(&ctx, "gamerbee").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::UnexpectedResponse);
+    let text = error.to_string();
+    assert!(text.contains("HLS master playlist"), "{text}");
+    assert!(!text.contains("0123456789abcdef0123"), "the signature must not leak: {text}");
+}
+
+#[tokio::test]
+async fn stream_variants_of_a_live_channel() {
+    let mock = live().await;
+    let variants = Twitch.stream_variants(&mock.context(HOSTS), "gamerbee").await.unwrap();
+    let names: Vec<&str> = variants.iter().map(|v| v.quality.as_str()).collect();
+    assert_eq!(names, ["1080p60 (source)", "720p60", "480p", "audio_only"]);
+    assert!(variants[0].source && !variants[1].source);
+    assert_eq!(variants[0].kind, StreamKind::Hls);
+    assert_eq!(variants[0].height, Some(1080));
+    assert_eq!(variants[0].bitrate_kbps, Some(8354));
+    assert_eq!(variants[1].url, "https://video-weaver.fra02.hls.ttvnw.example/v1/playlist/Cs0E720p60.m3u8");
+    let usher = mock.seen().into_iter().find(|s| s.path == USHER).unwrap();
+    assert!(usher.query.contains("sig=0123456789abcdef0123456789abcdef01234567"));
+    assert!(usher.query.contains("allow_source=true"));
+    assert!(usher.query.contains("token=%7B"), "{}", usher.query);
+}
+
+#[tokio::test]
+async fn oauth_token_from_cookie() {
+    let mock = live().await;
+    let mut config = mock.config(HOSTS);
+    config.sites.entry("twitch".into()).or_default().cookies =
+        Some("unique_id=1; auth-token=abcdef123456".into());
+    let ctx = crate::common::context_for(&config);
+    Twitch.live_info(&ctx, "gamerbee").await.unwrap();
+    let seen = mock.seen();
+    assert_eq!(seen[0].headers.get("authorization").map(String::as_str), Some("OAuth abcdef123456"));
+    assert!(seen[0].headers.get("cookie").is_none(), "cookies are not sent to GQL");
+}

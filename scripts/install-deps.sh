@@ -5,6 +5,9 @@ set -euo pipefail
 
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
+# The web UI's browser tests (bins/oneliverec/tests/e2e_webui.rs) drive headless Chromium.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 
 if [ "${#need_apt[@]}" -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then

@@ -64,10 +64,12 @@ pub struct OutputConfig {
     /// File name template, without extension. Placeholders: `{platform}`,
     /// `{channel}`, `{name}`, `{title}`, `{date}` (YYYY-MM-DD), `{time}`
     /// (HH-MM-SS), `{session}` (first 8 characters of the session id),
-    /// `{part}` (1, 2, ...). `/` makes sub-folders.
+    /// `{part}` (1, 2, ...; appended as `_part{part}` when absent). `/`
+    /// makes sub-folders.
     #[serde(default = "default_template")]
     pub filename_template: String,
-    /// Container of the raw recording: `ts` (default) or `flv`.
+    /// Container of the raw recording: `auto` (default: `.ts` for HLS,
+    /// `.flv` for HTTP-FLV), `ts` or `flv`.
     #[serde(default = "default_container")]
     pub container: String,
 }
@@ -283,7 +285,7 @@ fn default_template() -> String {
     "{platform}/{name}/{date}_{time}_{title}_part{part}".into()
 }
 fn default_container() -> String {
-    "ts".into()
+    "auto".into()
 }
 fn default_transmux_format() -> String {
     "mp4".into()
@@ -417,11 +419,14 @@ impl EngineConfig {
         }
         crate::template::check(&self.output.filename_template)
             .map_err(|r| err("output.filename_template", r))?;
-        if !matches!(self.output.container.as_str(), "ts" | "flv" | "mkv") {
+        if !matches!(self.output.container.as_str(), "auto" | "ts" | "flv") {
             return Err(err(
                 "output.container",
-                format!("unsupported container {:?} (use ts, flv or mkv)", self.output.container),
+                format!("unsupported container {:?} (use auto, ts or flv)", self.output.container),
             ));
+        }
+        if self.split.max_duration.is_some_and(|d| d.0 < Duration::from_secs(1)) {
+            return Err(err("split.max_duration", "must be at least 1s".into()));
         }
         if !matches!(self.transmux.format.as_str(), "mp4" | "mkv") {
             return Err(err(

@@ -248,6 +248,14 @@ impl ChannelMachine {
         self.recording = false;
     }
 
+    /// The recorder split into more parts than the machine started: the
+    /// next part gets at least `next_part`.
+    pub fn bump_part(&mut self, next_part: u32) {
+        if next_part > 0 {
+            self.part = self.part.max(next_part - 1);
+        }
+    }
+
     /// A recording could not start (no slot, disk full, no stream): the
     /// part number is given back and the next live poll tries again.
     pub fn recording_failed(&mut self) {

@@ -46,6 +46,8 @@ pub struct StreamChoice {
     pub url: String,
     /// A label of the chosen quality (e.g. `source`, `1080p`).
     pub quality: String,
+    /// `hls` or `flv`.
+    pub kind: String,
     /// HTTP headers ffmpeg must send (values may be cookies: redacted in Debug).
     pub headers: Vec<(String, Secret)>,
 }
@@ -56,6 +58,7 @@ impl std::fmt::Debug for StreamChoice {
         f.debug_struct("StreamChoice")
             .field("url", &url)
             .field("quality", &self.quality)
+            .field("kind", &self.kind)
             .field("headers", &self.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
             .finish()
     }
@@ -79,10 +82,15 @@ pub trait LiveSource: Send + Sync + 'static {
 pub struct RecordingRequest {
     /// The stream.
     pub stream: StreamChoice,
-    /// Absolute path of the file to write, without extension.
+    /// Absolute path template of the files, without extension: every
+    /// placeholder is already filled in except `{part}`.
     pub path_stem: PathBuf,
-    /// Container extension (`ts`, `flv`, `mkv`).
+    /// Number of the first part this recording writes.
+    pub first_part: u32,
+    /// Container: `auto` (natural for the stream kind), `ts` or `flv`.
     pub container: String,
+    /// Refuse to start, and stop, below this many free bytes (0: no guard).
+    pub min_free_bytes: u64,
     /// When to cut into parts.
     pub split: SplitConfig,
     /// Stop when nothing was written for this long.
@@ -111,12 +119,19 @@ pub enum RecordingEvent {
         /// Duration in seconds.
         duration: f64,
     },
+    /// Something a human should see (an unplayable file discarded...).
+    Error {
+        /// Description (free of secrets).
+        message: String,
+    },
     /// The recording ended (the last event).
     Stopped {
         /// Why (free of secrets).
         reason: String,
         /// True when it was a failure rather than a requested stop or a stream end.
         failed: bool,
+        /// The part number a follow-up recording of the session should use.
+        next_part: u32,
     },
 }
 

@@ -60,7 +60,7 @@ fn sanitize(value: &str) -> String {
     let cleaned: String = value
         .chars()
         .map(|c| match c {
-            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | '{' | '}' => '_',
             c if c.is_control() => '_',
             c => c,
         })
@@ -71,6 +71,17 @@ fn sanitize(value: &str) -> String {
         out.push('_');
     }
     out
+}
+
+/// Renders a (checked) template into a relative path without extension,
+/// keeping `{part}` as a literal placeholder (appended as `_part{part}`
+/// when the template has none) for the recorder, which numbers split parts.
+pub fn render_keep_part(template: &str, v: &TemplateValues<'_>) -> PathBuf {
+    let with_part =
+        if template.contains("{part}") { template.to_owned() } else { format!("{template}_part{{part}}") };
+    let marker = "\u{E000}part\u{E000}";
+    let rendered = render(&with_part.replace("{part}", marker), v);
+    PathBuf::from(rendered.to_string_lossy().replace(marker, "{part}"))
 }
 
 /// Renders a (checked) template into a relative path without extension.

@@ -18,7 +18,7 @@ use crate::config::ChannelConfig;
 use crate::engine::{Shared, TransmuxJob, lock, publish, submit_transmux};
 use crate::machine::{Action, ChannelMachine, Observation, Phase};
 use crate::seams::{ChannelRef, PollResult, RecordingEvent, RecordingHandle, RecordingRequest};
-use crate::template::{TemplateValues, render};
+use crate::template::{TemplateValues, render_keep_part};
 
 /// Commands from the engine to a watcher.
 #[derive(Debug)]
@@ -363,7 +363,7 @@ impl Watcher {
         let info = self.machine.live_info().clone();
         let name = self.ctx.config.name.clone().unwrap_or_else(|| self.ctx.cref.channel.clone());
         let now = time::OffsetDateTime::now_utc();
-        let relative = render(
+        let relative = render_keep_part(
             &template,
             &TemplateValues {
                 platform: &self.ctx.cref.platform,
@@ -388,7 +388,15 @@ impl Watcher {
         let handle = shared
             .parts
             .recorder
-            .start(RecordingRequest { stream, path_stem, container, split, stall_timeout: stall })
+            .start(RecordingRequest {
+                stream,
+                path_stem,
+                first_part: part,
+                container,
+                min_free_bytes: min_free.saturating_mul(1024 * 1024),
+                split,
+                stall_timeout: stall,
+            })
             .await
             .map_err(|e| format!("recorder did not start: {e}"))?;
         self.rec = Some(ActiveRecording {
@@ -409,7 +417,8 @@ impl Watcher {
         let deadline = Instant::now() + STOP_DRAIN_TIMEOUT;
         loop {
             match tokio::time::timeout_at(deadline, rec.handle.events.recv()).await {
-                Ok(Some(RecordingEvent::Stopped { reason, .. })) => {
+                Ok(Some(RecordingEvent::Stopped { reason, next_part, .. })) => {
+                    self.machine.bump_part(next_part);
                     tracing::info!(channel = %self.ctx.cref.channel, %reason, "recording stopped");
                     break;
                 }
@@ -428,7 +437,8 @@ impl Watcher {
     async fn on_recording_event(&mut self, ev: Option<RecordingEvent>) {
         let Some(mut rec) = self.rec.take() else { return };
         match ev {
-            Some(RecordingEvent::Stopped { reason, failed }) => {
+            Some(RecordingEvent::Stopped { reason, failed, next_part }) => {
+                self.machine.bump_part(next_part);
                 self.recording_ended(rec, reason, failed).await;
             }
             None => self.recording_ended(rec, "recorder went away".into(), true).await,
@@ -510,6 +520,10 @@ impl Watcher {
                         },
                     );
                 }
+            }
+            RecordingEvent::Error { message } => {
+                lock(&self.ctx.view).last_error = Some(message.clone());
+                self.emit_error(Some(rec.session_id), message).await;
             }
             RecordingEvent::Stopped { .. } => {}
         }

@@ -62,7 +62,7 @@ impl LiveSource for FakeSource {
             .unwrap_or(PollResult::Offline(LiveInfo::default()))
     }
     async fn stream(&self, channel: &ChannelRef, _quality: &[String]) -> Result<StreamChoice, EngineError> {
-        Ok(StreamChoice { url: format!("http://127.0.0.1:1/{}.m3u8", channel.channel), quality: "source".into(), headers: vec![] })
+        Ok(StreamChoice { url: format!("http://127.0.0.1:1/{}.m3u8", channel.channel), quality: "source".into(), kind: "hls".into(), headers: vec![] })
     }
 }
 
@@ -85,7 +85,8 @@ impl RecordingControl for FakeControl {
 #[async_trait]
 impl Recorder for FakeRecorder {
     async fn start(&self, request: RecordingRequest) -> Result<RecordingHandle, EngineError> {
-        let path = request.path_stem.with_extension(&request.container);
+        let stem = request.path_stem.to_string_lossy().replace("{part}", &request.first_part.to_string());
+        let path = PathBuf::from(format!("{stem}.ts"));
         self.started.lock().unwrap().push(path.clone());
         let (tx, rx) = mpsc::channel(16);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
@@ -95,7 +96,7 @@ impl Recorder for FakeRecorder {
             let _ = tx.send(RecordingEvent::Progress { bytes: 10 }).await;
             let _ = stop_rx.await;
             let _ = tx.send(RecordingEvent::FileFinished { path, size: 10, duration: 1.5 }).await;
-            let _ = tx.send(RecordingEvent::Stopped { reason: "stopped".into(), failed: false }).await;
+            let _ = tx.send(RecordingEvent::Stopped { reason: "stopped".into(), failed: false, next_part: 0 }).await;
         });
         Ok(RecordingHandle { events: rx, control: Box::new(FakeControl(Some(stop_tx))) })
     }

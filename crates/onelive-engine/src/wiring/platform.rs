@@ -61,6 +61,9 @@ impl LiveSource for PlatformSource {
             Err(e) => match e.kind() {
                 ErrorKind::RateLimited => PollResult::RateLimited(e.retry_after()),
                 ErrorKind::Offline => PollResult::Offline(Default::default()),
+                // A direct stream URL whose server does not answer is an
+                // offline channel, not a failing platform.
+                ErrorKind::Network if channel.platform == "generic" => PollResult::Offline(Default::default()),
                 _ => PollResult::Failed(e.to_string()),
             },
         }
@@ -78,6 +81,7 @@ impl LiveSource for PlatformSource {
         Ok(StreamChoice {
             url: chosen.url.clone(),
             quality: chosen.quality.clone(),
+            kind: chosen.kind.as_str().to_owned(),
             headers: chosen.headers.iter().map(|(k, v)| (k.clone(), Secret::new(v.clone()))).collect(),
         })
     }

@@ -1,0 +1,163 @@
+//! [`Recorder`] over onelive-recorder (ffmpeg stream copy with a watchdog).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use onelive_events::{Event, EventData, LiveInfo, Uuid};
+use onelive_recorder::{
+    Container, EndReason, EventContext, FilenameTemplate, RecordingConfig, SplitPolicy, StreamKind, StreamSource,
+    record,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::seams::{Recorder, RecordingControl, RecordingEvent, RecordingHandle, RecordingRequest};
+use crate::EngineError;
+
+/// Records with ffmpeg through onelive-recorder.
+#[derive(Debug, Clone)]
+pub struct FfmpegRecorder {
+    ffmpeg: PathBuf,
+    ffprobe: PathBuf,
+}
+
+impl Default for FfmpegRecorder {
+    fn default() -> Self {
+        FfmpegRecorder { ffmpeg: PathBuf::from("ffmpeg"), ffprobe: PathBuf::from("ffprobe") }
+    }
+}
+
+impl FfmpegRecorder {
+    /// Uses these executables.
+    pub fn new(ffmpeg: PathBuf, ffprobe: PathBuf) -> Self {
+        FfmpegRecorder { ffmpeg, ffprobe }
+    }
+}
+
+struct StopSender(Option<oneshot::Sender<()>>);
+
+impl RecordingControl for StopSender {
+    fn stop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Session data the engine does not pass in the request: the recorder's
+/// own events carry it, but the engine re-emits events itself, so only the
+/// file facts are used.
+fn context(platform: &str, channel: &str) -> EventContext {
+    let mut c = EventContext::new(platform, channel);
+    c.session_id = Some(Uuid::nil());
+    c.live_info = LiveInfo::default();
+    c
+}
+
+#[async_trait]
+impl Recorder for FfmpegRecorder {
+    async fn start(&self, request: RecordingRequest) -> Result<RecordingHandle, EngineError> {
+        let kind = if request.stream.kind == "flv" { StreamKind::Flv } else { StreamKind::Hls };
+        let mut source = StreamSource::new(request.stream.url.clone(), kind);
+        for (name, value) in &request.stream.headers {
+            source = source.with_header(name.clone(), value.expose().to_owned());
+        }
+        let output_dir = request
+            .path_stem
+            .parent()
+            .map(PathBuf::from)
+            .ok_or_else(|| EngineError::Recorder("the output path has no folder".into()))?;
+        let file_name = request
+            .path_stem
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| EngineError::Recorder("the output path has no file name".into()))?;
+        let template = FilenameTemplate::parse(&format!("{file_name}.{{ext}}"))
+            .map_err(|e| EngineError::Recorder(format!("file name template: {e}")))?;
+        let mut config = RecordingConfig::new(source, output_dir);
+        config.template = template;
+        config.container = match request.container.as_str() {
+            "ts" => Some(Container::Ts),
+            "flv" => Some(Container::Flv),
+            _ => None,
+        };
+        config.split = SplitPolicy {
+            max_duration: request.split.max_duration.map(|d| d.0),
+            max_bytes: request.split.max_size_mb.filter(|m| *m > 0).map(|m| m.saturating_mul(1024 * 1024)),
+        };
+        config.first_part = request.first_part.max(1);
+        config.stall_timeout = request.stall_timeout.max(Duration::from_secs(1));
+        config.min_free_bytes = request.min_free_bytes;
+        config.ffmpeg = self.ffmpeg.clone();
+        config.ffprobe = self.ffprobe.clone();
+
+        let (ev_tx, mut ev_rx) = mpsc::channel::<Event>(64);
+        // The context only labels the recorder's own events; the engine
+        // turns the file facts into its own events with the session data.
+        let ctx = context("recorder", "recorder");
+        let recording = record(config, ctx, ev_tx).await.map_err(|e| EngineError::Recorder(e.to_string()))?;
+        let mut progress = recording.subscribe_progress();
+        let (out_tx, out_rx) = mpsc::channel::<RecordingEvent>(64);
+        let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let mut stop_requested = false;
+            let mut last_bytes = 0u64;
+            loop {
+                tokio::select! {
+                    r = &mut stop_rx, if !stop_requested => {
+                        stop_requested = true;
+                        if r.is_ok() {
+                            recording.request_stop();
+                        } else {
+                            // The engine dropped the handle: stop as well.
+                            recording.request_stop();
+                        }
+                    }
+                    ev = ev_rx.recv() => {
+                        let Some(ev) = ev else { break };
+                        let mapped = match ev.data {
+                            EventData::VideoFileCreate(d) => Some(RecordingEvent::FileCreated { path: PathBuf::from(d.path) }),
+                            EventData::VideoFileFinish(d) => Some(RecordingEvent::FileFinished {
+                                path: PathBuf::from(d.path),
+                                size: d.filesize,
+                                duration: d.duration,
+                            }),
+                            EventData::Error(d) => Some(RecordingEvent::Error { message: d.error }),
+                            _ => None,
+                        };
+                        if let Some(m) = mapped {
+                            let _ = out_tx.send(m).await;
+                        }
+                    }
+                    changed = progress.changed() => {
+                        if changed.is_err() {
+                            continue;
+                        }
+                        let bytes = progress.borrow().current_file_bytes;
+                        if bytes != last_bytes {
+                            last_bytes = bytes;
+                            let _ = out_tx.try_send(RecordingEvent::Progress { bytes });
+                        }
+                    }
+                }
+            }
+            let outcome = recording.wait().await;
+            let (reason, failed) = match &outcome.reason {
+                EndReason::Stopped => ("stopped".to_owned(), false),
+                EndReason::StreamEnded => ("the stream ended".to_owned(), false),
+                EndReason::LimitReached => ("the time limit was reached".to_owned(), false),
+                EndReason::Stalled { after } => (format!("no data for {}s (watchdog)", after.as_secs()), false),
+                EndReason::FfmpegFailed { exit_code, stderr } => {
+                    (format!("ffmpeg exited with {exit_code:?}: {stderr}"), true)
+                }
+                EndReason::LowDiskSpace { free_bytes } => {
+                    (format!("disk almost full ({} MiB free)", free_bytes / (1024 * 1024)), true)
+                }
+                EndReason::StartFailed { message } => (message.clone(), true),
+                other => (format!("{other:?}"), true),
+            };
+            let _ = out_tx.send(RecordingEvent::Stopped { reason, failed, next_part: outcome.next_part }).await;
+        });
+        Ok(RecordingHandle { events: out_rx, control: Box::new(StopSender(Some(stop_tx))) })
+    }
+}

@@ -23,7 +23,13 @@ use tracing_subscriber::{EnvFilter, Layer};
 #[command(name = "onelive-sink", version, about)]
 struct Cli {
     /// Configuration file (TOML).
-    #[arg(short, long, env = "ONELIVE_SINK_CONFIG", default_value = "onelive-sink.toml", global = true)]
+    #[arg(
+        short,
+        long,
+        env = "ONELIVE_SINK_CONFIG",
+        default_value = "onelive-sink.toml",
+        global = true
+    )]
     config: PathBuf,
 
     #[command(subcommand)]
@@ -126,7 +132,10 @@ fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
                 }
                 return Ok(());
             }
-            println!("{:>6}  {:<8}  {:>8}  {:<16}  {:<10}  {:<22}  DETAIL", "ID", "STATE", "ATTEMPTS", "RULE", "ACTION", "EVENT");
+            println!(
+                "{:>6}  {:<8}  {:>8}  {:<16}  {:<10}  {:<22}  DETAIL",
+                "ID", "STATE", "ATTEMPTS", "RULE", "ACTION", "EVENT"
+            );
             for job in &list {
                 let detail = match job.state {
                     JobState::Done => job.result.clone(),
@@ -159,7 +168,10 @@ fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
         }
         JobsCommand::Retry { id } => {
             let job = store.retry(id)?;
-            println!("job {} is {} again; a running sink picks it up within a second", job.id, job.state);
+            println!(
+                "job {} is {} again; a running sink picks it up within a second",
+                job.id, job.state
+            );
             Ok(())
         }
     }
@@ -180,7 +192,9 @@ fn serve(config_path: &std::path::Path, args: ServeArgs) -> Result<()> {
     let filter = EnvFilter::try_new(&args.log).context("--log")?;
     let console = match &bars {
         Some(b) => tracing_subscriber::fmt::layer().with_writer(b.console_writer()).boxed(),
-        None => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
+        None => {
+            tracing_subscriber::fmt::layer().with_ansi(false).with_writer(std::io::stderr).boxed()
+        }
     };
     tracing_subscriber::registry()
         .with(filter)
@@ -191,9 +205,14 @@ fn serve(config_path: &std::path::Path, args: ServeArgs) -> Result<()> {
     let progress: Option<Arc<dyn ProgressReporter>> =
         bars.map(|b| Arc::new(b) as Arc<dyn ProgressReporter>);
     let listen = config.server.listen;
-    let sink = Sink::new(config, SinkOptions { insecure_no_auth: args.insecure_no_auth, progress, base_dir: None })?;
+    let sink = Sink::new(
+        config,
+        SinkOptions { insecure_no_auth: args.insecure_no_auth, progress, base_dir: None },
+    )?;
     if args.insecure_no_auth {
-        tracing::warn!("running WITHOUT authentication (--insecure-no-auth): anyone who reaches {listen} can trigger actions");
+        tracing::warn!(
+            "running WITHOUT authentication (--insecure-no-auth): anyone who reaches {listen} can trigger actions"
+        );
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

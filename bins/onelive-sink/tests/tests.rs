@@ -1,1 +1,4 @@
+//! Real-process tests of the `onelive-sink` binary (loopback only).
 
+mod common;
+mod process;

@@ -85,7 +85,8 @@ pub(crate) async fn pixeldrain(
         .len();
     let url = pixeldrain_url(&config.api, &["file", &name])?;
 
-    let bar: Arc<Mutex<Box<dyn ProgressHandle>>> = Arc::new(Mutex::new(progress.start(&name, size)));
+    let bar: Arc<Mutex<Box<dyn ProgressHandle>>> =
+        Arc::new(Mutex::new(progress.start(&name, size)));
     let stream_bar = Arc::clone(&bar);
     let stream = ReaderStream::with_capacity(handle, UPLOAD_CHUNK).inspect(move |chunk| {
         if let (Ok(chunk), Ok(mut bar)) = (chunk, stream_bar.lock()) {
@@ -115,7 +116,10 @@ pub(crate) async fn pixeldrain(
     let text = response.text().await.unwrap_or_default();
     if status != http::StatusCode::OK && status != http::StatusCode::CREATED {
         finish(false);
-        return Err(action_err(format!("Pixeldrain answered {status} for {name}: {}", snippet(&text))));
+        return Err(action_err(format!(
+            "Pixeldrain answered {status} for {name}: {}",
+            snippet(&text)
+        )));
     }
     let id = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
@@ -123,7 +127,10 @@ pub(crate) async fn pixeldrain(
         .filter(|id| !id.is_empty())
         .ok_or_else(|| {
             finish(false);
-            action_err(format!("Pixeldrain answered {status} without a file id: {}", snippet(&text)))
+            action_err(format!(
+                "Pixeldrain answered {status} without a file id: {}",
+                snippet(&text)
+            ))
         })?;
     finish(true);
     let link = format!("https://pixeldrain.com/u/{id}");
@@ -136,7 +143,9 @@ pub(crate) async fn pixeldrain(
             .basic_auth("", Some(config.api_key.expose()))
             .send()
             .await
-            .map_err(|e| action_err(format!("uploaded {link}, but verifying it failed: {}", e.without_url())))?;
+            .map_err(|e| {
+                action_err(format!("uploaded {link}, but verifying it failed: {}", e.without_url()))
+            })?;
         let info_status = info.status();
         let body = info.text().await.unwrap_or_default();
         let remote = serde_json::from_str::<serde_json::Value>(&body)
@@ -145,7 +154,10 @@ pub(crate) async fn pixeldrain(
         match remote {
             Some(remote) if remote == size => {
                 tokio::fs::remove_file(file).await.map_err(|e| {
-                    action_err(format!("uploaded and verified {link}, but deleting {} failed: {e}", file.display()))
+                    action_err(format!(
+                        "uploaded and verified {link}, but deleting {} failed: {e}",
+                        file.display()
+                    ))
                 })?;
                 tracing::info!("deleted {} after verified upload ({size} bytes)", file.display());
             }
@@ -189,7 +201,8 @@ pub(crate) async fn exec(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let mut child = command.spawn().map_err(|e| action_err(format!("exec: cannot start {program:?}: {e}")))?;
+    let mut child =
+        command.spawn().map_err(|e| action_err(format!("exec: cannot start {program:?}: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
         let body = event_json.as_bytes().to_vec();
         tokio::spawn(async move {
@@ -197,7 +210,8 @@ pub(crate) async fn exec(
             let _ = stdin.write_all(&body).await;
         });
     }
-    let timeout = Duration::try_from_secs_f64(config.timeout_secs).unwrap_or(Duration::from_secs(3600));
+    let timeout =
+        Duration::try_from_secs_f64(config.timeout_secs).unwrap_or(Duration::from_secs(3600));
     let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
         Ok(Ok(output)) => output,
         Ok(Err(e)) => return Err(action_err(format!("exec: {program:?}: {e}"))),
@@ -212,7 +226,11 @@ pub(crate) async fn exec(
         Ok(format!("{program} exited with {}", output.status))
     } else {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(action_err(format!("exec: {program:?} failed ({}): {}", output.status, snippet(&stderr))))
+        Err(action_err(format!(
+            "exec: {program:?} failed ({}): {}",
+            output.status,
+            snippet(&stderr)
+        )))
     }
 }
 
@@ -229,7 +247,8 @@ pub(crate) async fn forward(
         None => event_json.to_owned(),
     };
     let shown = redact_url(config.url.expose());
-    let timeout = Duration::try_from_secs_f64(config.timeout_secs).unwrap_or(Duration::from_secs(30));
+    let timeout =
+        Duration::try_from_secs_f64(config.timeout_secs).unwrap_or(Duration::from_secs(30));
     let mut request = client
         .post(config.url.expose())
         .timeout(timeout)

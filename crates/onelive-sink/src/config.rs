@@ -427,7 +427,10 @@ impl SinkConfig {
         self.auth.webhook_secrets()?;
         for (i, m) in self.paths.map.iter().enumerate() {
             if !m.from.starts_with('/') {
-                return bad(format!("paths.map[{i}].from must be an absolute path, got {:?}", m.from));
+                return bad(format!(
+                    "paths.map[{i}].from must be an absolute path, got {:?}",
+                    m.from
+                ));
             }
         }
         let mut names = std::collections::HashSet::new();
@@ -496,11 +499,9 @@ impl SinkConfig {
             }
         }
         if needs_roots && self.paths.allowed_roots.is_empty() {
-            return bad(
-                "rules act on files but paths.allowed_roots is empty; list the folders \
+            return bad("rules act on files but paths.allowed_roots is empty; list the folders \
                  the sink may read (e.g. allowed_roots = [\"./rec\"])"
-                    .into(),
-            );
+                .into());
         }
         Ok(())
     }

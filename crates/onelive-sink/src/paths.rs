@@ -64,13 +64,9 @@ impl PathPolicy {
             let rest = if from.is_empty() {
                 Some(incoming.trim_start_matches('/'))
             } else {
-                incoming.strip_prefix(from.as_str()).and_then(|r| {
-                    if r.is_empty() {
-                        Some("")
-                    } else {
-                        r.strip_prefix('/')
-                    }
-                })
+                incoming
+                    .strip_prefix(from.as_str())
+                    .and_then(|r| if r.is_empty() { Some("") } else { r.strip_prefix('/') })
             };
             if let Some(rest) = rest {
                 return if rest.is_empty() { to.clone() } else { to.join(rest) };

@@ -76,9 +76,11 @@ impl LogHandle {
         #[allow(clippy::cast_precision_loss)]
         let rate = self.done as f64 / elapsed;
         #[allow(clippy::cast_precision_loss)]
-        let percent = if self.total == 0 { 100.0 } else { self.done as f64 * 100.0 / self.total as f64 };
+        let percent =
+            if self.total == 0 { 100.0 } else { self.done as f64 * 100.0 / self.total as f64 };
         #[allow(clippy::cast_precision_loss)]
-        let eta = if rate > 0.0 { (self.total.saturating_sub(self.done)) as f64 / rate } else { 0.0 };
+        let eta =
+            if rate > 0.0 { (self.total.saturating_sub(self.done)) as f64 / rate } else { 0.0 };
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let rate_text = human_bytes(rate as u64);
         format!(

@@ -34,7 +34,9 @@ fn refuse(uri: &str, status: StatusCode, word: &'static str, reason: &str) -> Re
 
 fn auth_refusal(uri: &str, failure: AuthFailure) -> Response {
     match failure {
-        AuthFailure::Missing(reason) => refuse(uri, StatusCode::UNAUTHORIZED, "unauthorized", &reason),
+        AuthFailure::Missing(reason) => {
+            refuse(uri, StatusCode::UNAUTHORIZED, "unauthorized", &reason)
+        }
         AuthFailure::Forbidden(reason) => refuse(uri, StatusCode::FORBIDDEN, "forbidden", &reason),
     }
 }
@@ -136,7 +138,10 @@ async fn webhook(State(inner): State<Arc<Inner>>, request: Request) -> Response 
     }
     let text = String::from_utf8_lossy(&body).into_owned();
     let count = jobs.len();
-    match inner.store.insert_event(event.id.to_string(), event.type_name().to_owned(), text, jobs).await
+    match inner
+        .store
+        .insert_event(event.id.to_string(), event.type_name().to_owned(), text, jobs)
+        .await
     {
         Ok(Inserted::New) => {
             tracing::info!(
@@ -160,5 +165,8 @@ async fn webhook(State(inner): State<Arc<Inner>>, request: Request) -> Response 
 }
 
 fn file_name(path: &str) -> String {
-    std::path::Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    std::path::Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

@@ -176,7 +176,10 @@ impl Sink {
     ) -> Result<()> {
         let workers = self.start_workers()?;
         if let Ok(addr) = listener.local_addr() {
-            tracing::info!("onelive-sink listening on http://{addr}{}", self.inner.config.server.path);
+            tracing::info!(
+                "onelive-sink listening on http://{addr}{}",
+                self.inner.config.server.path
+            );
         }
         let app = self.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
         let result = axum::serve(listener, app)
@@ -282,7 +285,9 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<String, (Error, bool)>
     let body = blocking(inner, move |s| s.event_body(&event_id))
         .await
         .map_err(|e| (e, true))?
-        .ok_or_else(|| (Error::Action(format!("event {} is missing from the store", job.event_id)), false))?;
+        .ok_or_else(|| {
+            (Error::Action(format!("event {} is missing from the store", job.event_id)), false)
+        })?;
     let event = Event::from_json(body.as_bytes())
         .map_err(|e| (Error::Action(format!("stored event {}: {e}", job.event_id)), false))?;
     let action = inner
@@ -313,8 +318,14 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<String, (Error, bool)>
         ActionConfig::Exec(c) => actions::exec(c, &event, &body, file.as_deref()).await,
         ActionConfig::Forward(c) => {
             let shown = file.as_ref().map(|f| f.to_string_lossy().into_owned());
-            actions::forward(&inner.client, c, &event, &body, shown.as_deref().or(job.file.as_deref()))
-                .await
+            actions::forward(
+                &inner.client,
+                c,
+                &event,
+                &body,
+                shown.as_deref().or(job.file.as_deref()),
+            )
+            .await
         }
     };
     result.map_err(|e| (e, true))

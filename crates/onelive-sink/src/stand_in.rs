@@ -224,6 +224,8 @@ async fn info(State(state): State<Arc<StandInState>>, Path(id): Path<String>) ->
             let size = size + state.size_offset.load(Ordering::SeqCst);
             json(StatusCode::OK, serde_json::json!({"id": id, "name": name, "size": size}))
         }
-        None => json(StatusCode::NOT_FOUND, serde_json::json!({"success": false, "value": "not_found"})),
+        None => {
+            json(StatusCode::NOT_FOUND, serde_json::json!({"success": false, "value": "not_found"}))
+        }
     }
 }

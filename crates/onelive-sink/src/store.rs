@@ -222,7 +222,8 @@ impl JobStore {
     /// thread. Must be called within a Tokio runtime only for
     /// [`insert_event`](Self::insert_event); the other methods are blocking.
     pub fn open(path: &Path) -> Result<Self> {
-        let err = |e: rusqlite::Error| Error::Store { path: path.to_owned(), reason: e.to_string() };
+        let err =
+            |e: rusqlite::Error| Error::Store { path: path.to_owned(), reason: e.to_string() };
         let conn = open(path).map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         let writer_conn = open(path).map_err(err)?;
@@ -232,7 +233,11 @@ impl JobStore {
             .name("onelive-sink-store".into())
             .spawn(move || writer_loop(writer_conn, rx, &thread_path))
             .map_err(|e| Error::Store { path: path.to_owned(), reason: e.to_string() })?;
-        Ok(JobStore { path: Arc::new(path.to_owned()), conn: Arc::new(Mutex::new(conn)), writer: tx })
+        Ok(JobStore {
+            path: Arc::new(path.to_owned()),
+            conn: Arc::new(Mutex::new(conn)),
+            writer: tx,
+        })
     }
 
     /// The database file.
@@ -329,7 +334,12 @@ impl JobStore {
 
     /// Records a failed attempt: back to `pending` at `retry_at_ms`, or
     /// `failed` when `retry_at_ms` is `None`.
-    pub fn mark_attempt_failed(&self, id: i64, error: &str, retry_at_ms: Option<i64>) -> Result<()> {
+    pub fn mark_attempt_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at_ms: Option<i64>,
+    ) -> Result<()> {
         let now = now_ms();
         self.with_conn(|c| {
             match retry_at_ms {
@@ -390,8 +400,9 @@ impl JobStore {
 }
 
 fn get_job(c: &Connection, id: i64) -> rusqlite::Result<Option<Job>> {
-    let sql =
-        format!("SELECT {JOB_COLUMNS} FROM jobs j JOIN events e ON e.id = j.event_id WHERE j.id = ?1");
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs j JOIN events e ON e.id = j.event_id WHERE j.id = ?1"
+    );
     c.query_row(&sql, params![id], job_from_row).optional()
 }
 

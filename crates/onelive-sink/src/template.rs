@@ -4,9 +4,8 @@
 use onelive_events::{Event, EventData};
 
 /// Placeholders a template may use.
-pub const PLACEHOLDERS: &[&str] = &[
-    "id", "type", "ts", "platform", "channel", "file", "url", "title", "uname", "error", "event",
-];
+pub const PLACEHOLDERS: &[&str] =
+    &["id", "type", "ts", "platform", "channel", "file", "url", "title", "uname", "error", "event"];
 
 /// Checks that every `{name}` in `template` is a known placeholder.
 pub(crate) fn check(template: &str) -> Result<(), String> {
@@ -53,10 +52,8 @@ impl<'a> Iterator for Tokens<'a> {
                 return Some(Token::Text(text));
             };
             let after = &self.rest[open + 1..];
-            let ident_len = after
-                .bytes()
-                .take_while(|b| b.is_ascii_lowercase() || *b == b'_')
-                .count();
+            let ident_len =
+                after.bytes().take_while(|b| b.is_ascii_lowercase() || *b == b'_').count();
             if ident_len > 0 && after.as_bytes().get(ident_len) == Some(&b'}') {
                 if open > 0 {
                     let text = &self.rest[..open];

@@ -149,7 +149,11 @@ pub async fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
     post_with(url, body, &[("content-type", "application/json")]).await
 }
 
-pub async fn post_with(url: &str, body: &str, headers: &[(&str, &str)]) -> (u16, serde_json::Value) {
+pub async fn post_with(
+    url: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
     let mut request = reqwest::Client::new().post(url).body(body.to_owned());
     for (k, v) in headers {
         request = request.header(*k, *v);

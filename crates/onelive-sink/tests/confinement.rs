@@ -5,7 +5,8 @@ use std::time::Duration;
 use crate::common::*;
 
 async fn refused(sink: &TestSink, output: &str) -> String {
-    let (status, json) = post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), output)).await;
+    let (status, json) =
+        post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), output)).await;
     assert_eq!(status, 422, "{output}: {json}");
     assert_eq!(json["status"], "refused");
     json["error"].as_str().unwrap().to_owned()
@@ -66,7 +67,11 @@ async fn symlink_inside_roots_and_relative_paths_are_accepted() {
     let uploads = pd.uploads();
     assert_eq!(uploads.len(), 2);
     // The canonical file is uploaded under its real name.
-    assert!(uploads.iter().all(|u| u.name == "real.mp4" && u.bytes.as_deref() == Some(bytes.as_slice())));
+    assert!(
+        uploads
+            .iter()
+            .all(|u| u.name == "real.mp4" && u.bytes.as_deref() == Some(bytes.as_slice()))
+    );
 }
 
 #[tokio::test]
@@ -74,10 +79,12 @@ async fn a_file_swapped_for_an_escaping_symlink_after_acceptance_is_not_uploaded
     let pd = stand_in().await;
     // The stand-in fails the first attempt so that the swap happens before the retry.
     pd.fail_next(1);
-    let toml = config_with(&upload_rule(&pd.api_base(), "attempts = 2\n")).replace("retry_delay_secs = 0.05", "retry_delay_secs = 1.0");
+    let toml = config_with(&upload_rule(&pd.api_base(), "attempts = 2\n"))
+        .replace("retry_delay_secs = 0.05", "retry_delay_secs = 1.0");
     let sink = TestSink::start(&toml).await;
     write_file(&sink.rec("a.mp4"), 100);
-    let (status, _) = post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
+    let (status, _) =
+        post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
     assert_eq!(status, 200);
     // Wait for the first attempt to fail, then swap the file.
     let start = std::time::Instant::now();
@@ -91,6 +98,9 @@ async fn a_file_swapped_for_an_escaping_symlink_after_acceptance_is_not_uploaded
     std::os::unix::fs::symlink(outside.path().join("x"), sink.rec("a.mp4")).unwrap();
     let jobs = sink.settled(Duration::from_secs(20)).await;
     assert_eq!(jobs[0].state, onelive_sink::store::JobState::Failed);
-    assert!(jobs[0].last_error.as_deref().unwrap().contains("outside the allowed roots"), "{jobs:#?}");
+    assert!(
+        jobs[0].last_error.as_deref().unwrap().contains("outside the allowed roots"),
+        "{jobs:#?}"
+    );
     assert_eq!(pd.requests(), 1);
 }

@@ -12,10 +12,12 @@ async fn pending_jobs_resume_after_a_restart() {
     let pd = stand_in().await;
     // First life: the upload keeps failing with a long retry delay.
     pd.fail_next(1);
-    let toml = config_with(&upload_rule(&pd.api_base(), "")).replace("retry_delay_secs = 0.05", "retry_delay_secs = 0.5");
+    let toml = config_with(&upload_rule(&pd.api_base(), ""))
+        .replace("retry_delay_secs = 0.05", "retry_delay_secs = 0.5");
     let sink = TestSink::start(&toml).await;
     let bytes = write_file(&sink.rec("a.mp4"), 4096);
-    let (status, _) = post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
+    let (status, _) =
+        post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
     assert_eq!(status, 200);
     let start = std::time::Instant::now();
     while pd.requests() < 1 {
@@ -40,11 +42,26 @@ async fn config_errors_are_precise() {
     use onelive_sink::config::SinkConfig;
     let cases = [
         ("[server]\nlisten = \"nope\"", "invalid socket address"),
-        ("[[rules]]\nname = \"a\"\nevents = [\"video_transmux_finnish\"]\nactions = [{ kind = \"exec\", command = [\"true\"] }]", "unknown event type \"video_transmux_finnish\""),
-        ("[[rules]]\nname = \"a\"\nevents = [\"live_start\"]\nactions = [{ kind = \"pixeldrain\", api_key = \"k\" }]", "carries no file"),
-        ("[[rules]]\nname = \"a\"\nevents = [\"video_file_finish\"]\nactions = [{ kind = \"pixeldrain\", api_key = \"k\" }]", "allowed_roots is empty"),
-        ("[[rules]]\nname = \"a\"\nevents = [\"live_start\"]\nactions = [{ kind = \"ftp\" }]", "unknown variant `ftp`"),
-        ("[[rules]]\nname = \"a\"\nevents = [\"live_start\"]\nactions = [{ kind = \"forward\", url = \"http://x\", body_template = \"{chanel}\" }]", "unknown placeholder {chanel}"),
+        (
+            "[[rules]]\nname = \"a\"\nevents = [\"video_transmux_finnish\"]\nactions = [{ kind = \"exec\", command = [\"true\"] }]",
+            "unknown event type \"video_transmux_finnish\"",
+        ),
+        (
+            "[[rules]]\nname = \"a\"\nevents = [\"live_start\"]\nactions = [{ kind = \"pixeldrain\", api_key = \"k\" }]",
+            "carries no file",
+        ),
+        (
+            "[[rules]]\nname = \"a\"\nevents = [\"video_file_finish\"]\nactions = [{ kind = \"pixeldrain\", api_key = \"k\" }]",
+            "allowed_roots is empty",
+        ),
+        (
+            "[[rules]]\nname = \"a\"\nevents = [\"live_start\"]\nactions = [{ kind = \"ftp\" }]",
+            "unknown variant `ftp`",
+        ),
+        (
+            "[[rules]]\nname = \"a\"\nevents = [\"live_start\"]\nactions = [{ kind = \"forward\", url = \"http://x\", body_template = \"{chanel}\" }]",
+            "unknown placeholder {chanel}",
+        ),
         ("[auth]\nsecrets = [\"whsec_\"]", "auth.secrets[0]"),
         ("[auth]\nkeyz = []", "unknown field `keyz`"),
         ("[jobs]\nconcurrency = 0", "concurrency"),

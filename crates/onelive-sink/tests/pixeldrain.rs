@@ -12,7 +12,8 @@ async fn retries_after_two_server_errors_and_succeeds_on_the_third_attempt() {
     pd.fail_next(2);
     let sink = TestSink::start(&config_with(&upload_rule(&pd.api_base(), ""))).await;
     let bytes = write_file(&sink.rec("a.mp4"), 700_000);
-    let (status, _) = post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
+    let (status, _) =
+        post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
     assert_eq!(status, 200);
     let jobs = sink.settled(Duration::from_secs(20)).await;
     assert_eq!(jobs[0].state, JobState::Done, "{jobs:#?}");
@@ -31,7 +32,8 @@ async fn exhausted_retries_mark_the_job_failed_with_the_reason() {
     pd.fail_next(10);
     let sink = TestSink::start(&config_with(&upload_rule(&pd.api_base(), ""))).await;
     write_file(&sink.rec("a.mp4"), 10);
-    let (status, _) = post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
+    let (status, _) =
+        post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
     assert_eq!(status, 200);
     let jobs = sink.settled(Duration::from_secs(20)).await;
     assert_eq!(jobs[0].state, JobState::Failed);
@@ -55,10 +57,12 @@ async fn exhausted_retries_mark_the_job_failed_with_the_reason() {
 #[tokio::test]
 async fn a_wrong_api_key_fails_with_the_server_answer_and_never_logs_the_key() {
     let pd = stand_in().await;
-    let toml = config_with(&upload_rule(&pd.api_base(), "attempts = 1")).replace(API_KEY, "wrong-api-key");
+    let toml =
+        config_with(&upload_rule(&pd.api_base(), "attempts = 1")).replace(API_KEY, "wrong-api-key");
     let sink = TestSink::start(&toml).await;
     write_file(&sink.rec("a.mp4"), 10);
-    let (status, _) = post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
+    let (status, _) =
+        post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
     assert_eq!(status, 200);
     let jobs = sink.settled(Duration::from_secs(20)).await;
     assert_eq!(jobs[0].state, JobState::Failed);
@@ -76,9 +80,14 @@ async fn unreachable_api_fails_with_a_clear_reason() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let sink = TestSink::start(&config_with(&upload_rule(&format!("http://127.0.0.1:{port}/api"), "attempts = 2"))).await;
+    let sink = TestSink::start(&config_with(&upload_rule(
+        &format!("http://127.0.0.1:{port}/api"),
+        "attempts = 2",
+    )))
+    .await;
     write_file(&sink.rec("a.mp4"), 10);
-    let (status, _) = post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
+    let (status, _) =
+        post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
     assert_eq!(status, 200);
     let jobs = sink.settled(Duration::from_secs(20)).await;
     assert_eq!(jobs[0].state, JobState::Failed);
@@ -89,7 +98,11 @@ async fn unreachable_api_fails_with_a_clear_reason() {
 #[tokio::test]
 async fn delete_after_a_verified_upload_only() {
     let pd = stand_in().await;
-    let sink = TestSink::start(&config_with(&upload_rule(&pd.api_base(), "delete_after_upload = true\nattempts = 1"))).await;
+    let sink = TestSink::start(&config_with(&upload_rule(
+        &pd.api_base(),
+        "delete_after_upload = true\nattempts = 1",
+    )))
+    .await;
     write_file(&sink.rec("a.mp4"), 5000);
     let url = sink.url(&format!("?key={KEY}"));
     let (status, _) = post(&url, &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
@@ -127,7 +140,9 @@ async fn a_2_gib_sparse_file_streams_with_flat_memory() {
     file.set_len(size).unwrap();
     drop(file);
     let before = vm_hwm_kib();
-    let (status, _) = post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/big.mp4")).await;
+    let (status, _) =
+        post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/big.mp4"))
+            .await;
     assert_eq!(status, 200);
     let jobs = sink.settled(Duration::from_secs(150)).await;
     assert_eq!(jobs[0].state, JobState::Done, "{jobs:#?}");

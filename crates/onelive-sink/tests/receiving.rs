@@ -18,10 +18,8 @@ async fn seed_exact_request_is_accepted_and_uploaded() {
     let sink = TestSink::start(&config_with(&upload_rule(&pd.api_base(), ""))).await;
     let bytes = write_file(&sink.rec("stream_record_01.mp4"), 300_000);
     // The seed's URL form and its example payload (container path /app/rec).
-    let body = transmux_event(
-        "398ea849-7c4b-45c4-bd2f-093df217266c",
-        "/app/rec/stream_record_01.mp4",
-    );
+    let body =
+        transmux_event("398ea849-7c4b-45c4-bd2f-093df217266c", "/app/rec/stream_record_01.mp4");
     let (status, json) = post(&sink.url(&format!("?key={KEY}")), &body).await;
     assert_eq!((status, json), (200, serde_json::json!({"status": "success"})));
     let jobs = sink.settled(Duration::from_secs(20)).await;
@@ -31,7 +29,10 @@ async fn seed_exact_request_is_accepted_and_uploaded() {
     assert_eq!(uploads.len(), 1);
     assert_eq!(uploads[0].name, "stream_record_01.mp4");
     assert_eq!(uploads[0].bytes.as_deref(), Some(bytes.as_slice()));
-    assert_eq!(jobs[0].result.as_deref(), Some(format!("https://pixeldrain.com/u/{}", uploads[0].id).as_str()));
+    assert_eq!(
+        jobs[0].result.as_deref(),
+        Some(format!("https://pixeldrain.com/u/{}", uploads[0].id).as_str())
+    );
     assert_eq!(pd.unauthorized(), 0);
 }
 
@@ -42,13 +43,34 @@ async fn seed_example_events_without_rules_are_ignored() {
     let examples = [
         ("app_launch", serde_json::json!({})),
         ("app_exit", serde_json::json!({})),
-        ("live_start", serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "url": "https://live.example.com", "live_info": {}})),
-        ("live_end", serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "url": "https://live.example.com", "live_info": {}})),
-        ("video_file_create", serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "path": "path/to/file.ts"})),
-        ("video_file_finish", serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "path": "path/to/file.mp4", "filesize": 1073741824u64, "duration": 3600})),
-        ("title_change", serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "old_live_info": {}, "new_live_info": {}})),
-        ("category_change", serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "old_live_info": {}, "new_live_info": {}})),
-        ("error", serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "error": "Something went wrong"})),
+        (
+            "live_start",
+            serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "url": "https://live.example.com", "live_info": {}}),
+        ),
+        (
+            "live_end",
+            serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "url": "https://live.example.com", "live_info": {}}),
+        ),
+        (
+            "video_file_create",
+            serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "path": "path/to/file.ts"}),
+        ),
+        (
+            "video_file_finish",
+            serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "path": "path/to/file.mp4", "filesize": 1073741824u64, "duration": 3600}),
+        ),
+        (
+            "title_change",
+            serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "old_live_info": {}, "new_live_info": {}}),
+        ),
+        (
+            "category_change",
+            serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "old_live_info": {}, "new_live_info": {}}),
+        ),
+        (
+            "error",
+            serde_json::json!({"platform": "<PLATFORM>", "channel": "<CHANNEL>", "error": "Something went wrong"}),
+        ),
         ("some_future_type", serde_json::json!({"x": 1})),
     ];
     for (kind, data) in examples {
@@ -85,7 +107,8 @@ async fn wrong_or_missing_key_is_refused_and_creates_no_job() {
 #[tokio::test]
 async fn rejections_have_their_status_codes_and_json_errors() {
     let pd = stand_in().await;
-    let toml = format!("[server]\nbody_limit = 2048\n{}", config_with(&upload_rule(&pd.api_base(), "")));
+    let toml =
+        format!("[server]\nbody_limit = 2048\n{}", config_with(&upload_rule(&pd.api_base(), "")));
     let sink = TestSink::start(&toml).await;
     let url = sink.url(&format!("?key={KEY}"));
     let event = transmux_event(&new_id(), "/app/rec/a.mp4");
@@ -97,7 +120,8 @@ async fn rejections_have_their_status_codes_and_json_errors() {
     let (status, _) = post_with(&url, &event, &[]).await;
     assert_eq!(status, 415);
     // charset parameters are fine.
-    let (status, _) = post_with(&url, "{}", &[("content-type", "application/json; charset=utf-8")]).await;
+    let (status, _) =
+        post_with(&url, "{}", &[("content-type", "application/json; charset=utf-8")]).await;
     assert_eq!(status, 400);
 
     // 413: over the limit, declared or streamed without a length.
@@ -105,7 +129,8 @@ async fn rejections_have_their_status_codes_and_json_errors() {
     let (status, json) = post(&url, &big).await;
     assert_eq!(status, 413);
     assert!(json["error"].as_str().unwrap().contains("2048"), "{json}");
-    let chunks: Vec<Result<String, std::io::Error>> = vec![Ok(big[..2000].to_owned()), Ok(big[2000..].to_owned())];
+    let chunks: Vec<Result<String, std::io::Error>> =
+        vec![Ok(big[..2000].to_owned()), Ok(big[2000..].to_owned())];
     let response = reqwest::Client::new()
         .post(&url)
         .header("content-type", "application/json")
@@ -119,7 +144,8 @@ async fn rejections_have_their_status_codes_and_json_errors() {
     let (status, json) = post(&url, "{not json").await;
     assert_eq!(status, 400);
     assert!(json["error"].as_str().unwrap().contains("malformed JSON"), "{json}");
-    let missing_data = serde_json::json!({"id": new_id(), "ts": "2026-03-11T05:22:38Z", "type": "app_launch"});
+    let missing_data =
+        serde_json::json!({"id": new_id(), "ts": "2026-03-11T05:22:38Z", "type": "app_launch"});
     let (status, json) = post(&url, &missing_data.to_string()).await;
     assert_eq!(status, 400);
     assert!(json["error"].as_str().unwrap().contains("`data`"), "{json}");
@@ -179,7 +205,13 @@ map = [{{ from = "/app/rec", to = "rec" }}]
     )
 }
 
-async fn post_signed(url: &str, id: &str, ts: i64, signature: &str, body: &str) -> (u16, serde_json::Value) {
+async fn post_signed(
+    url: &str,
+    id: &str,
+    ts: i64,
+    signature: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
     let ts = ts.to_string();
     post_with(
         url,
@@ -207,7 +239,8 @@ async fn standard_webhooks_signatures_with_rotation() {
     // Forged (signed with an unknown secret): 403, no job.
     let id = new_id();
     let body = transmux_event(&id, "/app/rec/a.mp4");
-    let (status, json) = post_signed(&url, &id, now(), &sign(&other, &id, now(), body.as_bytes()), &body).await;
+    let (status, json) =
+        post_signed(&url, &id, now(), &sign(&other, &id, now(), body.as_bytes()), &body).await;
     assert_eq!(status, 403, "{json}");
     // Right secret, but the body was changed after signing.
     let sig = sign(&a, &id, now(), body.as_bytes());
@@ -216,7 +249,8 @@ async fn standard_webhooks_signatures_with_rotation() {
     assert_eq!(status, 403);
     // Stale timestamp (10 minutes ago), correctly signed: 403.
     let old = now() - 600;
-    let (status, json) = post_signed(&url, &id, old, &sign(&a, &id, old, body.as_bytes()), &body).await;
+    let (status, json) =
+        post_signed(&url, &id, old, &sign(&a, &id, old, body.as_bytes()), &body).await;
     assert_eq!(status, 403);
     assert!(json["error"].as_str().unwrap().contains("too old"), "{json}");
     // Missing headers: 401.
@@ -226,11 +260,16 @@ async fn standard_webhooks_signatures_with_rotation() {
     assert!(sink.jobs().is_empty());
 
     // Valid with the old and with the new secret (rotation); several signatures in one header.
-    let (status, json) = post_signed(&url, &id, now(), &sign(&a, &id, now(), body.as_bytes()), &body).await;
+    let (status, json) =
+        post_signed(&url, &id, now(), &sign(&a, &id, now(), body.as_bytes()), &body).await;
     assert_eq!((status, json["status"].as_str()), (200, Some("success")));
     let id2 = new_id();
     let body2 = transmux_event(&id2, "/app/rec/a.mp4");
-    let both = format!("{} {}", sign(&other, &id2, now(), body2.as_bytes()), sign(&b, &id2, now(), body2.as_bytes()));
+    let both = format!(
+        "{} {}",
+        sign(&other, &id2, now(), body2.as_bytes()),
+        sign(&b, &id2, now(), body2.as_bytes())
+    );
     let (status, json) = post_signed(&url, &id2, now(), &both, &body2).await;
     assert_eq!((status, json["status"].as_str()), (200, Some("success")));
     assert_eq!(sink.settled(Duration::from_secs(20)).await.len(), 2);
@@ -239,7 +278,8 @@ async fn standard_webhooks_signatures_with_rotation() {
 #[tokio::test]
 async fn key_and_signature_together_both_required() {
     let pd = stand_in().await;
-    let toml = signed_config(&upload_rule(&pd.api_base(), "")).replace("[auth]\n", &format!("[auth]\nkeys = [\"{KEY}\"]\n"));
+    let toml = signed_config(&upload_rule(&pd.api_base(), ""))
+        .replace("[auth]\n", &format!("[auth]\nkeys = [\"{KEY}\"]\n"));
     let sink = TestSink::start(&toml).await;
     write_file(&sink.rec("a.mp4"), 100);
     let a: WebhookSecret = SECRET_A.parse().unwrap();
@@ -262,23 +302,42 @@ name = "notify"
 events = ["live_start"]
 actions = [{ kind = "exec", command = ["true"] }]
 "#;
-    let live = serde_json::json!({"id": new_id(), "ts": "2026-03-11T05:22:38Z", "type": "live_start",
-        "data": {"platform": "p", "channel": "c"}}).to_string();
+    let live =
+        serde_json::json!({"id": new_id(), "ts": "2026-03-11T05:22:38Z", "type": "live_start",
+        "data": {"platform": "p", "channel": "c"}})
+        .to_string();
 
     let sink = TestSink::start(&format!("[auth]\nallow_ips = [\"10.0.0.0/8\"]\n{rules}")).await;
     let (status, json) = post(&sink.url(""), &live).await;
     assert_eq!(status, 403);
     assert!(json["error"].as_str().unwrap().contains("127.0.0.1"), "{json}");
     // X-Forwarded-For from an untrusted peer is ignored.
-    let (status, _) = post_with(&sink.url(""), &live, &[("content-type", "application/json"), ("x-forwarded-for", "10.1.2.3")]).await;
+    let (status, _) = post_with(
+        &sink.url(""),
+        &live,
+        &[("content-type", "application/json"), ("x-forwarded-for", "10.1.2.3")],
+    )
+    .await;
     assert_eq!(status, 403);
     drop(sink);
 
-    let toml = format!("[auth]\nallow_ips = [\"10.0.0.0/8\"]\ntrusted_proxies = [\"127.0.0.1/32\"]\n{rules}");
+    let toml = format!(
+        "[auth]\nallow_ips = [\"10.0.0.0/8\"]\ntrusted_proxies = [\"127.0.0.1/32\"]\n{rules}"
+    );
     let sink = TestSink::start(&toml).await;
-    let (status, _) = post_with(&sink.url(""), &live, &[("content-type", "application/json"), ("x-forwarded-for", "10.1.2.3")]).await;
+    let (status, _) = post_with(
+        &sink.url(""),
+        &live,
+        &[("content-type", "application/json"), ("x-forwarded-for", "10.1.2.3")],
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, _) = post_with(&sink.url(""), &live, &[("content-type", "application/json"), ("x-forwarded-for", "192.168.1.1")]).await;
+    let (status, _) = post_with(
+        &sink.url(""),
+        &live,
+        &[("content-type", "application/json"), ("x-forwarded-for", "192.168.1.1")],
+    )
+    .await;
     assert_eq!(status, 403);
 
     let sink = TestSink::start(&format!("[auth]\nallow_ips = [\"127.0.0.0/8\"]\n{rules}")).await;

@@ -1,0 +1,151 @@
+//! The binary as a user runs it: crash recovery, refusing to run without
+//! auth, secrets kept out of logs, the jobs CLI.
+
+use std::time::Duration;
+
+use onelive_sink::stand_in::PixeldrainStandIn;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_upload_then_restart_completes_the_upload_once() {
+    let pd = PixeldrainStandIn::start(API_KEY).await.unwrap();
+    pd.set_rate_limit(2 * 1024 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &key_auth(), &pd.api_base(), "");
+    let bytes = write_file(&dir.path().join("rec/stream_record_01.mp4"), 6 * 1024 * 1024);
+
+    let first = SinkProcess::start(dir.path(), &[]);
+    let (status, json) =
+        post(&first.url(&format!("?key={KEY}")), &transmux_event("/app/rec/stream_record_01.mp4"))
+            .await;
+    assert_eq!((status, json), (200, serde_json::json!({"status": "success"})));
+    wait_for("the upload to be under way", Duration::from_secs(20), || {
+        pd.bytes_received() > 1024 * 1024
+    })
+    .await;
+    first.kill();
+    assert!(pd.uploads().is_empty(), "the killed upload must not have completed");
+    let jobs = jobs_json(dir.path());
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["state"], "running", "left running by the crash");
+
+    pd.set_rate_limit(0);
+    let second = SinkProcess::start(dir.path(), &[]);
+    wait_for("the resumed upload", Duration::from_secs(30), || !pd.uploads().is_empty()).await;
+    wait_for("the job to be done", Duration::from_secs(10), || {
+        jobs_json(dir.path())[0]["state"] == "done"
+    })
+    .await;
+    // Give a wrongly repeated job the time to show up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let uploads = pd.uploads();
+    assert_eq!(uploads.len(), 1, "completed exactly once");
+    assert_eq!(uploads[0].bytes.as_deref(), Some(bytes.as_slice()));
+    let jobs = jobs_json(dir.path());
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["result"], format!("https://pixeldrain.com/u/{}", uploads[0].id));
+    let log = second.kill();
+    assert!(log.contains("resuming 1 job(s) interrupted by a restart"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_to_start_without_auth_unless_told() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), "", "http://127.0.0.1:9/api", "");
+    let err = SinkProcess::try_start(dir.path(), &[]).err().expect("must not start");
+    assert!(err.contains("--insecure-no-auth"), "{err}");
+    let sink = SinkProcess::start(dir.path(), &["--insecure-no-auth"]);
+    let log = sink.kill();
+    assert!(log.contains("WITHOUT authentication"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_secrets_never_reach_the_logs() {
+    let pd = PixeldrainStandIn::start(API_KEY).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &key_auth(), &pd.api_base(), "");
+    write_file(&dir.path().join("rec/a.mp4"), 1000);
+    let sink = SinkProcess::start(dir.path(), &["--log", "debug"]);
+    let (status, _) =
+        post(&sink.url(&format!("?key={KEY}x&other=1")), &transmux_event("/app/rec/a.mp4")).await;
+    assert_eq!(status, 403);
+    let (status, _) =
+        post(&sink.url(&format!("?key={KEY}")), &transmux_event("/app/rec/a.mp4")).await;
+    assert_eq!(status, 200);
+    wait_for("the upload", Duration::from_secs(20), || !pd.uploads().is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let console = sink.kill();
+    let mut files = String::new();
+    for entry in std::fs::read_dir(dir.path().join("logs")).unwrap() {
+        let path = entry.unwrap().path();
+        assert!(
+            path.file_name().unwrap().to_str().unwrap().starts_with("onelive-sink.log."),
+            "{path:?}"
+        );
+        files.push_str(&std::fs::read_to_string(path).unwrap());
+    }
+    for (name, text) in [("console", &console), ("log file", &files)] {
+        assert!(text.contains("key=<redacted>&other=1"), "{name}: {text}");
+        assert!(text.contains("SUCCESS: a.mp4 -> https://pixeldrain.com/u/"), "{name}: {text}");
+        assert!(!text.contains(KEY), "{name} leaks the webhook key");
+        assert!(!text.contains(API_KEY), "{name} leaks the API key");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_cli_lists_shows_and_retries_failed_jobs() {
+    let pd = PixeldrainStandIn::start(API_KEY).await.unwrap();
+    pd.fail_next(100);
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &key_auth(), &pd.api_base(), "attempts = 2");
+    write_file(&dir.path().join("rec/a.mp4"), 1000);
+    let sink = SinkProcess::start(dir.path(), &[]);
+    let (status, _) =
+        post(&sink.url(&format!("?key={KEY}")), &transmux_event("/app/rec/a.mp4")).await;
+    assert_eq!(status, 200);
+    wait_for("the job to fail", Duration::from_secs(20), || {
+        jobs_json(dir.path())[0]["state"] == "failed"
+    })
+    .await;
+
+    let out = run(dir.path(), &["jobs", "list", "--state", "failed"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("failed") && table.contains("2/2") && table.contains("500"), "{table}");
+    let out = run(dir.path(), &["jobs", "list", "--state", "done", "--json"]);
+    assert!(out.stdout.is_empty());
+    let id = jobs_json(dir.path())[0]["id"].as_i64().unwrap().to_string();
+    let out = run(dir.path(), &["jobs", "show", &id]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["event"]["data"]["output"], "/app/rec/a.mp4");
+    assert!(shown["last_error"].as_str().unwrap().contains("500"));
+
+    pd.fail_next(0);
+    let out = run(dir.path(), &["jobs", "retry", &id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_for("the retried job", Duration::from_secs(20), || {
+        jobs_json(dir.path())[0]["state"] == "done"
+    })
+    .await;
+    assert_eq!(pd.uploads().len(), 1);
+
+    let out = run(dir.path(), &["jobs", "retry", "999"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no job with id 999"));
+    let out = run(dir.path(), &["jobs", "list", "--state", "bogus"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown job state"));
+    drop(sink);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_reports_errors_precisely() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &key_auth(), "http://127.0.0.1:9/api", "");
+    let out = run(dir.path(), &["check-config"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 rule(s)"));
+    std::fs::write(dir.path().join("sink.toml"), "[server]\nport = 5000\n").unwrap();
+    let out = run(dir.path(), &["check-config"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `port`"));
+}

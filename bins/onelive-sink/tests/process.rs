@@ -24,7 +24,11 @@ async fn sigkill_mid_upload_then_restart_completes_the_upload_once() {
         pd.bytes_received() > 1024 * 1024
     })
     .await;
-    first.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first_log = first.kill();
+    // Not a terminal: periodic progress lines instead of bars.
+    assert!(first_log.contains("upload stream_record_01.mp4: "), "{first_log}");
+    assert!(first_log.contains("/s, ETA "), "{first_log}");
     assert!(pd.uploads().is_empty(), "the killed upload must not have completed");
     let jobs = jobs_json(dir.path());
     assert_eq!(jobs.len(), 1);

@@ -44,7 +44,12 @@ pub fn router(engine: Engine, token: Option<Secret>) -> Router {
         .route("/api/deliveries/{id}/redeliver", post(redeliver))
         .route("/api/events", get(recent_events))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth));
-    Router::new().route("/healthz", get(healthz)).merge(protected).with_state(state)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(protected)
+        // The web UI (`/`, `/ui/...`): public assets that call the API above with the same token.
+        .merge(onelive_webui::router())
+        .with_state(state)
 }
 
 /// Binds `addr` and serves the API until `shutdown` resolves.

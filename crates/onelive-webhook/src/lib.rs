@@ -12,3 +12,35 @@
 #![deny(missing_docs)]
 
 pub mod verify;
+
+#[cfg(feature = "sender")]
+mod dispatcher;
+#[cfg(feature = "sender")]
+mod endpoint;
+#[cfg(feature = "sender")]
+mod error;
+#[cfg(feature = "sender")]
+mod outbox;
+#[cfg(feature = "sender")]
+mod redact;
+#[cfg(feature = "sender")]
+mod retry;
+#[cfg(feature = "sender")]
+pub mod ssrf;
+
+#[cfg(feature = "sender")]
+pub use dispatcher::{
+    DEFAULT_USER_AGENT, Dispatcher, DispatcherConfig, ShutdownReport, TestOutcome,
+};
+#[cfg(feature = "sender")]
+pub use endpoint::{DEFAULT_TIMEOUT, Endpoint, MAX_TIMEOUT};
+#[cfg(feature = "sender")]
+pub use error::{Error, Result};
+#[cfg(feature = "sender")]
+pub use outbox::{DeliveryRecord, DeliveryState, HistoryLimits, OutboxStats};
+#[cfg(feature = "sender")]
+pub use redact::redact_url;
+#[cfg(feature = "sender")]
+pub use retry::RetrySchedule;
+#[cfg(feature = "sender")]
+pub use ssrf::{DnsResolver, SsrfPolicy, SystemResolver};

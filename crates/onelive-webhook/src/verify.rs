@@ -357,7 +357,7 @@ fn truncate(text: &str, max: usize) -> &str {
 }
 
 /// Current Unix time in seconds (0 if the clock is before 1970).
-pub(crate) fn unix_now() -> i64 {
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -1,0 +1,36 @@
+//! `oneliverec check-config`: validates a config file and says what it watches.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use onelive_engine::EngineConfig;
+use onelive_platform::{PlatformRegistry, PlatformsConfig};
+
+/// Arguments of `oneliverec check-config`.
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The config file.
+    #[arg(long, short = 'c', env = "ONELIVEREC_CONFIG", default_value = "oneliverec.toml")]
+    pub config: PathBuf,
+}
+
+/// `oneliverec check-config`.
+pub fn check_config(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
+    let config = EngineConfig::load(&args.config)?;
+    let registry = PlatformRegistry::builtin(&PlatformsConfig::default());
+    for (i, c) in config.channels.iter().enumerate() {
+        if let Err(e) = registry.resolve(&c.url) {
+            anyhow::bail!("invalid config {}: key `channels[{i}].url`: {e}", args.config.display());
+        }
+    }
+    println!(
+        "{}: OK ({} channels, {} webhooks, recordings in {}, state in {})",
+        args.config.display(),
+        config.channels.len(),
+        config.webhooks.len(),
+        config.output.folder.display(),
+        config.state_dir(Some(&args.config)).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,99 @@
+//! `oneliverec run`: the recorder service.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use onelive_engine::{Engine, EngineConfig, api, wiring};
+
+/// Arguments of `oneliverec run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The config file (`oneliverec.toml`); API changes are written back to it.
+    #[arg(long, short = 'c', env = "ONELIVEREC_CONFIG", default_value = "oneliverec.toml")]
+    pub config: PathBuf,
+    /// How long a graceful shutdown may take before undelivered events are
+    /// left in the outbox for the next start.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    onelive_engine::HumanDuration::parse(s).map(|d| d.0)
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`).
+pub(crate) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Logs warnings only unless `RUST_LOG` says otherwise (the demo prints its own story).
+pub(crate) fn init_logging_quiet() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// `oneliverec run`.
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let config = EngineConfig::load(&args.config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
+    runtime.block_on(serve(config, args.config, args.shutdown_timeout))
+}
+
+async fn serve(config: EngineConfig, path: PathBuf, shutdown_timeout: Duration) -> anyhow::Result<ExitCode> {
+    let state_dir = config.state_dir(Some(&path));
+    let parts = wiring::real_parts(&config, &state_dir).await?;
+    let api_config = config.api.clone();
+    let listener = if api_config.enabled {
+        Some(
+            tokio::net::TcpListener::bind(api_config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (api.listen)", api_config.listen))?,
+        )
+    } else {
+        None
+    };
+    let engine = Engine::start(config, Some(path), parts).await?;
+    let (api_stop_tx, api_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let api_task = listener.map(|listener| {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "HTTP API listening");
+        }
+        tokio::spawn(api::serve(engine.clone(), listener, api_config.token.clone(), async {
+            let _ = api_stop_rx.await;
+        }))
+    });
+    let signal = wait_for_signal().await;
+    tracing::info!(%signal, "shutting down (a second signal exits at once)");
+    tokio::spawn(async {
+        let second = wait_for_signal().await;
+        eprintln!("oneliverec: second {second}: exiting now");
+        std::process::exit(130);
+    });
+    let _ = api_stop_tx.send(());
+    let delivered = engine.shutdown(shutdown_timeout).await;
+    if let Some(task) = api_task {
+        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    }
+    tracing::info!(all_events_delivered = delivered, "stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for SIGINT or SIGTERM and names it.
+pub(crate) async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}

@@ -1,0 +1,267 @@
+use std::path::Path;
+use std::time::Duration;
+
+use onelive_events::{EventData, LiveInfo};
+use onelive_recorder::{
+    EndReason, EventContext, FilenameTemplate, RecorderError, RecordingConfig, SplitPolicy,
+    StreamKind, StreamSource, record,
+};
+use onelive_synthetic::{SyntheticOptions, SyntheticOrigin};
+use tokio::sync::mpsc;
+
+use crate::common::{check_file_events, drain, errors, probe, wait_for_bytes};
+
+fn context(title: &str) -> EventContext {
+    let mut ctx = EventContext::new("test", "chan");
+    ctx.live_info =
+        LiveInfo { uname: "streamer".into(), title: title.into(), ..LiveInfo::default() };
+    ctx.session_id = Some(onelive_events::Uuid::new_v4());
+    ctx
+}
+
+fn config(url: String, kind: StreamKind, dir: &Path) -> RecordingConfig {
+    let mut cfg = RecordingConfig::new(StreamSource::new(url, kind), dir);
+    cfg.template = FilenameTemplate::parse("{uname}-{title}-{part:03}.{ext}").unwrap();
+    cfg.min_free_bytes = 0;
+    cfg.stall_timeout = Duration::from_secs(10);
+    cfg
+}
+
+async fn origin() -> SyntheticOrigin {
+    SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap()
+}
+
+#[tokio::test]
+async fn records_ten_seconds_of_hls_into_one_valid_file() {
+    let origin = origin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(origin.hls_url(), StreamKind::Hls, dir.path());
+    cfg.stop_after = Some(Duration::from_secs(10));
+    let (tx, mut rx) = mpsc::channel(64);
+    let recording = record(cfg, context("ten"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(40), recording.wait()).await.unwrap();
+    assert_eq!(outcome.reason, EndReason::LimitReached);
+    assert_eq!(outcome.files.len(), 1, "{outcome:?}");
+    assert_eq!(outcome.next_part, 2);
+    let events = drain(&mut rx);
+    assert_eq!(events.len(), 2, "exactly create + finish: {events:?}");
+    let paths = check_file_events(&events).await;
+    assert_eq!(paths, [dir.path().join("streamer-ten-001.ts").to_string_lossy()]);
+    let (duration, _) = probe(Path::new(&paths[0])).await;
+    assert!((duration - 10.0).abs() <= 1.0, "duration {duration}");
+    assert_eq!(outcome.files[0].size, std::fs::metadata(&paths[0]).unwrap().len());
+    let EventData::VideoFileFinish(f) = &events[1].data else { panic!() };
+    assert_eq!(f.live_info.as_ref().unwrap().title, "ten");
+    assert!(f.session_id.is_some());
+}
+
+#[tokio::test]
+async fn splits_by_duration_into_several_valid_files() {
+    let origin = origin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(origin.hls_url(), StreamKind::Hls, dir.path());
+    cfg.split = SplitPolicy { max_duration: Some(Duration::from_secs(4)), max_bytes: None };
+    cfg.stop_after = Some(Duration::from_secs(10));
+    let (tx, mut rx) = mpsc::channel(64);
+    let recording = record(cfg, context("split"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(60), recording.wait()).await.unwrap();
+    assert_eq!(outcome.reason, EndReason::LimitReached, "{outcome:?}");
+    assert!(outcome.files.len() >= 3, "{outcome:?}");
+    let events = drain(&mut rx);
+    assert!(errors(&events).is_empty(), "{:?}", errors(&events));
+    let paths = check_file_events(&events).await;
+    assert_eq!(paths.len(), outcome.files.len());
+    for (i, p) in paths.iter().enumerate() {
+        assert!(p.ends_with(&format!("streamer-split-{:03}.ts", i + 1)), "{p}");
+        let (duration, _) = probe(Path::new(p)).await;
+        assert!((1.0..=5.0).contains(&duration), "{p}: {duration}");
+    }
+    let total: f64 = outcome.files.iter().map(|f| f.duration).sum();
+    assert!((total - 10.0).abs() <= 1.5, "total {total}");
+}
+
+#[tokio::test]
+async fn splits_by_size() {
+    let origin = origin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(origin.flv_url(), StreamKind::Flv, dir.path());
+    cfg.split = SplitPolicy { max_duration: None, max_bytes: Some(128 * 1024) };
+    cfg.stop_after = Some(Duration::from_secs(8));
+    let (tx, mut rx) = mpsc::channel(64);
+    let recording = record(cfg, context("size"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(60), recording.wait()).await.unwrap();
+    assert!(outcome.files.len() >= 2, "{outcome:?}");
+    for f in &outcome.files[..outcome.files.len() - 1] {
+        assert!(f.size >= 128 * 1024 && f.size < 256 * 1024, "{f:?}");
+    }
+    check_file_events(&drain(&mut rx)).await;
+}
+
+#[tokio::test]
+async fn watchdog_fires_when_the_origin_stalls_and_the_file_is_kept() {
+    let origin = origin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(origin.hls_url(), StreamKind::Hls, dir.path());
+    cfg.stall_timeout = Duration::from_secs(3);
+    cfg.io_timeout = Duration::from_secs(60);
+    let (tx, mut rx) = mpsc::channel(64);
+    let recording = record(cfg, context("stall"), tx).await.unwrap();
+    wait_for_bytes(&recording).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    origin.freeze();
+    let frozen_at = tokio::time::Instant::now();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), recording.wait()).await.unwrap();
+    let took = frozen_at.elapsed();
+    assert_eq!(outcome.reason, EndReason::Stalled { after: Duration::from_secs(3) }, "{outcome:?}");
+    // 3 s of buffered segments may still arrive after the freeze, then 3 s
+    // without progress, then at most 1 s for `q` + SIGTERM.
+    assert!(took < Duration::from_secs(10), "watchdog took {took:?}");
+    let events = drain(&mut rx);
+    assert_eq!(outcome.files.len(), 1, "{outcome:?} {:?}", errors(&events));
+    let paths = check_file_events(&events).await;
+    assert_eq!(paths.len(), 1);
+    let errs = errors(&events);
+    assert!(errs.iter().any(|e| e.contains("stalled")), "{errs:?}");
+    assert_eq!(outcome.next_part, 2, "the caller restarts into part 2");
+}
+
+#[tokio::test]
+async fn origin_killed_mid_recording_ends_with_a_reason_and_a_valid_file() {
+    let mut origin = origin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(origin.hls_url(), StreamKind::Hls, dir.path());
+    cfg.stall_timeout = Duration::from_secs(4);
+    cfg.io_timeout = Duration::from_secs(3);
+    let (tx, mut rx) = mpsc::channel(64);
+    let recording = record(cfg, context("killed"), tx).await.unwrap();
+    wait_for_bytes(&recording).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    origin.stop().await;
+    let outcome = tokio::time::timeout(Duration::from_secs(30), recording.wait()).await.unwrap();
+    assert!(
+        matches!(
+            outcome.reason,
+            EndReason::Stalled { .. } | EndReason::FfmpegFailed { .. } | EndReason::StreamEnded
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.files.len(), 1, "{outcome:?}");
+    let events = drain(&mut rx);
+    assert_eq!(check_file_events(&events).await.len(), 1);
+}
+
+#[tokio::test]
+async fn stop_while_recording_finalizes_the_file() {
+    let origin = origin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(origin.hls_url(), StreamKind::Hls, dir.path());
+    let (tx, mut rx) = mpsc::channel(64);
+    let recording = record(cfg, context("stop"), tx).await.unwrap();
+    wait_for_bytes(&recording).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let progress = recording.progress();
+    assert!(progress.bytes_written > 0 && progress.current_file.is_some(), "{progress:?}");
+    let outcome = tokio::time::timeout(Duration::from_secs(20), recording.stop()).await.unwrap();
+    assert_eq!(outcome.reason, EndReason::Stopped);
+    assert_eq!(outcome.files.len(), 1);
+    let events = drain(&mut rx);
+    assert!(errors(&events).is_empty(), "{:?}", errors(&events));
+    assert_eq!(check_file_events(&events).await.len(), 1);
+}
+
+#[tokio::test]
+async fn records_http_flv() {
+    let origin = origin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(origin.flv_url(), StreamKind::Flv, dir.path());
+    cfg.stop_after = Some(Duration::from_secs(4));
+    let (tx, mut rx) = mpsc::channel(64);
+    let recording = record(cfg, context("flv"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), recording.wait()).await.unwrap();
+    assert_eq!(outcome.reason, EndReason::LimitReached, "{outcome:?}");
+    let paths = check_file_events(&drain(&mut rx)).await;
+    assert_eq!(paths.len(), 1);
+    assert!(paths[0].ends_with(".flv"));
+    let (duration, _) = probe(Path::new(&paths[0])).await;
+    assert!((duration - 4.0).abs() <= 1.0, "{duration}");
+}
+
+#[tokio::test]
+async fn hostile_title_gives_a_safe_readable_file_name() {
+    let origin = origin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let title = format!("a/b %Y {{title}} 🎉 ..\\{}", "x".repeat(300));
+    let mut cfg = config(origin.flv_url(), StreamKind::Flv, dir.path());
+    cfg.template = FilenameTemplate::parse("{title}-{start_time:%Y}-{part}").unwrap();
+    cfg.stop_after = Some(Duration::from_secs(2));
+    let (tx, mut rx) = mpsc::channel(64);
+    let recording = record(cfg, context(&title), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), recording.wait()).await.unwrap();
+    assert_eq!(outcome.files.len(), 1, "{outcome:?}");
+    let path = &outcome.files[0].path;
+    assert_eq!(path.parent(), Some(dir.path()), "no directory escape: {path:?}");
+    let name = path.file_name().unwrap().to_str().unwrap();
+    assert!(name.starts_with("a_b %Y {title} 🎉 .._xxx"), "{name}");
+    let year = onelive_events::OffsetDateTime::now_utc().year();
+    assert!(name.ends_with(&format!("-{year}-1.flv")), "{name}");
+    assert!(name.len() <= 240, "{}", name.len());
+    check_file_events(&drain(&mut rx)).await;
+}
+
+#[tokio::test]
+async fn disk_guard_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config("http://127.0.0.1:9/x.m3u8".into(), StreamKind::Hls, dir.path());
+    let free = onelive_recorder::free_bytes(dir.path()).unwrap();
+    cfg.min_free_bytes = free + (1 << 40);
+    let (tx, mut rx) = mpsc::channel(8);
+    let err = record(cfg, context("disk"), tx).await.unwrap_err();
+    assert!(matches!(err, RecorderError::LowDiskSpace { .. }), "{err}");
+    assert!(err.to_string().contains("not enough disk space"), "{err}");
+    let errs = errors(&drain(&mut rx));
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].contains("not enough disk space"), "{errs:?}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn unreachable_origin_is_reported_with_ffmpeg_output_and_no_secret() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}/live.flv?token=supersecret-token");
+    let mut cfg = config(url, StreamKind::Flv, dir.path());
+    cfg.source = cfg.source.with_cookie("SESSDATA=cookie-secret-value");
+    cfg.reconnect = false;
+    let (tx, mut rx) = mpsc::channel(8);
+    let recording = record(cfg, context("down"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(20), recording.wait()).await.unwrap();
+    let EndReason::FfmpegFailed { exit_code, stderr } = &outcome.reason else {
+        panic!("{outcome:?}");
+    };
+    assert_ne!(*exit_code, Some(0));
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert!(!stderr.contains("supersecret-token"), "{stderr}");
+    let events = drain(&mut rx);
+    assert!(events.iter().all(|e| !matches!(e.data, EventData::VideoFileCreate(_))));
+    let errs = errors(&events);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("ffmpeg exited with code"), "{errs:?}");
+    assert!(!errs[0].contains("supersecret-token") && !errs[0].contains("cookie-secret"));
+    assert!(outcome.files.is_empty() && outcome.discarded.is_empty());
+}
+
+#[tokio::test]
+async fn invalid_configs_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config("not a url".into(), StreamKind::Hls, dir.path());
+    let (tx, _rx) = mpsc::channel(8);
+    let err = record(cfg.clone(), context("x"), tx.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("not a valid URL"), "{err}");
+    cfg.source.url = "http://127.0.0.1:9/x".into();
+    cfg.split.max_duration = Some(Duration::from_millis(10));
+    let err = record(cfg.clone(), context("x"), tx.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("max_duration"), "{err}");
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the recorder: real ffmpeg against a synthetic live
+//! origin on loopback.
+
+mod common;
+mod record;

@@ -153,7 +153,8 @@ impl fmt::Debug for StreamVariant {
             .headers
             .iter()
             .map(|(k, v)| {
-                let secret = k.eq_ignore_ascii_case("cookie") || k.eq_ignore_ascii_case("authorization");
+                let secret =
+                    k.eq_ignore_ascii_case("cookie") || k.eq_ignore_ascii_case("authorization");
                 (k.as_str(), if secret { "<redacted>" } else { v.as_str() })
             })
             .collect();

@@ -66,7 +66,9 @@ impl HttpClient {
         let mut overrides = Vec::new();
         for (host, base) in &config.host_overrides {
             let parsed = url::Url::parse(base).map_err(|e| {
-                PlatformError::Config(format!("host override for {host}: invalid base URL {base}: {e}"))
+                PlatformError::Config(format!(
+                    "host override for {host}: invalid base URL {base}: {e}"
+                ))
             })?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(PlatformError::Config(format!(
@@ -257,7 +259,8 @@ impl HttpRequest {
             Some(Body::Json(value)) => request = request.json(value),
             None => {}
         }
-        let mut response = request.send().await.map_err(|e| network(describe(&e), e.is_timeout()))?;
+        let mut response =
+            request.send().await.map_err(|e| network(describe(&e), e.is_timeout()))?;
         let status = response.status().as_u16();
         let mut headers = BTreeMap::new();
         for (name, value) in response.headers() {

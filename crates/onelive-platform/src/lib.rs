@@ -23,7 +23,9 @@
 //! ```
 //! use onelive_platform::{PlatformRegistry, PlatformsConfig};
 //!
-//! let registry = PlatformRegistry::builtin(&PlatformsConfig::default());
+//! // Without the streamlink fallback (which would claim Twitch VODs).
+//! let config = PlatformsConfig { streamlink: false, ..PlatformsConfig::default() };
+//! let registry = PlatformRegistry::builtin(&config);
 //! let channel = registry.resolve("https://www.twitch.tv/SomeStreamer/").unwrap();
 //! assert_eq!(channel.platform, "twitch");
 //! assert_eq!(channel.channel, "somestreamer");
@@ -68,7 +70,7 @@ pub use error::{ErrorKind, PlatformError, Result};
 pub use http::{HttpClient, HttpRequest, HttpResponse};
 pub use registry::{PlatformRegistry, Platforms};
 
-/// Re-exported so that adapter authors need not name `onelive-events`.
-pub use onelive_events::{LiveInfo, LiveStatus};
 /// Re-exported for adapter authors.
 pub use async_trait::async_trait;
+/// Re-exported so that adapter authors need not name `onelive-events`.
+pub use onelive_events::{LiveInfo, LiveStatus};

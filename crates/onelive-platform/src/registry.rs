@@ -44,7 +44,8 @@ impl PlatformRegistry {
             Arc::new(adapters::soop::Soop),
             Arc::new(adapters::kick::Kick),
         ];
-        let mut fallback: Vec<Arc<dyn PlatformAdapter>> = vec![Arc::new(adapters::generic::Generic)];
+        let mut fallback: Vec<Arc<dyn PlatformAdapter>> =
+            vec![Arc::new(adapters::generic::Generic)];
         if config.streamlink {
             let program = config.streamlink_path.clone().unwrap_or_else(|| "streamlink".to_owned());
             fallback.push(Arc::new(adapters::streamlink::Streamlink::new(program)));

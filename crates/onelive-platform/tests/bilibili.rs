@@ -50,7 +50,10 @@ async fn live_room_by_short_id() {
     let seen = mock.seen();
     assert!(seen[0].path == ROOM_INIT && seen[0].query.contains("id=196"), "{seen:?}");
     assert!(seen.iter().any(|s| s.path == GET_INFO && s.query.contains("room_id=21452505")));
-    assert_eq!(seen[0].headers.get("referer").map(String::as_str), Some("https://live.bilibili.com/"));
+    assert_eq!(
+        seen[0].headers.get("referer").map(String::as_str),
+        Some("https://live.bilibili.com/")
+    );
 }
 
 #[tokio::test]
@@ -220,10 +223,14 @@ async fn cookies_are_sent_but_never_shown() {
     )
     .await;
     let mut config = mock.config(HOSTS);
-    config.sites.entry("bilibili".into()).or_default().cookies = Some("SESSDATA=topsecret42".into());
+    config.sites.entry("bilibili".into()).or_default().cookies =
+        Some("SESSDATA=topsecret42".into());
     let ctx = crate::common::context_for(&config);
     let error = Bilibili::new().live_info(&ctx, "196").await.unwrap_err();
-    assert_eq!(mock.seen()[0].headers.get("cookie").map(String::as_str), Some("SESSDATA=topsecret42"));
+    assert_eq!(
+        mock.seen()[0].headers.get("cookie").map(String::as_str),
+        Some("SESSDATA=topsecret42")
+    );
     assert!(!error.to_string().contains("topsecret42"));
     assert!(!format!("{error:?} {ctx:?}").contains("topsecret42"));
 }

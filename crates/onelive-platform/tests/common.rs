@@ -140,9 +140,8 @@ impl Mock {
 
     /// A config with every host in `hosts` pointed at this server.
     pub fn config(&self, hosts: &[&str]) -> PlatformsConfig {
-        let mut config = PlatformsConfig::default();
-        config.streamlink = false;
-        config.timeout_secs = 5;
+        let mut config =
+            PlatformsConfig { streamlink: false, timeout_secs: 5, ..PlatformsConfig::default() };
         for host in hosts {
             config.host_overrides.insert((*host).to_owned(), self.base_for(host));
         }
@@ -194,11 +193,9 @@ fn handle(
     });
     match found {
         Some(route) => {
-            let mut response = (
-                StatusCode::from_u16(route.reply.status).unwrap(),
-                route.reply.body.clone(),
-            )
-                .into_response();
+            let mut response =
+                (StatusCode::from_u16(route.reply.status).unwrap(), route.reply.body.clone())
+                    .into_response();
             for (k, v) in &route.reply.headers {
                 response.headers_mut().insert(
                     axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
@@ -207,7 +204,9 @@ fn handle(
             }
             response
         }
-        None => (StatusCode::NOT_FOUND, format!("no mock route for {method} {path}")).into_response(),
+        None => {
+            (StatusCode::NOT_FOUND, format!("no mock route for {method} {path}")).into_response()
+        }
     }
 }
 

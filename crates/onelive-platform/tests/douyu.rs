@@ -25,7 +25,11 @@ async fn serve(betard: Reply, play: Reply) -> Mock {
 
 #[tokio::test]
 async fn live_room_by_alias() {
-    let mock = serve(Reply::fixture(200, "douyu/betard_live.json"), Reply::fixture(200, "douyu/play_source.json")).await;
+    let mock = serve(
+        Reply::fixture(200, "douyu/betard_live.json"),
+        Reply::fixture(200, "douyu/play_source.json"),
+    )
+    .await;
     let info = Douyu.live_info(&mock.context(HOSTS), "xxbaobao").await.unwrap();
     assert_eq!(info.status, LiveStatus::Live);
     assert_eq!(info.uid, "19344409");
@@ -41,7 +45,9 @@ async fn live_room_by_alias() {
 #[tokio::test]
 async fn offline_and_video_loop() {
     for fixture in ["douyu/betard_offline.json", "douyu/betard_loop.json"] {
-        let mock = serve(Reply::fixture(200, fixture), Reply::fixture(200, "douyu/play_offline.json")).await;
+        let mock =
+            serve(Reply::fixture(200, fixture), Reply::fixture(200, "douyu/play_offline.json"))
+                .await;
         let ctx = mock.context(HOSTS);
         let info = Douyu.live_info(&ctx, "288016").await.unwrap();
         assert_eq!(info.status, LiveStatus::Offline, "{fixture}");
@@ -53,7 +59,8 @@ async fn offline_and_video_loop() {
 
 #[tokio::test]
 async fn not_found() {
-    let mock = serve(Reply::text(404, "Not Found"), Reply::fixture(200, "douyu/play_offline.json")).await;
+    let mock =
+        serve(Reply::text(404, "Not Found"), Reply::fixture(200, "douyu/play_offline.json")).await;
     let ctx = mock.context(HOSTS);
     assert_eq!(Douyu.live_info(&ctx, "288016").await.unwrap_err().kind(), ErrorKind::NotFound);
     assert_eq!(Douyu.live_info(&ctx, "ghost").await.unwrap_err().kind(), ErrorKind::NotFound);
@@ -85,21 +92,33 @@ async fn rate_limit_region_block_auth_failure_and_malformed() {
 
 #[tokio::test]
 async fn stream_variants_per_quality() {
-    let mock = serve(Reply::fixture(200, "douyu/betard_live.json"), Reply::fixture(200, "douyu/play_source.json")).await;
+    let mock = serve(
+        Reply::fixture(200, "douyu/betard_live.json"),
+        Reply::fixture(200, "douyu/play_source.json"),
+    )
+    .await;
     let variants = Douyu.stream_variants(&mock.context(HOSTS), "288016").await.unwrap();
     let names: Vec<&str> = variants.iter().map(|v| v.quality.as_str()).collect();
     assert_eq!(names, ["原画", "蓝光4M", "高清"]);
     assert!(variants[0].source && !variants[1].source);
     assert_eq!(variants[0].kind, StreamKind::Flv);
-    assert!(variants[0].url.starts_with("https://hw-tct.douyucdn.example/live/288016rEIowrSA.flv?wsAuth=abc"));
+    assert!(
+        variants[0]
+            .url
+            .starts_with("https://hw-tct.douyucdn.example/live/288016rEIowrSA.flv?wsAuth=abc")
+    );
     assert!(variants[1].url.contains("288016rEIowrSA_4000.flv"));
     assert_eq!(variants[1].bitrate_kbps, Some(4000));
-    assert_eq!(variants[0].headers.get("Referer").map(String::as_str), Some("https://www.douyu.com/"));
+    assert_eq!(
+        variants[0].headers.get("Referer").map(String::as_str),
+        Some("https://www.douyu.com/")
+    );
 
     // The auth is the key-stretched md5 for the fixed clock.
     let seen = mock.seen();
     let play = seen.iter().find(|s| s.path == PLAY).unwrap();
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(play.body.as_bytes()).into_owned().collect();
+    let form: Vec<(String, String)> =
+        url::form_urlencoded::parse(play.body.as_bytes()).into_owned().collect();
     let get = |k: &str| form.iter().find(|(key, _)| key == k).unwrap().1.clone();
     let tt = NOW.unix_timestamp();
     assert_eq!(get("tt"), tt.to_string());

@@ -9,7 +9,14 @@ async fn serve() -> Mock {
     let mock = Mock::start().await;
     mock.on("/live/master.m3u8", Reply::fixture(200, "generic/master.m3u8"))
         .on("/live/media.m3u8", Reply::fixture(200, "generic/media.m3u8"))
-        .on("/live/stream.flv", Reply { status: 200, body: b"FLV\x01\x05\x00\x00\x00\x09rest-of-stream".to_vec(), headers: vec![] })
+        .on(
+            "/live/stream.flv",
+            Reply {
+                status: 200,
+                body: b"FLV\x01\x05\x00\x00\x00\x09rest-of-stream".to_vec(),
+                headers: vec![],
+            },
+        )
         .on("/live/fake.flv", Reply::text(200, "<html>not a stream</html>"))
         .on("/live/page.m3u8", Reply::text(200, "<html>login</html>"))
         .on("/live/forbidden.m3u8", Reply::text(403, "no"))

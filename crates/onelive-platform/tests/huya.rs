@@ -92,7 +92,8 @@ async fn stream_variants_are_signed_deterministically() {
 
     // The query is the documented anticode for the viewer uid in it.
     let query = &first.url[prefix.len()..];
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     let get = |k: &str| pairs.iter().find(|(key, _)| key == k).unwrap().1.clone();
     let now_ms = NOW.unix_timestamp() * 1000;
     let uid = (get("seqid").parse::<i64>().unwrap() - now_ms) as u64;
@@ -111,7 +112,9 @@ async fn stream_variants_are_signed_deterministically() {
 fn anticode_refreshes_an_expiring_ws_time() {
     let now_ms = NOW.unix_timestamp() * 1000;
     let soon = format!("{:x}", NOW.unix_timestamp() + 60);
-    let code = format!("wsTime={soon}&fm=RFdxOEJjSjNoNkRKdDZUWV8kMF8kMV8kMl8kMw%3D%3D&ctype=huya_live&t=100");
+    let code = format!(
+        "wsTime={soon}&fm=RFdxOEJjSjNoNkRKdDZUWV8kMF8kMV8kMl8kMw%3D%3D&ctype=huya_live&t=100"
+    );
     let out = anticode(&code, "s", 1_234_567, now_ms).unwrap();
     let expected = format!("wsTime={:x}", NOW.unix_timestamp() + 24 * 3600);
     assert!(out.contains(&expected), "{out}");

@@ -69,7 +69,10 @@ async fn stream_variants_from_the_master_playlist() {
     assert_eq!(names, ["1080p60", "720p60", "360p30"], "sorted best first");
     assert!(variants[0].source);
     assert_eq!(variants[0].kind, StreamKind::Hls);
-    assert_eq!(variants[0].url, "https://video-weaver.pdx01.hls.live-video.example/v1/playlist/1080p60.m3u8");
+    assert_eq!(
+        variants[0].url,
+        "https://video-weaver.pdx01.hls.live-video.example/v1/playlist/1080p60.m3u8"
+    );
     assert_eq!(variants[0].width, Some(1920));
     assert_eq!(variants[2].bitrate_kbps, Some(730));
     assert_eq!(variants[0].headers.get("Referer").map(String::as_str), Some("https://kick.com/"));

@@ -5,9 +5,13 @@
 mod common;
 
 mod bilibili;
-mod twitch;
-mod huya;
 mod douyu;
-mod soop;
-mod kick;
 mod generic;
+mod http_client;
+mod huya;
+mod kick;
+mod registry;
+mod soop;
+mod streamlink;
+mod twitch;
+mod url_parsing;

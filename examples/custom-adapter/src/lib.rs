@@ -59,7 +59,8 @@ impl PlatformAdapter for StreamHut {
     fn parse_url(&self, url: &str) -> Option<String> {
         let rest = url.trim().strip_prefix("https://streamhut.example/live/")?;
         let name = rest.split(['?', '#']).next()?.trim_end_matches('/');
-        let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let valid =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         valid.then(|| name.to_ascii_lowercase())
     }
 
@@ -75,7 +76,10 @@ impl PlatformAdapter for StreamHut {
             uname: text(&body, "name"),
             avatar: text(&body, "avatar"),
             title: text(&body, "title"),
-            categories: Some(text(&body, "category")).filter(|c| !c.is_empty()).into_iter().collect(),
+            categories: Some(text(&body, "category"))
+                .filter(|c| !c.is_empty())
+                .into_iter()
+                .collect(),
             status: if live { LiveStatus::Live } else { LiveStatus::Offline },
             live_id: live.then(|| text(&body, "session_id")).filter(|s| !s.is_empty()),
             ..LiveInfo::default()
@@ -94,10 +98,8 @@ impl PlatformAdapter for StreamHut {
         }
         let mut variant = StreamVariant::new(hls, StreamKind::Hls, "source");
         variant.source = true;
-        variant.headers = BTreeMap::from([(
-            "Referer".to_owned(),
-            "https://streamhut.example/".to_owned(),
-        )]);
+        variant.headers =
+            BTreeMap::from([("Referer".to_owned(), "https://streamhut.example/".to_owned())]);
         Ok(vec![variant])
     }
 }

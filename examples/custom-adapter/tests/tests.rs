@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use custom_adapter::StreamHut;
 use onelive_platform::{
-    ErrorKind, LiveStatus, PlatformAdapter, PlatformRegistry, Platforms, PlatformContext,
+    ErrorKind, LiveStatus, PlatformAdapter, PlatformContext, PlatformRegistry, Platforms,
     PlatformsConfig, StreamKind,
 };
 
@@ -16,8 +16,14 @@ const CHANNEL_OFFLINE: &str = r#"{"id":43,"name":"Bob","live":false,"title":"","
 
 async fn server() -> String {
     let app = axum::Router::new()
-        .route("/api.streamhut.example/v1/channels/ada", axum::routing::get(|| async { CHANNEL_LIVE }))
-        .route("/api.streamhut.example/v1/channels/bob", axum::routing::get(|| async { CHANNEL_OFFLINE }));
+        .route(
+            "/api.streamhut.example/v1/channels/ada",
+            axum::routing::get(|| async { CHANNEL_LIVE }),
+        )
+        .route(
+            "/api.streamhut.example/v1/channels/bob",
+            axum::routing::get(|| async { CHANNEL_OFFLINE }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -27,8 +33,7 @@ async fn server() -> String {
 }
 
 fn config(base: &str) -> PlatformsConfig {
-    let mut config = PlatformsConfig::default();
-    config.streamlink = false;
+    let mut config = PlatformsConfig { streamlink: false, ..PlatformsConfig::default() };
     config
         .host_overrides
         .insert("api.streamhut.example".into(), format!("{base}/api.streamhut.example"));
@@ -37,8 +42,7 @@ fn config(base: &str) -> PlatformsConfig {
 
 #[test]
 fn registry_resolves_the_custom_platform_before_fallbacks() {
-    let mut config = PlatformsConfig::default();
-    config.streamlink = false;
+    let config = PlatformsConfig { streamlink: false, ..PlatformsConfig::default() };
     let mut registry = PlatformRegistry::builtin(&config);
     assert!(registry.resolve("https://streamhut.example/live/Ada/").is_err());
     registry.register(Arc::new(StreamHut));

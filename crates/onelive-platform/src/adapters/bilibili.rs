@@ -95,8 +95,7 @@ fn envelope(response: HttpResponse, channel: &str, expected: &str) -> Result<Val
     }
     let body: Value = response.json(expected)?;
     let code = json::int(&body, "/code").ok_or_else(|| response.unexpected(expected))?;
-    let message = json::string_or_empty(&body, "/message")
-        + &json::string_or_empty(&body, "/msg");
+    let message = json::string_or_empty(&body, "/message") + &json::string_or_empty(&body, "/msg");
     match code {
         0 => Ok(body.get("data").cloned().unwrap_or(Value::Null)),
         60004 | 60005 | 19002000 => Err(PlatformError::not_found(NAME, channel)),
@@ -325,7 +324,8 @@ impl PlatformAdapter for Bilibili {
                         if host.is_empty() || base.is_empty() {
                             continue;
                         }
-                        let mut v = StreamVariant::new(format!("{host}{base}{extra}"), kind, &quality);
+                        let mut v =
+                            StreamVariant::new(format!("{host}{base}{extra}"), kind, &quality);
                         v.source = qn == 10000 || accept.iter().all(|a| *a <= qn);
                         v.codec = json::string(codec, "/codec_name");
                         v.cdn = extra
@@ -360,7 +360,8 @@ mod tests {
         let key =
             wbi_mixin_key("7cd084941338484aae1ad9425b84077c", "4932caff0ff746eab6f01bf08b70ac45");
         assert_eq!(key, "ea1db124af3c7062474693fa704f4ff8");
-        let signed = wbi_sign(&[("foo", "114"), ("bar", "514"), ("zab", "1919810")], &key, 1702204169);
+        let signed =
+            wbi_sign(&[("foo", "114"), ("bar", "514"), ("zab", "1919810")], &key, 1702204169);
         let keys: Vec<&str> = signed.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["bar", "foo", "wts", "zab", "w_rid"]);
         assert_eq!(signed[4].1, "8f6f2b5b3d485fe1886cec6a0be8c5d4");

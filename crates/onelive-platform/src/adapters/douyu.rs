@@ -25,8 +25,22 @@ const DEFAULT_DID: &str = "10000000000000000000000000001501";
 
 /// First path segments that are Douyu pages, not rooms.
 const RESERVED: &[&str] = &[
-    "directory", "member", "search", "creator", "cate", "special", "topic", "schedule", "home",
-    "betard", "lapi", "wgapi", "api", "japi", "video", "g_",
+    "directory",
+    "member",
+    "search",
+    "creator",
+    "cate",
+    "special",
+    "topic",
+    "schedule",
+    "home",
+    "betard",
+    "lapi",
+    "wgapi",
+    "api",
+    "japi",
+    "video",
+    "g_",
 ];
 
 /// The Douyu adapter.
@@ -51,7 +65,14 @@ impl Douyu {
 /// assert_eq!(a.len(), 32);
 /// assert_ne!(a, auth("r", "k", 2, true, "288016", 1714550000));
 /// ```
-pub fn auth(rand_str: &str, key: &str, enc_time: u32, is_special: bool, rid: &str, tt: i64) -> String {
+pub fn auth(
+    rand_str: &str,
+    key: &str,
+    enc_time: u32,
+    is_special: bool,
+    rid: &str,
+    tt: i64,
+) -> String {
     let mut value = rand_str.to_owned();
     for _ in 0..enc_time {
         value = md5_hex(format!("{value}{key}"));
@@ -104,7 +125,8 @@ async fn betard(ctx: &PlatformContext, channel: &str) -> Result<(String, Value)>
 }
 
 fn is_live(body: &Value) -> bool {
-    j::int(body, "/room/show_status") == Some(1) && j::int(body, "/room/videoLoop").unwrap_or(0) == 0
+    j::int(body, "/room/show_status") == Some(1)
+        && j::int(body, "/room/videoLoop").unwrap_or(0) == 0
 }
 
 /// `getEncryption` data.
@@ -257,7 +279,9 @@ impl PlatformAdapter for Douyu {
             .unwrap_or_default();
         let mut categories = Vec::new();
         for p in ["/column/cate_name", "/room/second_lvl_name"] {
-            if let Some(c) = j::string(&body, p).filter(|c| !c.is_empty() && !categories.contains(c)) {
+            if let Some(c) =
+                j::string(&body, p).filter(|c| !c.is_empty() && !categories.contains(c))
+            {
                 categories.push(c);
             }
         }
@@ -303,7 +327,9 @@ impl PlatformAdapter for Douyu {
                 .iter()
                 .find(|(_, r, _)| *r == rate)
                 .map(|(n, _, b)| (n.clone(), *b))
-                .unwrap_or_else(|| (if rate == 0 { "source".into() } else { format!("rate{rate}") }, None));
+                .unwrap_or_else(|| {
+                    (if rate == 0 { "source".into() } else { format!("rate{rate}") }, None)
+                });
             let kind = if live.split('?').next().is_some_and(|p| p.ends_with(".m3u8")) {
                 StreamKind::Hls
             } else {

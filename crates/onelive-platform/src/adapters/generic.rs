@@ -84,8 +84,9 @@ impl PlatformAdapter for Generic {
     }
 
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
-        let kind = kind_of(channel)
-            .ok_or_else(|| PlatformError::UnsupportedUrl(format!("not a .m3u8/.flv URL: {channel}")))?;
+        let kind = kind_of(channel).ok_or_else(|| {
+            PlatformError::UnsupportedUrl(format!("not a .m3u8/.flv URL: {channel}"))
+        })?;
         let live = probe(ctx, channel, kind).await?.is_some();
         let parsed = http_url(channel);
         let title = parsed
@@ -106,8 +107,9 @@ impl PlatformAdapter for Generic {
         ctx: &PlatformContext,
         channel: &str,
     ) -> Result<Vec<StreamVariant>> {
-        let kind = kind_of(channel)
-            .ok_or_else(|| PlatformError::UnsupportedUrl(format!("not a .m3u8/.flv URL: {channel}")))?;
+        let kind = kind_of(channel).ok_or_else(|| {
+            PlatformError::UnsupportedUrl(format!("not a .m3u8/.flv URL: {channel}"))
+        })?;
         let Some(body) = probe(ctx, channel, kind).await? else {
             return Err(PlatformError::offline(NAME, channel));
         };

@@ -27,8 +27,21 @@ const SKIPPED_CDNS: &[&str] = &["HY", "HUYA", "HYZJ"];
 
 /// First path segments that are Huya pages, not rooms.
 const RESERVED: &[&str] = &[
-    "g", "video", "l", "game", "search", "myfollow", "download", "cache.php", "index.php", "e",
-    "topic", "info", "member", "video.html", "directory",
+    "g",
+    "video",
+    "l",
+    "game",
+    "search",
+    "myfollow",
+    "download",
+    "cache.php",
+    "index.php",
+    "e",
+    "topic",
+    "info",
+    "member",
+    "video.html",
+    "directory",
 ];
 
 /// The Huya adapter.
@@ -64,7 +77,12 @@ async fn profile_room(ctx: &PlatformContext, channel: &str) -> Result<Value> {
     let response = ctx
         .http
         .get(NAME, API)
-        .query(&[("m", "Live"), ("do", "profileRoom"), ("roomid", room.as_str()), ("showSecret", "1")])
+        .query(&[
+            ("m", "Live"),
+            ("do", "profileRoom"),
+            ("roomid", room.as_str()),
+            ("showSecret", "1"),
+        ])
         .header("Referer", REFERER)
         .with_platform_cookies()
         .send()
@@ -151,7 +169,9 @@ impl PlatformAdapter for Huya {
         match segments(&url).as_slice() {
             [room]
                 if !RESERVED.contains(&room.to_ascii_lowercase().as_str())
-                    && room.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+                    && room
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
             {
                 Some(room.clone())
             }
@@ -224,8 +244,8 @@ impl PlatformAdapter for Huya {
             .filter(|c| !SKIPPED_CDNS.contains(&j::string_or_empty(c, "/sCdnType").as_str()))
             .collect();
         cdns.sort_by_key(|c| std::cmp::Reverse(j::int(c, "/iWebPriorityRate").unwrap_or(0)));
-        let now_ms = ctx.clock.now().unix_timestamp() * 1000
-            + i64::from(ctx.clock.now().millisecond());
+        let now_ms =
+            ctx.clock.now().unix_timestamp() * 1000 + i64::from(ctx.clock.now().millisecond());
         let viewer = 1_234_000_000 + ctx.random.next_u64() % 1_000_000;
         let headers = stream_headers(ctx, NAME, REFERER);
         let mut variants = Vec::new();
@@ -246,10 +266,15 @@ impl PlatformAdapter for Huya {
                         query.push_str(&format!("&ratio={rate}"));
                     }
                     query.push_str("&codec=264");
-                    let suffix = j::string(cdn, suffix_key)
-                        .unwrap_or_else(|| if kind == StreamKind::Flv { "flv" } else { "m3u8" }.into());
+                    let suffix = j::string(cdn, suffix_key).unwrap_or_else(|| {
+                        if kind == StreamKind::Flv { "flv" } else { "m3u8" }.into()
+                    });
                     let base = base.replacen("http://", "https://", 1);
-                    let mut v = StreamVariant::new(format!("{base}/{name}.{suffix}?{query}"), kind, quality);
+                    let mut v = StreamVariant::new(
+                        format!("{base}/{name}.{suffix}?{query}"),
+                        kind,
+                        quality,
+                    );
                     v.source = *rate == 0;
                     v.bitrate_kbps = (*rate > 0).then_some(*rate as u32);
                     v.cdn = j::string(cdn, "/sCdnType");

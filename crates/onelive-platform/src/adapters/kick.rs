@@ -24,9 +24,24 @@ const API: &str = "https://kick.com/api/v2/channels";
 
 /// First path segments that are Kick pages, not channels.
 const RESERVED: &[&str] = &[
-    "video", "videos", "categories", "category", "search", "auth", "browse", "following",
-    "dashboard", "settings", "terms-of-service", "privacy-policy", "community-guidelines",
-    "subscriptions", "clips", "api", "popout", "transactions",
+    "video",
+    "videos",
+    "categories",
+    "category",
+    "search",
+    "auth",
+    "browse",
+    "following",
+    "dashboard",
+    "settings",
+    "terms-of-service",
+    "privacy-policy",
+    "community-guidelines",
+    "subscriptions",
+    "clips",
+    "api",
+    "popout",
+    "transactions",
 ];
 
 /// The Kick adapter.
@@ -95,7 +110,9 @@ impl PlatformAdapter for Kick {
         match segments(&url).as_slice() {
             [slug]
                 if !RESERVED.contains(&slug.to_ascii_lowercase().as_str())
-                    && slug.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+                    && slug
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
             {
                 Some(slug.to_ascii_lowercase())
             }
@@ -111,7 +128,9 @@ impl PlatformAdapter for Kick {
         let body = channel_json(ctx, channel).await?;
         let live = live_stream(&body);
         let mut categories: Vec<String> = live
-            .map(|l| j::array(l, "/categories").iter().filter_map(|c| j::string(c, "/name")).collect())
+            .map(|l| {
+                j::array(l, "/categories").iter().filter_map(|c| j::string(c, "/name")).collect()
+            })
             .unwrap_or_default();
         if categories.is_empty()
             && let Some(name) = live.and_then(|l| j::string(l, "/category/name"))
@@ -126,7 +145,9 @@ impl PlatformAdapter for Kick {
             avatar: j::string_or_empty(&body, "/user/profile_pic"),
             title: live.map(|l| j::string_or_empty(l, "/session_title")).unwrap_or_default(),
             cover: live
-                .and_then(|l| j::string(l, "/thumbnail/url").or_else(|| j::string(l, "/thumbnail/src")))
+                .and_then(|l| {
+                    j::string(l, "/thumbnail/url").or_else(|| j::string(l, "/thumbnail/src"))
+                })
                 .unwrap_or_default(),
             categories,
             status: if live.is_some() { LiveStatus::Live } else { LiveStatus::Offline },
@@ -165,7 +186,8 @@ impl PlatformAdapter for Kick {
         let headers = stream_headers(ctx, NAME, "https://kick.com/");
         let entries = hls::parse_master(&text, &ctx.http.rewrite_url(&playback));
         if entries.is_empty() {
-            let mut v = StreamVariant::new(ctx.http.rewrite_url(&playback), StreamKind::Hls, "source");
+            let mut v =
+                StreamVariant::new(ctx.http.rewrite_url(&playback), StreamKind::Hls, "source");
             v.source = true;
             v.headers = headers;
             return Ok(vec![v]);

@@ -26,7 +26,13 @@ const ORIGIN: &str = "https://play.sooplive.co.kr";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Soop;
 
-async fn player(ctx: &PlatformContext, bj: &str, kind: &str, bno: &str, quality: &str) -> Result<Value> {
+async fn player(
+    ctx: &PlatformContext,
+    bj: &str,
+    kind: &str,
+    bno: &str,
+    quality: &str,
+) -> Result<Value> {
     let response = ctx
         .http
         .post(NAME, PLAYER_API)
@@ -65,12 +71,8 @@ async fn player(ctx: &PlatformContext, bj: &str, kind: &str, bno: &str, quality:
 
 async fn station(ctx: &PlatformContext, bj: &str) -> Result<Value> {
     let url = format!("{STATION_API}/{bj}/station");
-    let response = ctx
-        .http
-        .get(NAME, &url)
-        .header("Referer", &format!("{ORIGIN}/{bj}"))
-        .send()
-        .await?;
+    let response =
+        ctx.http.get(NAME, &url).header("Referer", &format!("{ORIGIN}/{bj}")).send().await?;
     if response.status == 515 {
         return Err(PlatformError::not_found(NAME, bj));
     }
@@ -124,7 +126,8 @@ impl PlatformAdapter for Soop {
             [bj, bno] if is_digits(bno) => bj,
             _ => return None,
         };
-        (bj.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')).then(|| bj.to_ascii_lowercase())
+        (bj.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            .then(|| bj.to_ascii_lowercase())
     }
 
     fn channel_url(&self, channel: &str) -> String {
@@ -209,7 +212,8 @@ impl PlatformAdapter for Soop {
         for preset in j::array(&live, "/VIEWPRESET") {
             let Some(name) = j::string(preset, "/name").filter(|n| n != "auto") else { continue };
             let aid = player(ctx, channel, "aid", &bno, &name).await?;
-            let Some(aid_token) = j::string(&aid, "/AID").filter(|_| j::int(&aid, "/RESULT") == Some(1))
+            let Some(aid_token) =
+                j::string(&aid, "/AID").filter(|_| j::int(&aid, "/RESULT") == Some(1))
             else {
                 continue;
             };
@@ -228,7 +232,8 @@ impl PlatformAdapter for Soop {
                 return Err(response.unexpected("broad_stream_assign JSON {view_url}"));
             };
             let label = j::string(preset, "/label").unwrap_or_else(|| name.clone());
-            let mut v = StreamVariant::new(format!("{view_url}?aid={aid_token}"), StreamKind::Hls, label);
+            let mut v =
+                StreamVariant::new(format!("{view_url}?aid={aid_token}"), StreamKind::Hls, label);
             v.source = name == "original";
             v.height = j::int(preset, "/label_resolution").and_then(|h| u32::try_from(h).ok());
             v.bitrate_kbps = j::int(preset, "/bps").and_then(|b| u32::try_from(b).ok());

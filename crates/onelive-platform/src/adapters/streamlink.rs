@@ -51,10 +51,10 @@ impl Streamlink {
         let config = ctx.config();
         let site = config.site(NAME);
         let mut command = tokio::process::Command::new(&self.program);
-        command.arg("--json").arg("--http-header").arg(format!(
-            "User-Agent={}",
-            config.user_agent_for(NAME)
-        ));
+        command
+            .arg("--json")
+            .arg("--http-header")
+            .arg(format!("User-Agent={}", config.user_agent_for(NAME)));
         if let Some(proxy) = site.proxy.or_else(|| config.proxy.clone()).filter(|p| !p.is_empty()) {
             command.arg("--http-proxy").arg(proxy);
         }
@@ -141,7 +141,8 @@ impl PlatformAdapter for Streamlink {
 
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
         let body = self.query(ctx, channel).await?;
-        let live = j::at(&body, "/streams").and_then(Value::as_object).is_some_and(|s| !s.is_empty());
+        let live =
+            j::at(&body, "/streams").and_then(Value::as_object).is_some_and(|s| !s.is_empty());
         Ok(LiveInfo {
             uid: String::new(),
             uname: j::string_or_empty(&body, "/metadata/author"),
@@ -171,7 +172,9 @@ impl PlatformAdapter for Streamlink {
             let Some(url) = j::string(stream, "/url") else { continue };
             let kind = match j::string_or_empty(stream, "/type").as_str() {
                 "hls" => StreamKind::Hls,
-                "http" if strip_query(&url).to_ascii_lowercase().ends_with(".m3u8") => StreamKind::Hls,
+                "http" if strip_query(&url).to_ascii_lowercase().ends_with(".m3u8") => {
+                    StreamKind::Hls
+                }
                 "http" => StreamKind::Flv,
                 _ => continue,
             };
@@ -194,7 +197,9 @@ impl PlatformAdapter for Streamlink {
         if variants.is_empty() {
             return Err(PlatformError::offline(NAME, channel));
         }
-        variants.sort_by_key(|v| (std::cmp::Reverse(v.source), std::cmp::Reverse(v.height.unwrap_or(0))));
+        variants.sort_by_key(|v| {
+            (std::cmp::Reverse(v.source), std::cmp::Reverse(v.height.unwrap_or(0)))
+        });
         Ok(variants)
     }
 }

@@ -32,9 +32,32 @@ const TOKEN_QUERY: &str = "query($login:String!,$playerType:String!){streamPlayb
 
 /// First path segments that are Twitch pages, not channels.
 const RESERVED: &[&str] = &[
-    "directory", "videos", "video", "settings", "search", "p", "downloads", "jobs", "turbo",
-    "subscriptions", "inventory", "wallet", "drops", "friends", "login", "signup", "messages",
-    "u", "popout", "moderator", "following", "prime", "store", "team", "clip", "broadcast",
+    "directory",
+    "videos",
+    "video",
+    "settings",
+    "search",
+    "p",
+    "downloads",
+    "jobs",
+    "turbo",
+    "subscriptions",
+    "inventory",
+    "wallet",
+    "drops",
+    "friends",
+    "login",
+    "signup",
+    "messages",
+    "u",
+    "popout",
+    "moderator",
+    "following",
+    "prime",
+    "store",
+    "team",
+    "clip",
+    "broadcast",
 ];
 
 /// The Twitch adapter.
@@ -116,8 +139,11 @@ impl PlatformAdapter for Twitch {
         let segs = segments(&url);
         let login = match host.as_str() {
             "player.twitch.tv" if segs.is_empty() => query(&url, "channel")?,
-            "twitch.tv" | "www.twitch.tv" | "m.twitch.tv" | "go.twitch.tv" => match segs.as_slice() {
-                [login] if !RESERVED.contains(&login.to_ascii_lowercase().as_str()) => login.clone(),
+            "twitch.tv" | "www.twitch.tv" | "m.twitch.tv" | "go.twitch.tv" => match segs.as_slice()
+            {
+                [login] if !RESERVED.contains(&login.to_ascii_lowercase().as_str()) => {
+                    login.clone()
+                }
                 _ => return None,
             },
             _ => return None,

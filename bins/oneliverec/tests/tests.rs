@@ -1,1 +1,3 @@
-//! CLI tests (filled below).
+//! `oneliverec` run as a process.
+
+mod platform_commands;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use onelive_platform::{Platforms, PlatformsConfig, PlatformRegistry};
+use onelive_platform::{PlatformRegistry, Platforms, PlatformsConfig};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -46,8 +46,8 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<PlatformsConfig> {
     let Some(path) = path else { return Ok(PlatformsConfig::default()) };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
-    let file: ConfigFile = toml::from_str(&text)
-        .with_context(|| format!("invalid config file {}", path.display()))?;
+    let file: ConfigFile =
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
     Ok(file.platforms)
 }
 

@@ -22,3 +22,13 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
         exit 1
     fi
 fi
+
+# onelive-platform's streamlink fallback and its tests use the streamlink CLI (PyPI).
+# Optional: without it, those tests print a notice and skip.
+if ! command -v streamlink >/dev/null 2>&1; then
+    echo "install-deps: installing streamlink with pip" >&2
+    if ! { command -v python3 >/dev/null 2>&1 && python3 -m pip install --quiet streamlink >/dev/null 2>&1; } \
+        && ! { command -v python3 >/dev/null 2>&1 && python3 -m pip install --quiet --break-system-packages streamlink >/dev/null 2>&1; }; then
+        echo "install-deps: could not install streamlink (pip install streamlink); its tests will be skipped" >&2
+    fi
+fi

@@ -309,7 +309,8 @@
     });
     row.querySelector('.toggle-record').addEventListener('click', () => {
       const c2 = channelsCache.find((x) => x.id === row.dataset.id);
-      channelAction(row.dataset.id, c2 && c2.record ? 'record/stop' : 'record/start');
+      // `record/start` and `record/stop` act now (the channel's `record` setting stays).
+      channelAction(row.dataset.id, c2 && c2.recording ? 'record/stop' : 'record/start');
     });
     row.querySelector('.remove').addEventListener('click', async () => {
       const c2 = channelsCache.find((x) => x.id === row.dataset.id);
@@ -331,7 +332,8 @@
     row.dataset.state = status;
     setText(badge, t('state.' + status));
     setText(row.querySelector('.channel-name'), c.name || c.channel);
-    setText(row.querySelector('.platform'), c.platform + (c.channel && c.channel !== c.name ? ' · ' + c.channel : ''));
+    const showChannel = c.channel && c.channel !== c.name && c.channel !== c.url;
+    setText(row.querySelector('.platform'), c.platform + (showChannel ? ' · ' + c.channel : ''));
     const info = c.live_info || {};
     const cats = Array.isArray(info.categories) && info.categories.length ? ' · ' + info.categories.join(' / ') : '';
     setText(row.querySelector('.live-title'), info.title ? info.title + cats : '');
@@ -345,8 +347,9 @@
     setText(err, c.last_error ? t('channels.error') + ': ' + c.last_error : '');
     setText(row.querySelector('.channel-url'), c.url);
     setText(row.querySelector('.toggle-enabled'), t(c.enabled ? 'channels.disable' : 'channels.enable'));
-    setText(row.querySelector('.toggle-record'), t(c.record ? 'channels.stop' : 'channels.start'));
-    row.querySelector('.toggle-record').classList.toggle('danger-outline', Boolean(c.record));
+    setText(row.querySelector('.toggle-record'), t(c.recording ? 'channels.stop' : 'channels.start'));
+    row.querySelector('.toggle-record').classList.toggle('danger-outline', Boolean(c.recording));
+    row.querySelector('.toggle-record').disabled = !c.enabled;
     setText(row.querySelector('.remove'), t('channels.remove'));
     for (const dt of row.querySelectorAll('dt[data-i18n]')) setText(dt, t(dt.dataset.i18n));
   }
@@ -657,7 +660,7 @@
       const data = await api('POST', '/api/webhooks/' + encodeURIComponent(id) + '/test');
       const outcome = data && data.result !== undefined ? data.result : data;
       const text = typeof outcome === 'string' ? outcome : JSON.stringify(outcome);
-      const ok = !(outcome && typeof outcome === 'object' && outcome.ok === false) && !/^(error|failed)/i.test(text);
+      const ok = !(outcome && typeof outcome === 'object' && outcome.ok === false) && !/^(error|failed|refused)/i.test(text);
       testResults.set(id, { ok, text });
     } catch (e) {
       testResults.set(id, { ok: false, text: e.message });

@@ -652,10 +652,31 @@ impl Scenario<'_> {
             Duration::from_secs(20),
         )
         .await?;
-        ensure!(
-            c.find_all(Locator::Css(".webhook .delivery .redeliver")).await?.len() >= 1,
-            "no Redeliver button"
-        );
+        // Redeliver it: the receiver gets the finished-file event once more.
+        let finished_events = || {
+            self.receiver
+                .requests
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, body)| {
+                    serde_json::from_slice::<Value>(body)
+                        .is_ok_and(|e| e["type"] == json!("video_file_finish"))
+                })
+                .count()
+        };
+        let before = finished_events();
+        ensure!(before >= 1, "the receiver never got video_file_finish");
+        c.execute(
+            "[...document.querySelectorAll('.webhook .delivery')].find(d => d.textContent.includes('video_file_finish')).querySelector('.redeliver').click()",
+            vec![],
+        )
+        .await?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while finished_events() <= before {
+            ensure!(Instant::now() < deadline, "Redeliver did not deliver the event again");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         // Show the test answer in the screenshot too.
         click(c, ".webhook .webhook-test").await?;
         wait_js(

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::Args;
 use onelive_engine::EngineConfig;
-use onelive_platform::{PlatformRegistry, PlatformsConfig};
 
 /// Arguments of `oneliverec check-config`.
 #[derive(Debug, Args)]
@@ -18,12 +17,7 @@ pub struct CheckConfigArgs {
 /// `oneliverec check-config`.
 pub fn check_config(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
     let config = EngineConfig::load(&args.config)?;
-    let registry = PlatformRegistry::builtin(&PlatformsConfig::default());
-    for (i, c) in config.channels.iter().enumerate() {
-        if let Err(e) = registry.resolve(&c.url) {
-            anyhow::bail!("invalid config {}: key `channels[{i}].url`: {e}", args.config.display());
-        }
-    }
+    onelive_engine::wiring::check_channels(&config, &args.config)?;
     println!(
         "{}: OK ({} channels, {} webhooks, recordings in {}, state in {})",
         args.config.display(),

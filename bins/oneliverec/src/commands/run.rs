@@ -42,6 +42,7 @@ pub(crate) fn init_logging_quiet() {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let config = EngineConfig::load(&args.config)?;
+    wiring::check_channels(&config, &args.config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
     runtime.block_on(serve(config, args.config, args.shutdown_timeout))
 }

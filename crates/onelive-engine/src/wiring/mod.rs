@@ -17,6 +17,20 @@ pub use recorder::FfmpegRecorder;
 pub use remux::FfmpegRemux;
 pub use webhook::{WebhookDelivery, endpoint_of};
 
+/// Checks that a built-in platform adapter claims every channel URL; the
+/// error names the file and the key (`channels[N].url`).
+pub fn check_channels(config: &EngineConfig, path: &Path) -> Result<(), EngineError> {
+    let registry = onelive_platform::PlatformRegistry::builtin(&config.platforms);
+    for (i, c) in config.channels.iter().enumerate() {
+        registry.resolve(&c.url).map_err(|e| EngineError::Config {
+            path: path.to_path_buf(),
+            key: format!("channels[{i}].url"),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
 /// The real parts for a config: the built-in platform adapters, ffmpeg
 /// recording, ffmpeg transmuxing and the webhook outbox in `state_dir`.
 pub async fn real_parts(config: &EngineConfig, state_dir: &Path) -> Result<EngineParts, EngineError> {

@@ -1,0 +1,72 @@
+//! The full pipeline as a process: a Bilibili room (mocked on loopback
+//! through host overrides) whose stream is a synthetic live HLS origin goes
+//! live and offline; `oneliverec run` records, transmuxes and delivers every
+//! event, signed, to a local receiver; SIGTERM ends it with `app_exit`.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use onelive_events::EventData;
+use onelive_synthetic::{SyntheticOptions, SyntheticOrigin};
+
+use crate::e2e_support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_session_is_recorded_transmuxed_and_announced_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    let mock = BiliMock::start(room(origin_host(&origin))).await;
+    let receiver = Receiver::start().await;
+    let config = write_config(d, &mock, &receiver, "3s");
+    let mut child = spawn_run(&config, d, 1);
+
+    wait_for("video_file_create", Duration::from_secs(30), d, || receiver.count("video_file_create") == 1).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    mock.set(|r| r.live = false);
+    origin.stop().await;
+    wait_for("live_end", Duration::from_secs(40), d, || receiver.count("live_end") == 1).await;
+    signal(&child, Signal::SIGTERM);
+    let status = wait_exit(&mut child, Duration::from_secs(30)).await;
+    assert!(status.success(), "{status:?}\n{}", log(d, 1));
+
+    let events = receiver.snapshot();
+    let types: Vec<&str> = events.iter().map(|e| e.type_name()).collect();
+    assert_eq!(
+        types,
+        [
+            "app_launch",
+            "live_start",
+            "video_file_create",
+            "video_file_finish",
+            "video_transmux_finish",
+            "live_end",
+            "app_exit"
+        ],
+        "log:\n{}",
+        log(d, 1)
+    );
+    assert_eq!(*receiver.rejected.lock().unwrap(), 0);
+    let session = events[1].data.session_id().expect("live_start has a session_id");
+    for e in &events[1..6] {
+        assert_eq!(e.data.session_id(), Some(session), "{}", e.type_name());
+    }
+    let EventData::LiveStart(start) = &events[1].data else { panic!() };
+    assert_eq!((start.platform.as_str(), start.channel.as_str()), ("bilibili", ROOM));
+    assert_eq!(start.live_info.title, "first title");
+    assert_eq!(start.live_info.categories, ["单机游戏", "我的世界"]);
+    assert_eq!(start.live_info.uname, "嘉然今天吃什么");
+    let EventData::VideoFileFinish(fin) = &events[3].data else { panic!() };
+    assert!(fin.path.ends_with("_part1.ts"), "{}", fin.path);
+    assert!(fin.path.starts_with(&d.join("rec/bilibili").display().to_string()), "{}", fin.path);
+    assert_eq!(fin.filesize, std::fs::metadata(&fin.path).unwrap().len());
+    assert!(fin.duration > 2.0, "{}", fin.duration);
+    let EventData::VideoTransmuxFinish(t) = &events[4].data else { panic!() };
+    assert_eq!(t.input, fin.path);
+    assert!(t.output.ends_with("_part1.mp4"));
+    assert_eq!(assert_announced_files_valid(&events), 2);
+    let EventData::LiveEnd(end) = &events[5].data else { panic!() };
+    assert_eq!(end.live_info.status, onelive_events::LiveStatus::Offline);
+    // The stream token never reaches the log.
+    assert!(!log(d, 1).contains("streamtoken"), "a stream URL query leaked into the log");
+}

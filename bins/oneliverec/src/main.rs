@@ -23,6 +23,16 @@ enum Command {
     Parse(commands::platform::ParseArgs),
     /// Ask the platform for a URL's live info and stream variants (online).
     Probe(commands::platform::ProbeArgs),
+    /// Watch the configured channels, record, transmux and send webhooks.
+    Run(commands::run::RunArgs),
+    /// Run the whole pipeline on a synthetic loopback channel (about 40 s).
+    Demo(commands::demo::DemoArgs),
+    /// Validate a config file and exit (non-zero with the file, key and reason).
+    CheckConfig(commands::check_config::CheckConfigArgs),
+    /// Remux recordings (.ts/.flv) to .mp4/.mkv now.
+    Transmux(commands::transmux::TransmuxArgs),
+    /// Webhook tools (`webhook test <URL>`).
+    Webhook(commands::webhook::WebhookArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -31,6 +41,11 @@ fn main() -> std::process::ExitCode {
         Command::Platforms(args) => commands::platform::platforms(args),
         Command::Parse(args) => commands::platform::parse(args),
         Command::Probe(args) => commands::platform::probe(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::Demo(args) => commands::demo::demo(args),
+        Command::CheckConfig(args) => commands::check_config::check_config(args),
+        Command::Transmux(args) => commands::transmux::transmux(args),
+        Command::Webhook(args) => commands::webhook::webhook(args),
     };
     match result {
         Ok(code) => code,

@@ -495,7 +495,7 @@ impl Scenario<'_> {
             "const r = document.querySelector('.channel'); if (!r || r.dataset.state !== 'recording') return null; \
              const f = r.querySelector('.current-file').textContent; const b = r.querySelector('.bytes').textContent; \
              return f !== '–' && /[1-9]/.test(b) && r.querySelector('.bitrate').textContent !== '–' ? f : null",
-            Duration::from_secs(40),
+            Duration::from_secs(60),
         )
         .await?;
         let file = PathBuf::from(file.as_str().unwrap_or_default());
@@ -575,6 +575,27 @@ impl Scenario<'_> {
             chips.contains("live_start") && chips.contains("video_file_finish"),
             "chips {chips:?}"
         );
+
+        // Edit shows what was saved; the API keeps secrets to itself, and the form says so.
+        click(c, ".webhook .webhook-edit").await?;
+        let form = c
+            .execute(
+                "return { url: document.querySelector('#webhook-url').value, \
+                 events: [...document.querySelectorAll('#webhook-event-boxes input:checked')].map(b => b.value), \
+                 secret: document.querySelector('#webhook-secret').value, \
+                 warning: !document.querySelector('#webhook-secret-warning').hidden, \
+                 title: document.querySelector('#webhook-form-title').textContent }",
+                vec![],
+            )
+            .await?;
+        ensure!(
+            form == json!({ "url": self.receiver_url, "events": ["live_start", "video_file_finish"],
+                            "secret": "", "warning": true, "title": "Edit webhook" }),
+            "edit form: {form}"
+        );
+        click(c, "#webhook-cancel").await?;
+        wait_js(c, "the form closed", "return document.querySelector('#webhook-form').hidden", t10)
+            .await?;
 
         // "Send test": the receiver's answer shows; the request was signed with the UI's secret.
         click(c, ".webhook .webhook-test").await?;

@@ -4,6 +4,7 @@ mod platform_commands;
 mod e2e_webui;
 mod e2e_blip;
 mod e2e_changes;
+mod e2e_cli;
 mod e2e_config;
 mod e2e_demo;
 mod e2e_pipeline;

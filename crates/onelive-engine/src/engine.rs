@@ -567,7 +567,7 @@ pub(crate) fn submit_transmux(shared: &Arc<Shared>, job: TransmuxJob) {
             let c = lock(&shared.config);
             (c.transmux.format.clone(), c.transmux.delete_source)
         };
-        match shared.parts.transmuxer.transmux(job.input.clone(), &format, delete_source).await {
+        match shared.parts.transmuxer.transmux(&job, &format, delete_source).await {
             Ok(output) => {
                 shared.counters.transmux_done.fetch_add(1, Ordering::Relaxed);
                 lock(&shared.transmux_pending).retain(|j| j.input != job.input);

@@ -166,9 +166,10 @@ pub trait Recorder: Send + Sync + 'static {
 /// Transmuxes one file.
 #[async_trait]
 pub trait Transmuxer: Send + Sync + 'static {
-    /// Remuxes `input` into `format` (`mp4`/`mkv`), verifies the output and
-    /// returns its path; deletes the input when `delete_source`.
-    async fn transmux(&self, input: PathBuf, format: &str, delete_source: bool) -> Result<PathBuf, EngineError>;
+    /// Remuxes `job.input` into `format` (`mp4`/`mkv`), verifies the output
+    /// and returns its path; deletes the input when `delete_source`.
+    async fn transmux(&self, job: &crate::TransmuxJob, format: &str, delete_source: bool)
+    -> Result<PathBuf, EngineError>;
 }
 
 /// One delivery attempt record, for the API.

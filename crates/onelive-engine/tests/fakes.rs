@@ -10,7 +10,7 @@ use onelive_engine::seams::{
     ChannelRef, DeliveryRecord, DeliveryStats, EventDelivery, LiveSource, PollResult, Recorder,
     RecordingControl, RecordingEvent, RecordingHandle, RecordingRequest, StreamChoice, Transmuxer,
 };
-use onelive_engine::{EngineError, EngineParts, WebhookConfig};
+use onelive_engine::{EngineError, EngineParts, TransmuxJob, WebhookConfig};
 use onelive_events::{Event, LiveInfo, LiveStatus};
 use tokio::sync::mpsc;
 
@@ -108,9 +108,9 @@ pub struct FakeTransmuxer;
 
 #[async_trait]
 impl Transmuxer for FakeTransmuxer {
-    async fn transmux(&self, input: PathBuf, format: &str, _delete_source: bool) -> Result<PathBuf, EngineError> {
-        let out = input.with_extension(format);
-        std::fs::copy(&input, &out).map_err(|e| EngineError::Transmux(e.to_string()))?;
+    async fn transmux(&self, job: &TransmuxJob, format: &str, _delete_source: bool) -> Result<PathBuf, EngineError> {
+        let out = job.input.with_extension(format);
+        std::fs::copy(&job.input, &out).map_err(|e| EngineError::Transmux(e.to_string()))?;
         Ok(out)
     }
 }

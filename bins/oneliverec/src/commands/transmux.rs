@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use onelive_engine::Transmuxer as _;
-use onelive_engine::wiring::FfmpegRemux;
+use onelive_transmux::{OutputFormat, TransmuxJob, TransmuxOptions};
 
 /// Arguments of `oneliverec transmux`.
 #[derive(Debug, Args)]
@@ -25,7 +24,8 @@ pub struct TransmuxArgs {
 /// `oneliverec transmux`.
 pub fn transmux(args: TransmuxArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;
-    let remux = FfmpegRemux::default();
+    let options = TransmuxOptions::default();
+    let format = if args.format == "mkv" { OutputFormat::Mkv } else { OutputFormat::Mp4 };
     let mut failed = 0;
     for file in &args.files {
         if !file.is_file() {
@@ -33,8 +33,17 @@ pub fn transmux(args: TransmuxArgs) -> anyhow::Result<ExitCode> {
             failed += 1;
             continue;
         }
-        match runtime.block_on(remux.transmux(file.clone(), &args.format, args.delete_source)) {
-            Ok(out) => println!("{} -> {}", file.display(), out.display()),
+        let mut job = TransmuxJob::new(file.clone(), format);
+        job.delete_source = args.delete_source;
+        match runtime.block_on(onelive_transmux::transmux(&job, &options)) {
+            Ok(report) => println!(
+                "{} -> {} ({:.1}s, {} bytes, verified{})",
+                file.display(),
+                report.output.display(),
+                report.output_duration,
+                report.output_size,
+                if report.source_deleted { ", source deleted" } else { "" }
+            ),
             Err(e) => {
                 eprintln!("oneliverec: {}: {e}", file.display());
                 failed += 1;

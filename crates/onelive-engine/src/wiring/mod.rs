@@ -9,12 +9,12 @@ use crate::{EngineConfig, EngineError, EngineParts};
 
 mod platform;
 mod recorder;
-mod remux;
+mod transmux;
 mod webhook;
 
 pub use platform::PlatformSource;
 pub use recorder::FfmpegRecorder;
-pub use remux::FfmpegRemux;
+pub use transmux::VerifiedTransmuxer;
 pub use webhook::{WebhookDelivery, endpoint_of};
 
 /// Checks that a built-in platform adapter claims every channel URL; the
@@ -32,14 +32,14 @@ pub fn check_channels(config: &EngineConfig, path: &Path) -> Result<(), EngineEr
 }
 
 /// The real parts for a config: the built-in platform adapters, ffmpeg
-/// recording, ffmpeg transmuxing and the webhook outbox in `state_dir`.
+/// recording, verified transmuxing (onelive-transmux) and the webhook outbox in `state_dir`.
 pub async fn real_parts(config: &EngineConfig, state_dir: &Path) -> Result<EngineParts, EngineError> {
     std::fs::create_dir_all(state_dir)
         .map_err(|e| EngineError::io(format!("cannot create state folder {}", state_dir.display()), e))?;
     Ok(EngineParts {
         source: Arc::new(PlatformSource::new(&config.platforms)?),
         recorder: Arc::new(FfmpegRecorder::default()),
-        transmuxer: Arc::new(FfmpegRemux::default()),
+        transmuxer: Arc::new(VerifiedTransmuxer::default()),
         delivery: Arc::new(WebhookDelivery::open(state_dir).await?),
     })
 }

@@ -517,7 +517,7 @@ impl Scenario<'_> {
             c,
             "the file on the Recordings page",
             &format!(
-                "return [...document.querySelectorAll('.recording')].some(r => r.dataset.path === {file_js})"
+                "return [...document.querySelectorAll('.recording')].some(r => r.dataset.path === {file_js} && r.dataset.state === 'recording' && /[1-9]/.test(r.querySelector('.recording-size').textContent))"
             ),
             t10,
         )

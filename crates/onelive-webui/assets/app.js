@@ -459,6 +459,8 @@
     return '–';
   }
 
+  const openDetails = new Set(); // paths whose event list is unfolded, kept across refreshes
+
   function renderRecordings(list) {
     const container = $('#recording-list');
     container.replaceChildren(...list.map((r) => h('article', { class: 'card recording', dataset: { path: r.path, state: r.state } },
@@ -472,7 +474,10 @@
         h('dt', {}, t('recordings.duration')), h('dd', { class: 'recording-duration' }, formatDuration(r.duration)),
         h('dt', {}, t('recordings.transmux')), h('dd', { class: 'recording-transmux' }, transmuxLabel(r)),
         r.title ? [h('dt', {}, t('recordings.liveTitle')), h('dd', {}, r.title)] : null),
-      h('details', { class: 'events' },
+      h('details', {
+        class: 'events', open: openDetails.has(r.path),
+        ontoggle: (e) => { if (e.target.open) openDetails.add(r.path); else openDetails.delete(r.path); },
+      },
         h('summary', {}, t('recordings.events', { n: r.events.length })),
         h('ol', {}, r.events.map((ev) => h('li', {},
           h('time', {}, formatTime(ev.ts)), ' ', h('code', {}, ev.type),
@@ -482,8 +487,14 @@
 
   async function refreshRecordings() {
     try {
-      const data = await api('GET', '/api/events');
-      renderRecordings(recordingsFromEvents((data && data.events) || []));
+      const [data, chans] = await Promise.all([api('GET', '/api/events'), api('GET', '/api/channels')]);
+      const list = recordingsFromEvents((data && data.events) || []);
+      // Files still being written: their size so far, from the channel writing them.
+      for (const c of (chans && chans.channels) || []) {
+        const r = list.find((x) => x.path === c.current_file && x.state === 'recording');
+        if (r) r.size = c.bytes_written;
+      }
+      renderRecordings(list);
     } catch (e) {
       if (e.status !== 401) setText($('#footer-status'), e.message);
     }

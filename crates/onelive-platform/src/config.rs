@@ -86,7 +86,12 @@ impl Default for PlatformsConfig {
 
 /// Settings of one platform (`[platforms.<name>]`).
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a [platforms.<name>] table with cookies, proxy, user_agent or quality \
+                 (is this a misspelled global setting such as user_agent, proxy or timeout_secs?)"
+)]
 pub struct SiteConfig {
     /// The `Cookie` header value sent to this platform's API
     /// (e.g. `SESSDATA=...` for Bilibili, `auth-token=...` for Twitch).

@@ -83,6 +83,13 @@ impl PlatformRegistry {
             .cloned()
     }
 
+    /// The `[platforms.<name>]` sections of `config` that name no adapter of
+    /// this registry (likely typos), sorted. Call it after registering
+    /// custom adapters, and warn about the result.
+    pub fn unknown_sites(&self, config: &PlatformsConfig) -> Vec<String> {
+        config.sites.keys().filter(|name| self.adapter(name).is_none()).cloned().collect()
+    }
+
     /// The first adapter that claims `url`, and the channel in it. Offline.
     ///
     /// ```

@@ -172,6 +172,8 @@ fn config_from_toml_with_per_platform_sections() {
 
     let error = toml::from_str::<PlatformsConfig>("[bilibili]\ncookie = \"typo\"\n").unwrap_err();
     assert!(error.to_string().contains("cookie"), "{error}");
+    let error = toml::from_str::<PlatformsConfig>("user_agnet = \"x\"\n").unwrap_err();
+    assert!(error.to_string().contains("misspelled global setting"), "{error}");
     let error = toml::from_str::<PlatformsConfig>("timeout_secs = \"ten\"\n").unwrap_err();
     assert!(
         error.to_string().contains("timeout_secs") || error.to_string().contains("invalid type"),

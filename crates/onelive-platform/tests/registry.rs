@@ -119,3 +119,14 @@ async fn custom_adapters_come_first_and_dispatch() {
     let unknown = onelive_platform::ChannelRef { platform: "nope".into(), channel: "x".into() };
     assert_eq!(platforms.live_info(&unknown).await.unwrap_err().kind(), ErrorKind::UnsupportedUrl);
 }
+
+#[test]
+fn unknown_site_sections_are_reported() {
+    let config: PlatformsConfig =
+        toml::from_str("[bilibil]\ncookies = \"a\"\n[twitch]\nquality = [\"720p60\"]\n[shadow]\n")
+            .unwrap();
+    let mut registry = PlatformRegistry::builtin(&config);
+    assert_eq!(registry.unknown_sites(&config), ["bilibil", "shadow"]);
+    registry.register(Arc::new(Shadow));
+    assert_eq!(registry.unknown_sites(&config), ["bilibil"]);
+}

@@ -1,0 +1,112 @@
+//! Prints how fast URL resolution and adapter round trips are:
+//! `cargo bench -p onelive-platform --bench adapters`.
+//!
+//! Resolution is pure CPU (streamlink disabled). Round trips run the Twitch
+//! and Bilibili adapters against a loopback server replaying the test
+//! fixtures, so they measure request building, HTTP on loopback and JSON /
+//! playlist parsing, not a real platform.
+
+use std::time::Instant;
+
+use onelive_platform::{ChannelRef, PlatformRegistry, Platforms, PlatformsConfig};
+
+fn fixture(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+}
+
+const URLS: &[&str] = &[
+    "https://live.bilibili.com/21452505?spm_id_from=333.999",
+    "https://www.twitch.tv/gamerbee",
+    "https://www.huya.com/xiaoyugame",
+    "https://www.douyu.com/topic/ydxc?rid=6560603",
+    "https://play.sooplive.co.kr/pyh3646/281257200",
+    "https://kick.com/xqc",
+    "https://cdn.example.com/live/index.m3u8",
+    "https://example.com/not/a/live/page",
+];
+
+fn main() {
+    let config = PlatformsConfig { streamlink: false, ..PlatformsConfig::default() };
+    let registry = PlatformRegistry::builtin(&config);
+    let rounds = 20_000;
+    let started = Instant::now();
+    let mut claimed = 0usize;
+    for _ in 0..rounds {
+        for url in URLS {
+            claimed += usize::from(registry.resolve(url).is_ok());
+        }
+    }
+    let per = started.elapsed().as_nanos() as f64 / (rounds * URLS.len()) as f64;
+    println!("resolve: {per:.0} ns per URL ({} URLs, {claimed} claimed)", rounds * URLS.len());
+
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(round_trips());
+}
+
+async fn round_trips() {
+    use axum::routing::{get, post};
+    let gql = fixture("twitch/gql_live.json");
+    let token = fixture("twitch/token.json");
+    let master = fixture("twitch/usher_master.m3u8");
+    let room_init = fixture("bilibili/room_init_live.json");
+    let info = fixture("bilibili/get_info_live.json");
+    let anchor = fixture("bilibili/anchor.json");
+    let nav = fixture("bilibili/nav.json");
+    let play = fixture("bilibili/play_info_live.json");
+    let app = axum::Router::new()
+        .route(
+            "/gql.twitch.tv/gql",
+            post(move |body: String| {
+                let (gql, token) = (gql.clone(), token.clone());
+                async move { if body.contains("streamPlaybackAccessToken") { token } else { gql } }
+            }),
+        )
+        .route(
+            "/usher.ttvnw.net/api/v2/channel/hls/gamerbee.m3u8",
+            get(move || async move { master }),
+        )
+        .route(
+            "/api.live.bilibili.com/room/v1/Room/room_init",
+            get(move || async move { room_init }),
+        )
+        .route("/api.live.bilibili.com/room/v1/Room/get_info", get(move || async move { info }))
+        .route(
+            "/api.live.bilibili.com/live_user/v1/UserInfo/get_anchor_in_room",
+            get(move || async move { anchor }),
+        )
+        .route("/api.bilibili.com/x/web-interface/nav", get(move || async move { nav }))
+        .route(
+            "/api.live.bilibili.com/xlive/web-room/v2/index/getRoomPlayInfo",
+            get(move || async move { play }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let mut config = PlatformsConfig { streamlink: false, ..PlatformsConfig::default() };
+    for host in ["gql.twitch.tv", "usher.ttvnw.net", "api.live.bilibili.com", "api.bilibili.com"] {
+        config.host_overrides.insert(host.into(), format!("{base}/{host}"));
+    }
+    let platforms = Platforms::from_config(&config).unwrap();
+    for (platform, channel) in [("twitch", "gamerbee"), ("bilibili", "196")] {
+        let channel = ChannelRef { platform: platform.into(), channel: channel.into() };
+        let n = 300;
+        let started = Instant::now();
+        for _ in 0..n {
+            platforms.live_info(&channel).await.unwrap();
+        }
+        let info = started.elapsed().as_micros() as f64 / n as f64;
+        let started = Instant::now();
+        let mut variants = 0;
+        for _ in 0..n {
+            variants = platforms.stream_variants(&channel).await.unwrap().len();
+        }
+        let streams = started.elapsed().as_micros() as f64 / n as f64;
+        println!(
+            "{platform}: live_info {info:.0} us, stream_variants {streams:.0} us ({variants} variants) per call over loopback"
+        );
+    }
+}

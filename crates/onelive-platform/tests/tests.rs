@@ -6,6 +6,7 @@ mod common;
 
 mod bilibili;
 mod douyu;
+mod errors;
 mod generic;
 mod http_client;
 mod huya;

@@ -155,7 +155,8 @@ impl PlatformAdapter for Soop {
         }
         let start_time = j::int(&live, "/BTIME")
             .filter(|_| is_live)
-            .map(|secs| ctx.clock.now() - time::Duration::seconds(secs));
+            .filter(|secs| *secs >= 0)
+            .and_then(|secs| ctx.clock.now().checked_sub(time::Duration::seconds(secs)));
         Ok(LiveInfo {
             uid: nonempty(&live, "/BJID").unwrap_or_else(|| channel.to_owned()),
             uname: nonempty(&live, "/BJNICK")

@@ -19,16 +19,23 @@ async fn a_short_drop_continues_the_session_with_the_next_part() {
     let config = write_config(d, &mock, &receiver, "12s");
     let mut child = spawn_run(&config, d, 1);
 
-    wait_for("first file", Duration::from_secs(30), d, || receiver.count("video_file_create") == 1).await;
+    wait_for("first file", Duration::from_secs(30), d, || receiver.count("video_file_create") == 1)
+        .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     // The room goes offline and the origin dies ...
     mock.set(|r| r.live = false);
     origin.stop().await;
-    wait_for("first file finished", Duration::from_secs(30), d, || receiver.count("video_file_finish") == 1).await;
+    wait_for("first file finished", Duration::from_secs(30), d, || {
+        receiver.count("video_file_finish") == 1
+    })
+    .await;
     // ... and both come back well inside the 12 s window.
     origin.restart().await.unwrap();
     mock.set(|r| r.live = true);
-    wait_for("second file", Duration::from_secs(30), d, || receiver.count("video_file_create") == 2).await;
+    wait_for("second file", Duration::from_secs(30), d, || {
+        receiver.count("video_file_create") == 2
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     signal(&child, Signal::SIGTERM);
     assert!(wait_exit(&mut child, Duration::from_secs(30)).await.success(), "{}", log(d, 1));
@@ -37,7 +44,8 @@ async fn a_short_drop_continues_the_session_with_the_next_part() {
     let types: Vec<&str> = events.iter().map(|e| e.type_name()).collect();
     assert_eq!(types.iter().filter(|t| **t == "live_start").count(), 1, "{types:?}");
     assert_eq!(types.iter().filter(|t| **t == "live_end").count(), 0, "{types:?}");
-    let sessions: std::collections::BTreeSet<_> = events.iter().filter_map(|e| e.data.session_id()).collect();
+    let sessions: std::collections::BTreeSet<_> =
+        events.iter().filter_map(|e| e.data.session_id()).collect();
     assert_eq!(sessions.len(), 1, "{types:?}");
     let created: Vec<String> = events
         .iter()

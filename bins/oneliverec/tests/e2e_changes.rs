@@ -21,12 +21,16 @@ async fn title_and_category_changes_are_announced_with_old_and_new_info() {
 
     wait_for("live_start", Duration::from_secs(30), d, || receiver.count("live_start") == 1).await;
     mock.set(|r| r.title = "second title".into());
-    wait_for("title_change", Duration::from_secs(15), d, || receiver.count("title_change") == 1).await;
+    wait_for("title_change", Duration::from_secs(15), d, || receiver.count("title_change") == 1)
+        .await;
     mock.set(|r| {
         r.parent_area = "生活".into();
         r.area = "日常".into();
     });
-    wait_for("category_change", Duration::from_secs(15), d, || receiver.count("category_change") == 1).await;
+    wait_for("category_change", Duration::from_secs(15), d, || {
+        receiver.count("category_change") == 1
+    })
+    .await;
     signal(&child, Signal::SIGTERM);
     assert!(wait_exit(&mut child, Duration::from_secs(30)).await.success());
 

@@ -9,8 +9,29 @@ fn transmux_remuxes_files_and_refuses_garbage() {
     let dir = tempfile::tempdir().unwrap();
     let ts = dir.path().join("clip.ts");
     let made = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x90:rate=10", "-f", "lavfi"])
-        .args(["-i", "sine=frequency=440", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x90:rate=10",
+            "-f",
+            "lavfi",
+        ])
+        .args([
+            "-i",
+            "sine=frequency=440",
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+        ])
         .arg(&ts)
         .status()
         .unwrap();
@@ -26,7 +47,12 @@ fn transmux_remuxes_files_and_refuses_garbage() {
     assert!((d - 2.0).abs() < 0.5, "{d}");
     assert!(ts.exists(), "the source is kept without --delete-source");
 
-    let out = Command::new(BIN).args(["transmux", "--format", "mkv", "--delete-source"]).arg(&ts).arg(&garbage).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["transmux", "--format", "mkv", "--delete-source"])
+        .arg(&ts)
+        .arg(&garbage)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("garbage.ts"), "{stderr}");
@@ -62,6 +88,10 @@ async fn webhook_test_reports_the_receivers_answer() {
     .await
     .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("HTTP 401"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(*receiver.rejected.lock().unwrap(), 1);
 }

@@ -24,11 +24,17 @@ fn run(args: &[&str], config: &str) -> (i32, String, String) {
 #[test]
 fn bad_configs_are_refused_with_file_key_and_reason() {
     let cases = [
-        ("[watch]\npoll_intervall = \"5s\"\n", "invalid config FILE: key `watch.poll_intervall`: unknown key"),
+        (
+            "[watch]\npoll_intervall = \"5s\"\n",
+            "invalid config FILE: key `watch.poll_intervall`: unknown key",
+        ),
         ("[watch]\ndebounce = \"two minutes\"\n", "key `watch.debounce`: invalid duration"),
         ("[[channels]]\nname = \"x\"\n", "key `channels[0].url`: required key is missing"),
         ("[[channels]]\nurl = \"https://example.com/not-a-live-room\"\n", "key `channels[0].url`:"),
-        ("[[webhooks]]\nurl = \"http://127.0.0.1:9/\"\nevents = [\"live_begin\"]\n", "key `webhooks[0].events[0]`"),
+        (
+            "[[webhooks]]\nurl = \"http://127.0.0.1:9/\"\nevents = [\"live_begin\"]\n",
+            "key `webhooks[0].events[0]`",
+        ),
         ("[api]\nlisten = \"0.0.0.0:8686\"\n", "key `api.token`: a bearer token is required"),
         ("[output\n", "key `(syntax)`: TOML syntax error"),
     ];
@@ -36,7 +42,10 @@ fn bad_configs_are_refused_with_file_key_and_reason() {
         for command in ["check-config", "run"] {
             let (code, _, stderr) = run(&[command], config);
             assert_ne!(code, 0, "{command} accepted {config:?}");
-            assert!(stderr.contains(expected), "{command} {config:?}: expected {expected:?} in\n{stderr}");
+            assert!(
+                stderr.contains(expected),
+                "{command} {config:?}: expected {expected:?} in\n{stderr}"
+            );
         }
     }
 }
@@ -50,7 +59,10 @@ fn a_missing_file_is_named() {
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot read config file /nonexistent/dir/oneliverec.toml"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read config file /nonexistent/dir/oneliverec.toml"),
+        "{stderr}"
+    );
 }
 
 #[test]

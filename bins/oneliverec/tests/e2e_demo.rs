@@ -14,7 +14,11 @@ fn demo_runs_the_whole_pipeline_and_exits_zero() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         stdout.contains(
             "event sequence: app_launch -> live_start -> video_file_create -> video_file_finish -> video_transmux_finish -> live_end -> app_exit"

@@ -21,7 +21,10 @@ async fn live_session_is_recorded_transmuxed_and_announced_in_order() {
     let config = write_config(d, &mock, &receiver, "3s");
     let mut child = spawn_run(&config, d, 1);
 
-    wait_for("video_file_create", Duration::from_secs(30), d, || receiver.count("video_file_create") == 1).await;
+    wait_for("video_file_create", Duration::from_secs(30), d, || {
+        receiver.count("video_file_create") == 1
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     mock.set(|r| r.live = false);
     origin.stop().await;

@@ -19,7 +19,10 @@ async fn sigterm_finalizes_files_and_delivers_app_exit() {
     let receiver = Receiver::start().await;
     let config = write_config(d, &mock, &receiver, "3s");
     let mut child = spawn_run(&config, d, 1);
-    wait_for("video_file_create", Duration::from_secs(30), d, || receiver.count("video_file_create") == 1).await;
+    wait_for("video_file_create", Duration::from_secs(30), d, || {
+        receiver.count("video_file_create") == 1
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     signal(&child, Signal::SIGTERM);
     let status = wait_exit(&mut child, Duration::from_secs(30)).await;
@@ -27,7 +30,14 @@ async fn sigterm_finalizes_files_and_delivers_app_exit() {
     let types = receiver.types();
     assert_eq!(
         types,
-        ["app_launch", "live_start", "video_file_create", "video_file_finish", "video_transmux_finish", "app_exit"],
+        [
+            "app_launch",
+            "live_start",
+            "video_file_create",
+            "video_file_finish",
+            "video_transmux_finish",
+            "app_exit"
+        ],
         "log:\n{}",
         log(d, 1)
     );
@@ -49,7 +59,9 @@ async fn sigkill_then_restart_records_again_and_delivers_the_backlog() {
     let mut child = spawn_run(&config, d, 1);
     // Wait until the first file is being written (its create event is in the outbox).
     wait_for("a recording file", Duration::from_secs(30), d, || {
-        walk(&d.join("rec")).iter().any(|p| p.extension().is_some_and(|e| e == "ts") && p.metadata().is_ok_and(|m| m.len() > 0))
+        walk(&d.join("rec")).iter().any(|p| {
+            p.extension().is_some_and(|e| e == "ts") && p.metadata().is_ok_and(|m| m.len() > 0)
+        })
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -59,9 +71,13 @@ async fn sigkill_then_restart_records_again_and_delivers_the_backlog() {
 
     *receiver.down.lock().unwrap() = false;
     let mut child = spawn_run(&config, d, 2);
-    wait_for("two sessions recording", Duration::from_secs(40), d, || receiver.count("video_file_create") == 2).await;
+    wait_for("two sessions recording", Duration::from_secs(40), d, || {
+        receiver.count("video_file_create") == 2
+    })
+    .await;
     // The first run's events arrive from the outbox (their first retry is due ~5 s after the failure).
-    wait_for("two app_launch", Duration::from_secs(30), d, || receiver.count("app_launch") == 2).await;
+    wait_for("two app_launch", Duration::from_secs(30), d, || receiver.count("app_launch") == 2)
+        .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     signal(&child, Signal::SIGTERM);
     assert!(wait_exit(&mut child, Duration::from_secs(30)).await.success(), "{}", log(d, 2));

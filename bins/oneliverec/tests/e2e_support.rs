@@ -20,8 +20,12 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_oneliverec");
 pub const ROOM: &str = "21452505";
 
 fn fixture(path: &str) -> Value {
-    let full = format!("{}/../../crates/onelive-platform/tests/fixtures/bilibili/{path}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))).unwrap()
+    let full = format!(
+        "{}/../../crates/onelive-platform/tests/fixtures/bilibili/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}")))
+        .unwrap()
 }
 
 /// What the mock room says.
@@ -67,7 +71,10 @@ async fn nav() -> axum::Json<Value> {
     axum::Json(fixture("nav.json"))
 }
 
-async fn play_info(State(m): State<BiliMock>, Query(_q): Query<Vec<(String, String)>>) -> axum::Json<Value> {
+async fn play_info(
+    State(m): State<BiliMock>,
+    Query(_q): Query<Vec<(String, String)>>,
+) -> axum::Json<Value> {
     let r = m.room.lock().unwrap().clone();
     let mut v = fixture("play_info_live.json");
     v["data"]["live_status"] = json!(if r.live { 1 } else { 0 });
@@ -272,8 +279,15 @@ pub fn ffprobe_duration(path: &str) -> f64 {
         .args(["-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1", path])
         .output()
         .unwrap();
-    assert!(out.status.success(), "ffprobe refused {path}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or_else(|_| panic!("no duration for {path}"))
+    assert!(
+        out.status.success(),
+        "ffprobe refused {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no duration for {path}"))
 }
 
 /// Every file announced by `video_file_finish` / `video_transmux_finish` is playable.

@@ -88,7 +88,12 @@ impl From<EngineError> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-async fn auth(State(state): State<ApiState>, headers: HeaderMap, request: Request, next: Next) -> Response {
+async fn auth(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
     if let Some(token) = &state.token {
         let given = headers
             .get(header::AUTHORIZATION)
@@ -96,7 +101,8 @@ async fn auth(State(state): State<ApiState>, headers: HeaderMap, request: Reques
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
         if !constant_time_eq(given.as_bytes(), token.expose().as_bytes()) {
-            return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response();
+            return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into())
+                .into_response();
         }
     }
     next.run(request).await
@@ -122,7 +128,10 @@ async fn list_channels(State(s): State<ApiState>) -> Json<serde_json::Value> {
     Json(json!({ "channels": s.engine.channels() }))
 }
 
-async fn get_channel(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn get_channel(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(serde_json::to_value(s.engine.channel(&id)?).unwrap_or_default()))
 }
 
@@ -164,24 +173,39 @@ async fn add_channel(
     Ok((StatusCode::CREATED, Json(serde_json::to_value(snap).unwrap_or_default())))
 }
 
-async fn remove_channel(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove_channel(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     s.engine.remove_channel(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn enable_channel(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn enable_channel(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(serde_json::to_value(s.engine.set_enabled(&id, true).await?).unwrap_or_default()))
 }
 
-async fn disable_channel(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn disable_channel(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(serde_json::to_value(s.engine.set_enabled(&id, false).await?).unwrap_or_default()))
 }
 
-async fn start_recording(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn start_recording(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(serde_json::to_value(s.engine.set_recording(&id, true)?).unwrap_or_default()))
 }
 
-async fn stop_recording(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn stop_recording(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(serde_json::to_value(s.engine.set_recording(&id, false)?).unwrap_or_default()))
 }
 
@@ -206,7 +230,10 @@ async fn list_webhooks(State(s): State<ApiState>) -> Json<serde_json::Value> {
     Json(json!({ "webhooks": hooks }))
 }
 
-async fn get_webhook(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn get_webhook(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     s.engine
         .webhooks()
         .iter()
@@ -262,12 +289,18 @@ async fn edit_webhook(
     Ok(Json(webhook_json(&w)))
 }
 
-async fn remove_webhook(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove_webhook(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     s.engine.remove_webhook(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn test_webhook(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn test_webhook(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     let outcome = s.engine.test_webhook(&id).await?;
     Ok(Json(json!({ "webhook": id, "result": outcome })))
 }
@@ -287,12 +320,18 @@ async fn webhook_deliveries(
     Ok(Json(json!({ "deliveries": list })))
 }
 
-async fn deliveries(State(s): State<ApiState>, Query(q): Query<Limit>) -> ApiResult<Json<serde_json::Value>> {
+async fn deliveries(
+    State(s): State<ApiState>,
+    Query(q): Query<Limit>,
+) -> ApiResult<Json<serde_json::Value>> {
     let list = s.engine.delivery().recent(None, q.limit.unwrap_or(50).min(1000)).await?;
     Ok(Json(json!({ "deliveries": list })))
 }
 
-async fn redeliver(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+async fn redeliver(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     s.engine.delivery().redeliver(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "redelivering": id }))))
 }

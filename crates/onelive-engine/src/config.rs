@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::{EngineError, HumanDuration, Secret};
 
 /// The whole configuration file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct EngineConfig {
     /// Where and how recordings are written.
@@ -366,23 +366,6 @@ impl Default for ApiConfig {
     }
 }
 
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            output: OutputConfig::default(),
-            split: SplitConfig::default(),
-            transmux: TransmuxConfig::default(),
-            watch: WatchConfig::default(),
-            disk: DiskConfig::default(),
-            api: ApiConfig::default(),
-            state: StateConfig::default(),
-            platforms: PlatformsConfig::default(),
-            channels: Vec::new(),
-            webhooks: Vec::new(),
-        }
-    }
-}
-
 impl EngineConfig {
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<Self, EngineError> {
@@ -439,7 +422,10 @@ impl EngineConfig {
         }
         let w = &self.watch;
         if w.poll_interval.0 < Duration::from_millis(200) {
-            return Err(err("watch.poll_interval", format!("{} is too short (minimum 200ms)", w.poll_interval)));
+            return Err(err(
+                "watch.poll_interval",
+                format!("{} is too short (minimum 200ms)", w.poll_interval),
+            ));
         }
         if !(0.0..=1.0).contains(&w.jitter) {
             return Err(err("watch.jitter", format!("{} is not between 0.0 and 1.0", w.jitter)));
@@ -459,15 +445,20 @@ impl EngineConfig {
         {
             return Err(err(
                 "api.token",
-                format!("a bearer token is required when the API listens on the non-loopback address {}", self.api.listen),
+                format!(
+                    "a bearer token is required when the API listens on the non-loopback address {}",
+                    self.api.listen
+                ),
             ));
         }
         let p = &self.platforms;
         if let Some(proxy) = &p.proxy {
-            check_url(proxy, &["http", "https", "socks5", "socks5h"]).map_err(|r| err("platforms.proxy", r))?;
+            check_url(proxy, &["http", "https", "socks5", "socks5h"])
+                .map_err(|r| err("platforms.proxy", r))?;
         }
         for (host, target) in &p.host_overrides {
-            check_url(target, &["http", "https"]).map_err(|r| err(&format!("platforms.host_overrides.{host}"), r))?;
+            check_url(target, &["http", "https"])
+                .map_err(|r| err(&format!("platforms.host_overrides.{host}"), r))?;
         }
         for (name, site) in &p.sites {
             if let Some(proxy) = &site.proxy {
@@ -486,26 +477,35 @@ impl EngineConfig {
                 return Err(err(&format!("{key}.url"), format!("duplicate channel {}", c.url)));
             }
             if let Some(t) = &c.filename_template {
-                crate::template::check(t).map_err(|r| err(&format!("{key}.filename_template"), r))?;
+                crate::template::check(t)
+                    .map_err(|r| err(&format!("{key}.filename_template"), r))?;
             }
-            if let Some(p) = c.poll_interval {
-                if p.0 < Duration::from_millis(200) {
-                    return Err(err(&format!("{key}.poll_interval"), format!("{p} is too short (minimum 200ms)")));
-                }
+            if let Some(p) = c.poll_interval
+                && p.0 < Duration::from_millis(200)
+            {
+                return Err(err(
+                    &format!("{key}.poll_interval"),
+                    format!("{p} is too short (minimum 200ms)"),
+                ));
             }
         }
         let mut ids = std::collections::HashSet::new();
         for (i, wh) in self.webhooks.iter().enumerate() {
             let key = format!("webhooks[{i}]");
             check_url(&wh.url, &["http", "https"]).map_err(|r| err(&format!("{key}.url"), r))?;
-            if let Some(id) = &wh.id {
-                if !ids.insert(id.clone()) {
-                    return Err(err(&format!("{key}.id"), format!("duplicate webhook id {id:?}")));
-                }
+            if let Some(id) = &wh.id
+                && !ids.insert(id.clone())
+            {
+                return Err(err(&format!("{key}.id"), format!("duplicate webhook id {id:?}")));
             }
             for name in wh.headers.keys() {
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                    return Err(err(&format!("{key}.headers"), format!("invalid header name {name:?}")));
+                if name.is_empty()
+                    || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    return Err(err(
+                        &format!("{key}.headers"),
+                        format!("invalid header name {name:?}"),
+                    ));
                 }
             }
         }
@@ -521,15 +521,23 @@ impl EngineConfig {
     /// Writes the config to `path` atomically (temporary file + rename).
     pub fn write_atomic(&self, path: &Path) -> Result<(), EngineError> {
         let text = self.to_toml()?;
-        let werr = |e: std::io::Error| EngineError::ConfigWrite { path: path.to_path_buf(), reason: e.to_string() };
+        let werr = |e: std::io::Error| EngineError::ConfigWrite {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "config".into());
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "config".into());
         let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
         {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp).map_err(werr)?;
-            f.write_all(b"# Written by oneliverec (changes made through the HTTP API are saved here).\n")
-                .map_err(werr)?;
+            f.write_all(
+                b"# Written by oneliverec (changes made through the HTTP API are saved here).\n",
+            )
+            .map_err(werr)?;
             f.write_all(text.as_bytes()).map_err(werr)?;
             f.sync_all().map_err(werr)?;
         }

@@ -32,7 +32,9 @@ impl HumanDuration {
         while !rest.is_empty() {
             let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
             if digits == 0 {
-                return Err(format!("invalid duration {s:?}: expected a number before a unit (e.g. \"30s\", \"2m\", \"500ms\")"));
+                return Err(format!(
+                    "invalid duration {s:?}: expected a number before a unit (e.g. \"30s\", \"2m\", \"500ms\")"
+                ));
             }
             let n: u64 = rest[..digits]
                 .parse()
@@ -47,8 +49,16 @@ impl HumanDuration {
                 "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
                 "h" => Duration::from_secs(n.saturating_mul(3600)),
                 "d" => Duration::from_secs(n.saturating_mul(86_400)),
-                "" => return Err(format!("invalid duration {s:?}: missing unit after {n} (use ms, s, m, h or d)")),
-                other => return Err(format!("invalid duration {s:?}: unknown unit {other:?} (use ms, s, m, h or d)")),
+                "" => {
+                    return Err(format!(
+                        "invalid duration {s:?}: missing unit after {n} (use ms, s, m, h or d)"
+                    ));
+                }
+                other => {
+                    return Err(format!(
+                        "invalid duration {s:?}: unknown unit {other:?} (use ms, s, m, h or d)"
+                    ));
+                }
             };
             total = total.saturating_add(d);
         }
@@ -81,9 +91,11 @@ impl<'de> Deserialize<'de> for HumanDuration {
             Int(u64),
             Text(String),
         }
-        match Raw::deserialize(deserializer)
-            .map_err(|_| serde::de::Error::custom("expected a duration such as \"30s\", \"2m\" or an integer of seconds"))?
-        {
+        match Raw::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom(
+                "expected a duration such as \"30s\", \"2m\" or an integer of seconds",
+            )
+        })? {
             Raw::Int(n) => Ok(HumanDuration(Duration::from_secs(n))),
             Raw::Text(s) => HumanDuration::parse(&s).map_err(serde::de::Error::custom),
         }

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::EngineError;
 use crate::config::{ChannelConfig, EngineConfig, WebhookConfig};
 use crate::seams::{ChannelRef, EventDelivery, LiveSource, Recorder, Transmuxer};
 use crate::watcher::{ChannelView, WatcherCommand, WatcherContext, run_watcher};
-use crate::EngineError;
 
 /// The parts the engine composes.
 pub struct EngineParts {
@@ -149,12 +149,20 @@ impl Engine {
     /// jobs and starts one watcher per enabled channel.
     ///
     /// `config_path` is where API changes are written back (none: kept in memory).
-    pub async fn start(config: EngineConfig, config_path: Option<PathBuf>, parts: EngineParts) -> Result<Engine, EngineError> {
+    pub async fn start(
+        config: EngineConfig,
+        config_path: Option<PathBuf>,
+        parts: EngineParts,
+    ) -> Result<Engine, EngineError> {
         let state_dir = config.state_dir(config_path.as_deref());
-        std::fs::create_dir_all(&state_dir)
-            .map_err(|e| EngineError::io(format!("cannot create state folder {}", state_dir.display()), e))?;
+        std::fs::create_dir_all(&state_dir).map_err(|e| {
+            EngineError::io(format!("cannot create state folder {}", state_dir.display()), e)
+        })?;
         std::fs::create_dir_all(&config.output.folder).map_err(|e| {
-            EngineError::io(format!("cannot create output folder {}", config.output.folder.display()), e)
+            EngineError::io(
+                format!("cannot create output folder {}", config.output.folder.display()),
+                e,
+            )
         })?;
         let webhooks = numbered_webhooks(&config.webhooks);
         parts.delivery.set_endpoints(&webhooks).await?;
@@ -216,7 +224,13 @@ impl Engine {
         publish(&self.shared, data).await;
     }
 
-    async fn publish_error(&self, platform: &str, channel: &str, session_id: Option<Uuid>, error: String) {
+    async fn publish_error(
+        &self,
+        platform: &str,
+        channel: &str,
+        session_id: Option<Uuid>,
+        error: String,
+    ) {
         self.publish(EventData::Error(ErrorData {
             platform: platform.into(),
             channel: channel.into(),
@@ -283,17 +297,25 @@ impl Engine {
 
     /// Stops watching a channel (finalizing its recording), removes it and saves.
     pub async fn remove_channel(&self, id: &str) -> Result<(), EngineError> {
-        let entry = lock(&self.shared.channels).remove(id).ok_or_else(|| EngineError::NotFound(format!("channel {id}")))?;
+        let entry = lock(&self.shared.channels)
+            .remove(id)
+            .ok_or_else(|| EngineError::NotFound(format!("channel {id}")))?;
         stop_entry_watcher(entry.commands, entry.task, true).await;
         lock(&self.shared.config).channels.retain(|c| channel_id(&c.url) != id);
         self.save()
     }
 
     /// Enables or disables a channel (a disabled channel's session ends) and saves.
-    pub async fn set_enabled(&self, id: &str, enabled: bool) -> Result<ChannelSnapshot, EngineError> {
+    pub async fn set_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+    ) -> Result<ChannelSnapshot, EngineError> {
         let (commands, task) = {
             let mut channels = lock(&self.shared.channels);
-            let entry = channels.get_mut(id).ok_or_else(|| EngineError::NotFound(format!("channel {id}")))?;
+            let entry = channels
+                .get_mut(id)
+                .ok_or_else(|| EngineError::NotFound(format!("channel {id}")))?;
             entry.config.enabled = enabled;
             if enabled {
                 if entry.task.is_none() && !*self.shared.stopping.borrow() {
@@ -318,13 +340,16 @@ impl Engine {
     pub fn set_recording(&self, id: &str, record: bool) -> Result<ChannelSnapshot, EngineError> {
         {
             let channels = lock(&self.shared.channels);
-            let entry = channels.get(id).ok_or_else(|| EngineError::NotFound(format!("channel {id}")))?;
+            let entry =
+                channels.get(id).ok_or_else(|| EngineError::NotFound(format!("channel {id}")))?;
             let tx = entry
                 .commands
                 .as_ref()
                 .ok_or_else(|| EngineError::Invalid(format!("channel {id} is disabled")))?;
-            let cmd = if record { WatcherCommand::StartRecording } else { WatcherCommand::StopRecording };
-            tx.send(cmd).map_err(|_| EngineError::Invalid(format!("channel {id} is not running")))?;
+            let cmd =
+                if record { WatcherCommand::StartRecording } else { WatcherCommand::StopRecording };
+            tx.send(cmd)
+                .map_err(|_| EngineError::Invalid(format!("channel {id} is not running")))?;
         }
         self.channel(id)
     }
@@ -335,7 +360,10 @@ impl Engine {
     }
 
     /// Adds a webhook (an id is assigned when absent) and saves.
-    pub async fn add_webhook(&self, mut webhook: WebhookConfig) -> Result<WebhookConfig, EngineError> {
+    pub async fn add_webhook(
+        &self,
+        mut webhook: WebhookConfig,
+    ) -> Result<WebhookConfig, EngineError> {
         if webhook.id.is_none() {
             webhook.id = Some(format!("wh-{}", &Uuid::now_v7().simple().to_string()[20..]));
         }
@@ -346,7 +374,11 @@ impl Engine {
     }
 
     /// Replaces the webhook with this id and saves.
-    pub async fn edit_webhook(&self, id: &str, mut webhook: WebhookConfig) -> Result<WebhookConfig, EngineError> {
+    pub async fn edit_webhook(
+        &self,
+        id: &str,
+        mut webhook: WebhookConfig,
+    ) -> Result<WebhookConfig, EngineError> {
         webhook.id = Some(id.to_owned());
         let mut next = self.config();
         let slot = next
@@ -397,10 +429,7 @@ impl Engine {
 
     /// Number of recordings running now.
     pub fn active_recordings(&self) -> usize {
-        lock(&self.shared.channels)
-            .values()
-            .filter(|e| lock(&e.view).recording)
-            .count()
+        lock(&self.shared.channels).values().filter(|e| lock(&e.view).recording).count()
     }
 
     /// Transmux jobs not yet done.
@@ -427,17 +456,22 @@ impl Engine {
         for w in waits {
             let _ = w.await;
         }
-        let running: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&self.shared.transmux_running));
+        let running: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *lock(&self.shared.transmux_running));
         let left = deadline.saturating_sub(started.elapsed());
         let all = futures_join(running);
         if tokio::time::timeout(left, all).await.is_err() {
-            tracing::warn!("transmux jobs still running at the deadline; they resume on the next start");
+            tracing::warn!(
+                "transmux jobs still running at the deadline; they resume on the next start"
+            );
         }
         self.publish(EventData::AppExit).await;
         let left = deadline.saturating_sub(started.elapsed()).max(Duration::from_millis(200));
         let flushed = self.shared.parts.delivery.flush(left).await;
         if !flushed {
-            tracing::warn!("some events were not delivered before the deadline; they stay in the outbox for the next start");
+            tracing::warn!(
+                "some events were not delivered before the deadline; they stay in the outbox for the next start"
+            );
         }
         self.shared.parts.delivery.close().await;
         flushed
@@ -594,7 +628,10 @@ pub(crate) fn submit_transmux(shared: &Arc<Shared>, job: TransmuxJob) {
                     EventData::Error(ErrorData {
                         platform: job.platform.clone(),
                         channel: job.channel.clone(),
-                        error: format!("transmux of {} failed (the recording is kept): {e}", job.input.display()),
+                        error: format!(
+                            "transmux of {} failed (the recording is kept): {e}",
+                            job.input.display()
+                        ),
                         session_id: job.session_id,
                     }),
                 )

@@ -180,7 +180,10 @@ impl ChannelMachine {
                     self.error_reported = true;
                     actions.push(Action::Error {
                         session_id: self.session,
-                        message: format!("{} consecutive polls failed; last error: {message}", self.failures),
+                        message: format!(
+                            "{} consecutive polls failed; last error: {message}",
+                            self.failures
+                        ),
                     });
                 }
                 // The state is unknown: keep it, but let a pending live_end fire.
@@ -233,10 +236,10 @@ impl ChannelMachine {
     /// Lets time pass: closes the session when the debounce window is over.
     pub fn tick(&mut self, now: Instant) -> Vec<Action> {
         let mut actions = Vec::new();
-        if let Phase::Ending { deadline } = self.phase {
-            if now >= deadline {
-                self.end_session(&mut actions);
-            }
+        if let Phase::Ending { deadline } = self.phase
+            && now >= deadline
+        {
+            self.end_session(&mut actions);
         }
         actions
     }

@@ -43,15 +43,20 @@ pub async fn render(engine: &Engine) -> String {
     let _ = writeln!(out, "# HELP onelive_recordings_active Recordings running now.");
     let _ = writeln!(out, "# TYPE onelive_recordings_active gauge");
     let _ = writeln!(out, "onelive_recordings_active {recording}");
-    let _ = writeln!(out, "# HELP onelive_recording_bytes_current Bytes written to the files being recorded.");
+    let _ = writeln!(
+        out,
+        "# HELP onelive_recording_bytes_current Bytes written to the files being recorded."
+    );
     let _ = writeln!(out, "# TYPE onelive_recording_bytes_current gauge");
     let _ = writeln!(out, "onelive_recording_bytes_current {bytes_current}");
     let _ = writeln!(out, "# HELP onelive_recorded_bytes_total Bytes of finished recording files.");
     let _ = writeln!(out, "# TYPE onelive_recorded_bytes_total counter");
-    let _ = writeln!(out, "onelive_recorded_bytes_total {}", c.bytes_finished.load(Ordering::Relaxed));
+    let _ =
+        writeln!(out, "onelive_recorded_bytes_total {}", c.bytes_finished.load(Ordering::Relaxed));
     let _ = writeln!(out, "# HELP onelive_recorded_files_total Finished recording files.");
     let _ = writeln!(out, "# TYPE onelive_recorded_files_total counter");
-    let _ = writeln!(out, "onelive_recorded_files_total {}", c.files_finished.load(Ordering::Relaxed));
+    let _ =
+        writeln!(out, "onelive_recorded_files_total {}", c.files_finished.load(Ordering::Relaxed));
     let _ = writeln!(out, "# HELP onelive_polls_total Channel status polls by result.");
     let _ = writeln!(out, "# TYPE onelive_polls_total counter");
     for (result, v) in [
@@ -60,12 +65,24 @@ pub async fn render(engine: &Engine) -> String {
         ("failed", &c.polls_failed),
         ("rate_limited", &c.polls_rate_limited),
     ] {
-        let _ = writeln!(out, "onelive_polls_total{{result=\"{result}\"}} {}", v.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "onelive_polls_total{{result=\"{result}\"}} {}",
+            v.load(Ordering::Relaxed)
+        );
     }
     let _ = writeln!(out, "# HELP onelive_transmux_jobs_total Transmux jobs by outcome.");
     let _ = writeln!(out, "# TYPE onelive_transmux_jobs_total counter");
-    let _ = writeln!(out, "onelive_transmux_jobs_total{{result=\"done\"}} {}", c.transmux_done.load(Ordering::Relaxed));
-    let _ = writeln!(out, "onelive_transmux_jobs_total{{result=\"failed\"}} {}", c.transmux_failed.load(Ordering::Relaxed));
+    let _ = writeln!(
+        out,
+        "onelive_transmux_jobs_total{{result=\"done\"}} {}",
+        c.transmux_done.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "onelive_transmux_jobs_total{{result=\"failed\"}} {}",
+        c.transmux_failed.load(Ordering::Relaxed)
+    );
     let _ = writeln!(out, "# HELP onelive_transmux_jobs_pending Transmux jobs queued or running.");
     let _ = writeln!(out, "# TYPE onelive_transmux_jobs_pending gauge");
     let _ = writeln!(out, "onelive_transmux_jobs_pending {}", engine.pending_transmux_jobs().len());

@@ -74,7 +74,11 @@ pub trait LiveSource: Send + Sync + 'static {
     /// One status poll.
     async fn poll(&self, channel: &ChannelRef) -> PollResult;
     /// The stream to record, by quality preference (best first).
-    async fn stream(&self, channel: &ChannelRef, quality: &[String]) -> Result<StreamChoice, EngineError>;
+    async fn stream(
+        &self,
+        channel: &ChannelRef,
+        quality: &[String],
+    ) -> Result<StreamChoice, EngineError>;
 }
 
 /// What the engine asks the recorder to do.
@@ -168,8 +172,12 @@ pub trait Recorder: Send + Sync + 'static {
 pub trait Transmuxer: Send + Sync + 'static {
     /// Remuxes `job.input` into `format` (`mp4`/`mkv`), verifies the output
     /// and returns its path; deletes the input when `delete_source`.
-    async fn transmux(&self, job: &crate::TransmuxJob, format: &str, delete_source: bool)
-    -> Result<PathBuf, EngineError>;
+    async fn transmux(
+        &self,
+        job: &crate::TransmuxJob,
+        format: &str,
+        delete_source: bool,
+    ) -> Result<PathBuf, EngineError>;
 }
 
 /// One delivery attempt record, for the API.
@@ -214,7 +222,11 @@ pub trait EventDelivery: Send + Sync + 'static {
     /// Sends a `test` event to one endpoint now and reports the outcome.
     async fn send_test(&self, endpoint: &WebhookConfig) -> Result<String, EngineError>;
     /// Recent deliveries, newest first (optionally of one webhook).
-    async fn recent(&self, webhook_id: Option<&str>, limit: usize) -> Result<Vec<DeliveryRecord>, EngineError>;
+    async fn recent(
+        &self,
+        webhook_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, EngineError>;
     /// Delivers a delivery again.
     async fn redeliver(&self, delivery_id: &str) -> Result<(), EngineError>;
     /// Waits until nothing is pending or the timeout passes; true when drained.

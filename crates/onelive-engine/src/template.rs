@@ -77,8 +77,11 @@ fn sanitize(value: &str) -> String {
 /// keeping `{part}` as a literal placeholder (appended as `_part{part}`
 /// when the template has none) for the recorder, which numbers split parts.
 pub fn render_keep_part(template: &str, v: &TemplateValues<'_>) -> PathBuf {
-    let with_part =
-        if template.contains("{part}") { template.to_owned() } else { format!("{template}_part{{part}}") };
+    let with_part = if template.contains("{part}") {
+        template.to_owned()
+    } else {
+        format!("{template}_part{{part}}")
+    };
     let marker = "\u{E000}part\u{E000}";
     let rendered = render(&with_part.replace("{part}", marker), v);
     PathBuf::from(rendered.to_string_lossy().replace(marker, "{part}"))

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use onelive_events::{
-    ErrorData, EventData, LiveData, LiveInfo, LiveInfoChangeData, Uuid, VideoFileCreateData, VideoFileFinishData,
+    ErrorData, EventData, LiveData, LiveInfo, LiveInfoChangeData, Uuid, VideoFileCreateData,
+    VideoFileFinishData,
 };
 use rand::Rng;
 use serde::Serialize;
@@ -87,7 +88,10 @@ struct Watcher {
 
 const STOP_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
-pub(crate) async fn run_watcher(ctx: WatcherContext, mut commands: mpsc::UnboundedReceiver<WatcherCommand>) {
+pub(crate) async fn run_watcher(
+    ctx: WatcherContext,
+    mut commands: mpsc::UnboundedReceiver<WatcherCommand>,
+) {
     let (interval, debounce, jitter, error_after, max_backoff) = {
         let c = lock(&ctx.shared.config);
         let platform_min = c
@@ -96,11 +100,13 @@ pub(crate) async fn run_watcher(ctx: WatcherContext, mut commands: mpsc::Unbound
             .get(&ctx.cref.platform)
             .map(|d| d.0)
             .unwrap_or_else(|| ctx.shared.parts.source.min_poll_interval(&ctx.cref.platform));
-        let interval = ctx.config.poll_interval.unwrap_or(c.watch.poll_interval).0.max(platform_min);
+        let interval =
+            ctx.config.poll_interval.unwrap_or(c.watch.poll_interval).0.max(platform_min);
         let debounce = ctx.config.debounce.unwrap_or(c.watch.debounce).0;
         (interval, debounce, c.watch.jitter, c.watch.error_after_failures, c.watch.max_backoff.0)
     };
-    let first = Duration::from_secs_f64(interval.as_secs_f64() * jitter * rand::rng().random::<f64>());
+    let first =
+        Duration::from_secs_f64(interval.as_secs_f64() * jitter * rand::rng().random::<f64>());
     let machine = ChannelMachine::new(debounce, ctx.config.record, error_after);
     {
         let mut v = lock(&ctx.view);
@@ -195,7 +201,8 @@ impl Watcher {
 
     fn schedule_next(&mut self, base: Duration) {
         let spread = base.as_secs_f64() * self.jitter;
-        let offset = if spread > 0.0 { rand::rng().random_range(-spread / 2.0..=spread / 2.0) } else { 0.0 };
+        let offset =
+            if spread > 0.0 { rand::rng().random_range(-spread / 2.0..=spread / 2.0) } else { 0.0 };
         let secs = (base.as_secs_f64() + offset).max(0.05);
         self.next_poll = Instant::now() + Duration::from_secs_f64(secs);
     }
@@ -305,7 +312,8 @@ impl Watcher {
                     self.emit(EventData::TitleChange(self.change_data(session_id, old, new))).await;
                 }
                 Action::CategoryChange { session_id, old, new } => {
-                    self.emit(EventData::CategoryChange(self.change_data(session_id, old, new))).await;
+                    self.emit(EventData::CategoryChange(self.change_data(session_id, old, new)))
+                        .await;
                 }
                 Action::Error { session_id, message } => {
                     self.emit_error(session_id, message).await;
@@ -332,7 +340,11 @@ impl Watcher {
             let c = lock(&shared.config);
             (
                 c.output.folder.clone(),
-                self.ctx.config.filename_template.clone().unwrap_or_else(|| c.output.filename_template.clone()),
+                self.ctx
+                    .config
+                    .filename_template
+                    .clone()
+                    .unwrap_or_else(|| c.output.filename_template.clone()),
                 c.output.container.clone(),
                 c.split.clone(),
                 c.watch.stall_timeout.0,
@@ -340,20 +352,24 @@ impl Watcher {
                 c.platforms.quality_for(&self.ctx.cref.platform),
             )
         };
-        if min_free > 0 {
-            if let Some(free) = free_mb(&folder) {
-                if free < min_free {
-                    return Err(format!(
-                        "not recording: only {free} MiB free in {} (threshold {min_free} MiB)",
-                        folder.display()
-                    ));
-                }
-            }
+        if min_free > 0
+            && let Some(free) = free_mb(&folder)
+            && free < min_free
+        {
+            return Err(format!(
+                "not recording: only {free} MiB free in {} (threshold {min_free} MiB)",
+                folder.display()
+            ));
         }
         let permit = shared.record_permits.clone().try_acquire_owned().map_err(|_| {
-            "not recording: watch.max_concurrent_recordings reached; retrying at the next poll".to_owned()
+            "not recording: watch.max_concurrent_recordings reached; retrying at the next poll"
+                .to_owned()
         })?;
-        let quality = if self.ctx.config.quality.is_empty() { platform_quality } else { self.ctx.config.quality.clone() };
+        let quality = if self.ctx.config.quality.is_empty() {
+            platform_quality
+        } else {
+            self.ctx.config.quality.clone()
+        };
         let stream = shared
             .parts
             .source
@@ -462,7 +478,11 @@ impl Watcher {
             self.emit_error(Some(session_id), message).await;
         }
         // Poll now: still live -> next part. Wait a little after a quick failure.
-        let delay = if lasted < Duration::from_secs(3) { Duration::from_secs(1).min(self.interval) } else { Duration::ZERO };
+        let delay = if lasted < Duration::from_secs(3) {
+            Duration::from_secs(1).min(self.interval)
+        } else {
+            Duration::ZERO
+        };
         self.next_poll = Instant::now() + delay;
     }
 

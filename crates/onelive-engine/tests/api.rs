@@ -64,34 +64,49 @@ async fn channels_can_be_listed_added_toggled_recorded_and_removed_and_persist()
     assert_eq!(body["channels"][0]["channel"], "one");
     assert_eq!(body["channels"][0]["live"], false);
 
-    let (status, body) = api.call(Method::POST, "/api/channels", Some(json!({"url": "https://fake.test/two", "name": "Two"}))).await;
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/channels",
+            Some(json!({"url": "https://fake.test/two", "name": "Two"})),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
     assert_eq!(body["name"], "Two");
     let saved = EngineConfig::load(&path).unwrap();
     assert_eq!(saved.channels.len(), 2);
 
-    let (status, body) = api.call(Method::POST, "/api/channels", Some(json!({"url": "https://fake.test/two"}))).await;
+    let (status, body) = api
+        .call(Method::POST, "/api/channels", Some(json!({"url": "https://fake.test/two"})))
+        .await;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"].as_str().unwrap().contains("duplicate"), "{body}");
-    let (status, body) = api.call(Method::POST, "/api/channels", Some(json!({"url": "https://nowhere.test/x"}))).await;
+    let (status, body) = api
+        .call(Method::POST, "/api/channels", Some(json!({"url": "https://nowhere.test/x"})))
+        .await;
     assert_eq!(status, 422, "{body}");
     let (status, _) = api.call(Method::POST, "/api/channels", Some(json!({"link": "x"}))).await;
     assert!(status == 400 || status == 422, "{status}");
 
     f.source.live("two", "title", "cat");
-    wait_for("recording", Duration::from_secs(5), || engine.channel(&id).unwrap().view.recording).await;
+    wait_for("recording", Duration::from_secs(5), || engine.channel(&id).unwrap().view.recording)
+        .await;
     let (_, body) = api.call(Method::GET, &format!("/api/channels/{id}"), None).await;
     assert_eq!(body["recording"], true);
     assert_eq!(body["bytes_written"], 10);
     assert!(body["current_file"].as_str().unwrap().ends_with(".ts"));
 
-    let (status, body) = api.call(Method::POST, &format!("/api/channels/{id}/record/stop"), None).await;
+    let (status, body) =
+        api.call(Method::POST, &format!("/api/channels/{id}/record/stop"), None).await;
     assert_eq!(status, 200, "{body}");
-    wait_for("stopped", Duration::from_secs(5), || !engine.channel(&id).unwrap().view.recording).await;
-    let (status, _) = api.call(Method::POST, &format!("/api/channels/{id}/record/start"), None).await;
+    wait_for("stopped", Duration::from_secs(5), || !engine.channel(&id).unwrap().view.recording)
+        .await;
+    let (status, _) =
+        api.call(Method::POST, &format!("/api/channels/{id}/record/start"), None).await;
     assert_eq!(status, 200);
-    wait_for("restarted", Duration::from_secs(5), || engine.channel(&id).unwrap().view.recording).await;
+    wait_for("restarted", Duration::from_secs(5), || engine.channel(&id).unwrap().view.recording)
+        .await;
 
     let (status, body) = api.call(Method::POST, &format!("/api/channels/{id}/disable"), None).await;
     assert_eq!(status, 200);
@@ -137,12 +152,27 @@ async fn webhooks_can_be_managed_and_never_show_secrets() {
     assert_eq!(body["signed"], true);
     let id = body["id"].as_str().unwrap().to_owned();
     assert_eq!(f.delivery.endpoints.lock().unwrap().len(), 1);
-    assert_eq!(EngineConfig::load(&path).unwrap().webhooks[0].secret.as_ref().unwrap().expose(), "whsec_dGVzdHRlc3R0ZXN0dGVzdA==");
+    assert_eq!(
+        EngineConfig::load(&path).unwrap().webhooks[0].secret.as_ref().unwrap().expose(),
+        "whsec_dGVzdHRlc3R0ZXN0dGVzdA=="
+    );
 
-    let (status, body) = api.call(Method::POST, "/api/webhooks", Some(json!({"url": "http://127.0.0.1:9/", "events": ["nope"]}))).await;
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/", "events": ["nope"]})),
+        )
+        .await;
     assert!(status == 400 || status == 422, "{status} {body}");
 
-    let (status, body) = api.call(Method::PUT, &format!("/api/webhooks/{id}"), Some(json!({"url": "http://127.0.0.1:10/new"}))).await;
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            &format!("/api/webhooks/{id}"),
+            Some(json!({"url": "http://127.0.0.1:10/new"})),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["url"], "http://127.0.0.1:10/new");
     assert_eq!(f.delivery.endpoints.lock().unwrap()[0].url, "http://127.0.0.1:10/new");

@@ -40,7 +40,8 @@ fn wrong_types_and_values_are_explained() {
     let (key, reason) = err("[transmux]\nformat = \"avi\"\n");
     assert_eq!(key, "transmux.format");
     assert!(reason.contains("avi"), "{reason}");
-    let (key, reason) = err("[[webhooks]]\nurl = \"http://127.0.0.1:1/\"\nevents = [\"live_begin\"]\n");
+    let (key, reason) =
+        err("[[webhooks]]\nurl = \"http://127.0.0.1:1/\"\nevents = [\"live_begin\"]\n");
     assert_eq!(key, "webhooks[0].events[0]");
     assert!(reason.contains("live_begin"), "{reason}");
 }
@@ -68,7 +69,8 @@ fn a_public_api_needs_a_token() {
     let (key, reason) = err("[api]\nlisten = \"0.0.0.0:8686\"\n");
     assert_eq!(key, "api.token");
     assert!(reason.contains("0.0.0.0"), "{reason}");
-    EngineConfig::parse("[api]\nlisten = \"0.0.0.0:8686\"\ntoken = \"abc\"\n", Path::new("x")).unwrap();
+    EngineConfig::parse("[api]\nlisten = \"0.0.0.0:8686\"\ntoken = \"abc\"\n", Path::new("x"))
+        .unwrap();
 }
 
 #[test]

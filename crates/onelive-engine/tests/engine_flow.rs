@@ -17,7 +17,8 @@ fn config(dir: &std::path::Path, channels: &[&str]) -> EngineConfig {
     c.watch.debounce = HumanDuration(Duration::from_millis(800));
     c.watch.jitter = 0.0;
     c.disk.min_free_mb = 0;
-    c.channels = channels.iter().map(|ch| ChannelConfig::new(format!("https://fake.test/{ch}"))).collect();
+    c.channels =
+        channels.iter().map(|ch| ChannelConfig::new(format!("https://fake.test/{ch}"))).collect();
     c
 }
 
@@ -31,13 +32,17 @@ async fn a_session_records_transmuxes_and_ends_in_order() {
     let f = Fakes::new();
     let engine = Engine::start(config(dir.path(), &["alice"]), None, f.parts()).await.unwrap();
     f.source.live("alice", "hello", "Games");
-    wait_for("video_file_create", Duration::from_secs(5), || count(&f.delivery.types(), "video_file_create") == 1).await;
+    wait_for("video_file_create", Duration::from_secs(5), || {
+        count(&f.delivery.types(), "video_file_create") == 1
+    })
+    .await;
     let snap = &engine.channels()[0];
     assert_eq!(snap.view.state, "live");
     assert!(snap.view.recording);
     assert!(snap.view.current_file.as_deref().unwrap().ends_with("_part1.ts"));
     f.source.offline("alice");
-    wait_for("live_end", Duration::from_secs(5), || count(&f.delivery.types(), "live_end") == 1).await;
+    wait_for("live_end", Duration::from_secs(5), || count(&f.delivery.types(), "live_end") == 1)
+        .await;
     assert!(engine.shutdown(Duration::from_secs(5)).await);
     let events = f.delivery.events.lock().unwrap().clone();
     let types: Vec<_> = events.iter().map(|e| e.type_name().to_owned()).collect();
@@ -76,18 +81,28 @@ async fn a_blip_shorter_than_the_debounce_continues_the_session() {
     c.watch.debounce = HumanDuration(Duration::from_secs(3));
     let engine = Engine::start(c, None, f.parts()).await.unwrap();
     f.source.live("bob", "t", "c");
-    wait_for("first file", Duration::from_secs(5), || count(&f.delivery.types(), "video_file_create") == 1).await;
+    wait_for("first file", Duration::from_secs(5), || {
+        count(&f.delivery.types(), "video_file_create") == 1
+    })
+    .await;
     f.source.offline("bob");
-    wait_for("first file finished", Duration::from_secs(5), || count(&f.delivery.types(), "video_file_finish") == 1).await;
+    wait_for("first file finished", Duration::from_secs(5), || {
+        count(&f.delivery.types(), "video_file_finish") == 1
+    })
+    .await;
     assert_eq!(engine.channels()[0].view.state, "ending");
     f.source.live("bob", "t", "c");
-    wait_for("second file", Duration::from_secs(5), || count(&f.delivery.types(), "video_file_create") == 2).await;
+    wait_for("second file", Duration::from_secs(5), || {
+        count(&f.delivery.types(), "video_file_create") == 2
+    })
+    .await;
     engine.shutdown(Duration::from_secs(5)).await;
     let events = f.delivery.events.lock().unwrap().clone();
     let types: Vec<_> = events.iter().map(|e| e.type_name().to_owned()).collect();
     assert_eq!(count(&types, "live_start"), 1, "{types:?}");
     assert_eq!(count(&types, "live_end"), 0, "{types:?}");
-    let sessions: std::collections::BTreeSet<_> = events.iter().filter_map(|e| e.data.session_id()).collect();
+    let sessions: std::collections::BTreeSet<_> =
+        events.iter().filter_map(|e| e.data.session_id()).collect();
     assert_eq!(sessions.len(), 1);
     let started = f.recorder.started.lock().unwrap().clone();
     assert!(started[0].to_string_lossy().ends_with("_part1.ts"));
@@ -100,9 +115,15 @@ async fn title_and_category_changes_are_published_with_old_and_new() {
     let f = Fakes::new();
     let engine = Engine::start(config(dir.path(), &["carol"]), None, f.parts()).await.unwrap();
     f.source.live("carol", "morning", "Chatting");
-    wait_for("live_start", Duration::from_secs(5), || count(&f.delivery.types(), "live_start") == 1).await;
+    wait_for("live_start", Duration::from_secs(5), || {
+        count(&f.delivery.types(), "live_start") == 1
+    })
+    .await;
     f.source.live("carol", "evening", "Music");
-    wait_for("changes", Duration::from_secs(5), || count(&f.delivery.types(), "category_change") == 1).await;
+    wait_for("changes", Duration::from_secs(5), || {
+        count(&f.delivery.types(), "category_change") == 1
+    })
+    .await;
     engine.shutdown(Duration::from_secs(5)).await;
     let events = f.delivery.events.lock().unwrap().clone();
     let title = events.iter().find_map(|e| match &e.data {
@@ -131,7 +152,8 @@ async fn the_recording_cap_is_global_and_reported() {
     let engine = Engine::start(c, None, f.parts()).await.unwrap();
     f.source.live("d1", "t", "c");
     f.source.live("d2", "t", "c");
-    wait_for("cap error", Duration::from_secs(5), || count(&f.delivery.types(), "error") >= 1).await;
+    wait_for("cap error", Duration::from_secs(5), || count(&f.delivery.types(), "error") >= 1)
+        .await;
     assert_eq!(engine.active_recordings(), 1);
     let events = f.delivery.events.lock().unwrap().clone();
     let err = events
@@ -154,7 +176,10 @@ async fn failing_polls_raise_one_error_and_keep_the_session() {
     c.watch.max_backoff = HumanDuration(Duration::from_millis(200));
     let engine = Engine::start(c, None, f.parts()).await.unwrap();
     f.source.live("eve", "t", "c");
-    wait_for("live_start", Duration::from_secs(5), || count(&f.delivery.types(), "live_start") == 1).await;
+    wait_for("live_start", Duration::from_secs(5), || {
+        count(&f.delivery.types(), "live_start") == 1
+    })
+    .await;
     f.source.set("eve", onelive_engine::seams::PollResult::Failed("connection refused".into()));
     wait_for("error", Duration::from_secs(5), || count(&f.delivery.types(), "error") == 1).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -162,7 +187,9 @@ async fn failing_polls_raise_one_error_and_keep_the_session() {
     assert_eq!(count(&types, "error"), 1, "{types:?}");
     assert_eq!(count(&types, "live_end"), 0, "{types:?}");
     assert_eq!(engine.channels()[0].view.state, "live");
-    assert!(engine.channels()[0].view.last_error.as_deref().unwrap().contains("connection refused"));
+    assert!(
+        engine.channels()[0].view.last_error.as_deref().unwrap().contains("connection refused")
+    );
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -172,12 +199,22 @@ async fn shutdown_finalizes_the_recording_without_live_end() {
     let f = Fakes::new();
     let engine = Engine::start(config(dir.path(), &["frank"]), None, f.parts()).await.unwrap();
     f.source.live("frank", "t", "c");
-    wait_for("recording", Duration::from_secs(5), || count(&f.delivery.types(), "video_file_create") == 1).await;
+    wait_for("recording", Duration::from_secs(5), || {
+        count(&f.delivery.types(), "video_file_create") == 1
+    })
+    .await;
     engine.shutdown(Duration::from_secs(5)).await;
     let types = f.delivery.types();
     assert_eq!(
         types,
-        ["app_launch", "live_start", "video_file_create", "video_file_finish", "video_transmux_finish", "app_exit"]
+        [
+            "app_launch",
+            "live_start",
+            "video_file_create",
+            "video_file_finish",
+            "video_transmux_finish",
+            "app_exit"
+        ]
     );
 }
 
@@ -192,10 +229,14 @@ async fn persisted_transmux_jobs_resume_on_start() {
     std::fs::write(state.join("transmux-queue.json"), job.to_string()).unwrap();
     let f = Fakes::new();
     let engine = Engine::start(config(dir.path(), &[]), None, f.parts()).await.unwrap();
-    wait_for("transmux", Duration::from_secs(5), || count(&f.delivery.types(), "video_transmux_finish") == 1).await;
+    wait_for("transmux", Duration::from_secs(5), || {
+        count(&f.delivery.types(), "video_transmux_finish") == 1
+    })
+    .await;
     assert!(dir.path().join("left-over.mp4").exists());
     assert!(engine.pending_transmux_jobs().is_empty());
-    let queue: serde_json::Value = serde_json::from_slice(&std::fs::read(state.join("transmux-queue.json")).unwrap()).unwrap();
+    let queue: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.join("transmux-queue.json")).unwrap()).unwrap();
     assert_eq!(queue, serde_json::json!([]));
     engine.shutdown(Duration::from_secs(5)).await;
 }
@@ -209,7 +250,10 @@ async fn notify_only_channels_do_not_record_and_disable_ends_the_session() {
     c.watch.debounce = HumanDuration(Duration::from_secs(60));
     let engine = Engine::start(c, None, f.parts()).await.unwrap();
     f.source.live("hal", "t", "c");
-    wait_for("live_start", Duration::from_secs(5), || count(&f.delivery.types(), "live_start") == 1).await;
+    wait_for("live_start", Duration::from_secs(5), || {
+        count(&f.delivery.types(), "live_start") == 1
+    })
+    .await;
     let id = engine.channels()[0].id.clone();
     engine.set_enabled(&id, false).await.unwrap();
     assert_eq!(f.delivery.types(), ["app_launch", "live_start", "live_end"]);

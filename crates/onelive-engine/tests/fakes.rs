@@ -61,8 +61,17 @@ impl LiveSource for FakeSource {
             .cloned()
             .unwrap_or(PollResult::Offline(LiveInfo::default()))
     }
-    async fn stream(&self, channel: &ChannelRef, _quality: &[String]) -> Result<StreamChoice, EngineError> {
-        Ok(StreamChoice { url: format!("http://127.0.0.1:1/{}.m3u8", channel.channel), quality: "source".into(), kind: "hls".into(), headers: vec![] })
+    async fn stream(
+        &self,
+        channel: &ChannelRef,
+        _quality: &[String],
+    ) -> Result<StreamChoice, EngineError> {
+        Ok(StreamChoice {
+            url: format!("http://127.0.0.1:1/{}.m3u8", channel.channel),
+            quality: "source".into(),
+            kind: "hls".into(),
+            headers: vec![],
+        })
     }
 }
 
@@ -85,7 +94,8 @@ impl RecordingControl for FakeControl {
 #[async_trait]
 impl Recorder for FakeRecorder {
     async fn start(&self, request: RecordingRequest) -> Result<RecordingHandle, EngineError> {
-        let stem = request.path_stem.to_string_lossy().replace("{part}", &request.first_part.to_string());
+        let stem =
+            request.path_stem.to_string_lossy().replace("{part}", &request.first_part.to_string());
         let path = PathBuf::from(format!("{stem}.ts"));
         self.started.lock().unwrap().push(path.clone());
         let (tx, rx) = mpsc::channel(16);
@@ -96,7 +106,13 @@ impl Recorder for FakeRecorder {
             let _ = tx.send(RecordingEvent::Progress { bytes: 10 }).await;
             let _ = stop_rx.await;
             let _ = tx.send(RecordingEvent::FileFinished { path, size: 10, duration: 1.5 }).await;
-            let _ = tx.send(RecordingEvent::Stopped { reason: "stopped".into(), failed: false, next_part: 0 }).await;
+            let _ = tx
+                .send(RecordingEvent::Stopped {
+                    reason: "stopped".into(),
+                    failed: false,
+                    next_part: 0,
+                })
+                .await;
         });
         Ok(RecordingHandle { events: rx, control: Box::new(FakeControl(Some(stop_tx))) })
     }
@@ -108,7 +124,12 @@ pub struct FakeTransmuxer;
 
 #[async_trait]
 impl Transmuxer for FakeTransmuxer {
-    async fn transmux(&self, job: &TransmuxJob, format: &str, _delete_source: bool) -> Result<PathBuf, EngineError> {
+    async fn transmux(
+        &self,
+        job: &TransmuxJob,
+        format: &str,
+        _delete_source: bool,
+    ) -> Result<PathBuf, EngineError> {
         let out = job.input.with_extension(format);
         std::fs::copy(&job.input, &out).map_err(|e| EngineError::Transmux(e.to_string()))?;
         Ok(out)
@@ -141,7 +162,11 @@ impl EventDelivery for FakeDelivery {
     async fn send_test(&self, endpoint: &WebhookConfig) -> Result<String, EngineError> {
         Ok(format!("delivered to {}", endpoint.url))
     }
-    async fn recent(&self, _webhook_id: Option<&str>, _limit: usize) -> Result<Vec<DeliveryRecord>, EngineError> {
+    async fn recent(
+        &self,
+        _webhook_id: Option<&str>,
+        _limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, EngineError> {
         Ok(vec![])
     }
     async fn redeliver(&self, delivery_id: &str) -> Result<(), EngineError> {
@@ -164,7 +189,11 @@ pub struct Fakes {
 
 impl Fakes {
     pub fn new() -> Self {
-        Fakes { source: FakeSource::default(), recorder: FakeRecorder::default(), delivery: FakeDelivery::default() }
+        Fakes {
+            source: FakeSource::default(),
+            recorder: FakeRecorder::default(),
+            delivery: FakeDelivery::default(),
+        }
     }
     pub fn parts(&self) -> EngineParts {
         EngineParts {

@@ -17,7 +17,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use clap::Args;
-use onelive_engine::{ChannelConfig, Engine, EngineConfig, HumanDuration, Secret, WebhookConfig, wiring};
+use onelive_engine::{
+    ChannelConfig, Engine, EngineConfig, HumanDuration, Secret, WebhookConfig, wiring,
+};
 use onelive_events::{Event, EventData};
 use onelive_synthetic::{SyntheticOptions, SyntheticOrigin};
 use onelive_webhook::verify::{SignatureHeaders, Verifier, WebhookSecret};
@@ -71,7 +73,12 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
     if received.events.iter().any(|e| e.id == event.id) {
         return StatusCode::OK; // a retry of a delivered event
     }
-    println!("  [{:>5.1}s] {:<22} signature ok  {}", r.started.elapsed().as_secs_f64(), event.type_name(), describe(&event));
+    println!(
+        "  [{:>5.1}s] {:<22} signature ok  {}",
+        r.started.elapsed().as_secs_f64(),
+        event.type_name(),
+        describe(&event)
+    );
     received.events.push(event);
     StatusCode::OK
 }
@@ -82,7 +89,9 @@ fn describe(event: &Event) -> String {
             format!("session {}", d.session_id.map(|s| s.to_string()).unwrap_or_default())
         }
         EventData::VideoFileCreate(d) => d.path.clone(),
-        EventData::VideoFileFinish(d) => format!("{} ({} bytes, {:.1}s)", d.path, d.filesize, d.duration),
+        EventData::VideoFileFinish(d) => {
+            format!("{} ({} bytes, {:.1}s)", d.path, d.filesize, d.duration)
+        }
         EventData::VideoTransmuxFinish(d) => format!("{} -> {}", d.input, d.output),
         EventData::Error(d) => d.error.clone(),
         _ => String::new(),
@@ -93,7 +102,11 @@ fn types(r: &Mutex<Received>) -> Vec<String> {
     lock(r).events.iter().map(|e| e.type_name().to_owned()).collect()
 }
 
-async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> anyhow::Result<()> {
+async fn wait_until(
+    what: &str,
+    timeout: Duration,
+    mut done: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     while !done() {
         if Instant::now() > deadline {
@@ -117,7 +130,10 @@ fn clean(dir: &Path) -> anyhow::Result<()> {
 /// `oneliverec demo`.
 pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     super::run::init_logging_quiet();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start tokio")?;
     runtime.block_on(run_demo(args))
 }
 
@@ -125,7 +141,9 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let out = std::env::current_dir().context("no current directory")?.join(&args.output);
     clean(&out)?;
-    println!("onelive demo: a synthetic live channel on loopback, recorded, transmuxed, announced.");
+    println!(
+        "onelive demo: a synthetic live channel on loopback, recorded, transmuxed, announced."
+    );
 
     // 1. The webhook receiver, with a fresh signing secret.
     let secret = WebhookSecret::generate();
@@ -134,7 +152,8 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         received: Arc::new(Mutex::new(Received::default())),
         started,
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot bind the receiver")?;
+    let listener =
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot bind the receiver")?;
     let receiver_url = format!("http://{}/webhook", listener.local_addr()?);
     let app = axum::Router::new().route("/webhook", post(receive)).with_state(receiver.clone());
     tokio::spawn(async move {
@@ -179,11 +198,20 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let r = receiver.received.clone();
     let result = async {
-        wait_until("video_file_create", Duration::from_secs(20), || types(&r).iter().any(|t| t == "video_file_create")).await?;
+        wait_until("video_file_create", Duration::from_secs(20), || {
+            types(&r).iter().any(|t| t == "video_file_create")
+        })
+        .await?;
         tokio::time::sleep(args.live_for).await;
         origin.stop().await;
-        println!("  [{:>5.1}s] (the synthetic channel goes offline)", started.elapsed().as_secs_f64());
-        wait_until("live_end", Duration::from_secs(40), || types(&r).iter().any(|t| t == "live_end")).await?;
+        println!(
+            "  [{:>5.1}s] (the synthetic channel goes offline)",
+            started.elapsed().as_secs_f64()
+        );
+        wait_until("live_end", Duration::from_secs(40), || {
+            types(&r).iter().any(|t| t == "live_end")
+        })
+        .await?;
         wait_until("video_transmux_finish", Duration::from_secs(20), || {
             types(&r).iter().any(|t| t == "video_transmux_finish")
         })
@@ -191,7 +219,10 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     .await;
     let delivered = engine.shutdown(Duration::from_secs(10)).await;
-    let _ = wait_until("app_exit", Duration::from_secs(5), || types(&r).iter().any(|t| t == "app_exit")).await;
+    let _ = wait_until("app_exit", Duration::from_secs(5), || {
+        types(&r).iter().any(|t| t == "app_exit")
+    })
+    .await;
     result?;
 
     let received = lock(&r);
@@ -209,7 +240,8 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     ];
     let mut it = seq.iter();
     let in_order = expected.iter().all(|want| it.any(|got| got == want));
-    let sessions: std::collections::BTreeSet<_> = received.events.iter().filter_map(|e| e.data.session_id()).collect();
+    let sessions: std::collections::BTreeSet<_> =
+        received.events.iter().filter_map(|e| e.data.session_id()).collect();
     println!("files:");
     let mut missing = 0;
     for e in &received.events {
@@ -238,7 +270,10 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("demo OK");
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("demo FAILED: expected the events {} in this order, one session, every file present", expected.join(", "));
+        println!(
+            "demo FAILED: expected the events {} in this order, one session, every file present",
+            expected.join(", ")
+        );
         Ok(ExitCode::from(1))
     }
 }

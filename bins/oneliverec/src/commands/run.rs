@@ -28,14 +28,16 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 pub(crate) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Logs warnings only unless `RUST_LOG` says otherwise (the demo prints its own story).
 pub(crate) fn init_logging_quiet() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// `oneliverec run`.
@@ -43,11 +45,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let config = EngineConfig::load(&args.config)?;
     wiring::check_channels(&config, &args.config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start tokio")?;
     runtime.block_on(serve(config, args.config, args.shutdown_timeout))
 }
 
-async fn serve(config: EngineConfig, path: PathBuf, shutdown_timeout: Duration) -> anyhow::Result<ExitCode> {
+async fn serve(
+    config: EngineConfig,
+    path: PathBuf,
+    shutdown_timeout: Duration,
+) -> anyhow::Result<ExitCode> {
     let state_dir = config.state_dir(Some(&path));
     let parts = wiring::real_parts(&config, &state_dir).await?;
     let api_config = config.api.clone();
@@ -89,7 +98,9 @@ async fn serve(config: EngineConfig, path: PathBuf, shutdown_timeout: Duration) 
 /// Waits for SIGINT or SIGTERM and names it.
 pub(crate) async fn wait_for_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         let _ = tokio::signal::ctrl_c().await;
         return "SIGINT";
     };

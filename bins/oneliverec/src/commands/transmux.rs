@@ -23,7 +23,10 @@ pub struct TransmuxArgs {
 
 /// `oneliverec transmux`.
 pub fn transmux(args: TransmuxArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start tokio")?;
     let options = TransmuxOptions::default();
     let format = if args.format == "mkv" { OutputFormat::Mkv } else { OutputFormat::Mp4 };
     let mut failed = 0;

@@ -42,11 +42,15 @@ pub fn webhook(args: WebhookArgs) -> anyhow::Result<ExitCode> {
         enabled: true,
     };
     for h in headers {
-        let (name, value) = h.split_once(':').with_context(|| format!("header {h:?} is not `Name: value`"))?;
+        let (name, value) =
+            h.split_once(':').with_context(|| format!("header {h:?} is not `Name: value`"))?;
         config.headers.insert(name.trim().to_owned(), Secret::new(value.trim()));
     }
     let endpoint = onelive_engine::wiring::endpoint_of(&config)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start tokio")?;
     runtime.block_on(async move {
         let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
         let dispatcher = Dispatcher::open(DispatcherConfig::new(dir.path().join("outbox.sqlite")))
@@ -69,7 +73,10 @@ pub fn webhook(args: WebhookArgs) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
             (false, None) => {
-                eprintln!("oneliverec: {target}: {}", outcome.error.unwrap_or_else(|| "failed".into()));
+                eprintln!(
+                    "oneliverec: {target}: {}",
+                    outcome.error.unwrap_or_else(|| "failed".into())
+                );
                 Ok(ExitCode::from(1))
             }
         }

@@ -33,9 +33,13 @@ pub fn check_channels(config: &EngineConfig, path: &Path) -> Result<(), EngineEr
 
 /// The real parts for a config: the built-in platform adapters, ffmpeg
 /// recording, verified transmuxing (onelive-transmux) and the webhook outbox in `state_dir`.
-pub async fn real_parts(config: &EngineConfig, state_dir: &Path) -> Result<EngineParts, EngineError> {
-    std::fs::create_dir_all(state_dir)
-        .map_err(|e| EngineError::io(format!("cannot create state folder {}", state_dir.display()), e))?;
+pub async fn real_parts(
+    config: &EngineConfig,
+    state_dir: &Path,
+) -> Result<EngineParts, EngineError> {
+    std::fs::create_dir_all(state_dir).map_err(|e| {
+        EngineError::io(format!("cannot create state folder {}", state_dir.display()), e)
+    })?;
     Ok(EngineParts {
         source: Arc::new(PlatformSource::new(&config.platforms)?),
         recorder: Arc::new(FfmpegRecorder::default()),

@@ -25,7 +25,8 @@ impl std::fmt::Debug for PlatformSource {
 impl PlatformSource {
     /// Builds the adapters and their HTTP client.
     pub fn new(config: &PlatformsConfig) -> Result<Self, EngineError> {
-        let platforms = Platforms::from_config(config).map_err(|e| EngineError::Platform(e.to_string()))?;
+        let platforms =
+            Platforms::from_config(config).map_err(|e| EngineError::Platform(e.to_string()))?;
         Ok(PlatformSource { platforms, config: config.clone() })
     }
 
@@ -35,7 +36,10 @@ impl PlatformSource {
     }
 
     fn cref(channel: &ChannelRef) -> onelive_platform::ChannelRef {
-        onelive_platform::ChannelRef { platform: channel.platform.clone(), channel: channel.channel.clone() }
+        onelive_platform::ChannelRef {
+            platform: channel.platform.clone(),
+            channel: channel.channel.clone(),
+        }
     }
 }
 
@@ -63,26 +67,41 @@ impl LiveSource for PlatformSource {
                 ErrorKind::Offline => PollResult::Offline(Default::default()),
                 // A direct stream URL whose server does not answer is an
                 // offline channel, not a failing platform.
-                ErrorKind::Network if channel.platform == "generic" => PollResult::Offline(Default::default()),
+                ErrorKind::Network if channel.platform == "generic" => {
+                    PollResult::Offline(Default::default())
+                }
                 _ => PollResult::Failed(e.to_string()),
             },
         }
     }
 
-    async fn stream(&self, channel: &ChannelRef, quality: &[String]) -> Result<StreamChoice, EngineError> {
+    async fn stream(
+        &self,
+        channel: &ChannelRef,
+        quality: &[String],
+    ) -> Result<StreamChoice, EngineError> {
         let variants = self
             .platforms
             .stream_variants(&Self::cref(channel))
             .await
             .map_err(|e| EngineError::Platform(e.to_string()))?;
-        let preference = if quality.is_empty() { self.config.quality_for(&channel.platform) } else { quality.to_vec() };
-        let chosen = select_variant(&variants, &preference)
-            .ok_or_else(|| EngineError::Platform(format!("{}: no stream variant offered", channel.platform)))?;
+        let preference = if quality.is_empty() {
+            self.config.quality_for(&channel.platform)
+        } else {
+            quality.to_vec()
+        };
+        let chosen = select_variant(&variants, &preference).ok_or_else(|| {
+            EngineError::Platform(format!("{}: no stream variant offered", channel.platform))
+        })?;
         Ok(StreamChoice {
             url: chosen.url.clone(),
             quality: chosen.quality.clone(),
             kind: chosen.kind.as_str().to_owned(),
-            headers: chosen.headers.iter().map(|(k, v)| (k.clone(), Secret::new(v.clone()))).collect(),
+            headers: chosen
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Secret::new(v.clone())))
+                .collect(),
         })
     }
 }

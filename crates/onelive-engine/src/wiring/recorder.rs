@@ -6,13 +6,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use onelive_events::{Event, EventData, LiveInfo, Uuid};
 use onelive_recorder::{
-    Container, EndReason, EventContext, FilenameTemplate, RecordingConfig, SplitPolicy, StreamKind, StreamSource,
-    record,
+    Container, EndReason, EventContext, FilenameTemplate, RecordingConfig, SplitPolicy, StreamKind,
+    StreamSource, record,
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::seams::{Recorder, RecordingControl, RecordingEvent, RecordingHandle, RecordingRequest};
 use crate::EngineError;
+use crate::seams::{Recorder, RecordingControl, RecordingEvent, RecordingHandle, RecordingRequest};
 
 /// Records with ffmpeg through onelive-recorder.
 #[derive(Debug, Clone)]
@@ -83,7 +83,11 @@ impl Recorder for FfmpegRecorder {
         };
         config.split = SplitPolicy {
             max_duration: request.split.max_duration.map(|d| d.0),
-            max_bytes: request.split.max_size_mb.filter(|m| *m > 0).map(|m| m.saturating_mul(1024 * 1024)),
+            max_bytes: request
+                .split
+                .max_size_mb
+                .filter(|m| *m > 0)
+                .map(|m| m.saturating_mul(1024 * 1024)),
         };
         config.first_part = request.first_part.max(1);
         config.stall_timeout = request.stall_timeout.max(Duration::from_secs(1));
@@ -95,7 +99,8 @@ impl Recorder for FfmpegRecorder {
         // The context only labels the recorder's own events; the engine
         // turns the file facts into its own events with the session data.
         let ctx = context("recorder", "recorder");
-        let recording = record(config, ctx, ev_tx).await.map_err(|e| EngineError::Recorder(e.to_string()))?;
+        let recording =
+            record(config, ctx, ev_tx).await.map_err(|e| EngineError::Recorder(e.to_string()))?;
         let mut progress = recording.subscribe_progress();
         let (out_tx, out_rx) = mpsc::channel::<RecordingEvent>(64);
         let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
@@ -146,7 +151,9 @@ impl Recorder for FfmpegRecorder {
                 EndReason::Stopped => ("stopped".to_owned(), false),
                 EndReason::StreamEnded => ("the stream ended".to_owned(), false),
                 EndReason::LimitReached => ("the time limit was reached".to_owned(), false),
-                EndReason::Stalled { after } => (format!("no data for {}s (watchdog)", after.as_secs()), false),
+                EndReason::Stalled { after } => {
+                    (format!("no data for {}s (watchdog)", after.as_secs()), false)
+                }
                 EndReason::FfmpegFailed { exit_code, stderr } => {
                     (format!("ffmpeg exited with {exit_code:?}: {stderr}"), true)
                 }
@@ -156,7 +163,9 @@ impl Recorder for FfmpegRecorder {
                 EndReason::StartFailed { message } => (message.clone(), true),
                 other => (format!("{other:?}"), true),
             };
-            let _ = out_tx.send(RecordingEvent::Stopped { reason, failed, next_part: outcome.next_part }).await;
+            let _ = out_tx
+                .send(RecordingEvent::Stopped { reason, failed, next_part: outcome.next_part })
+                .await;
         });
         Ok(RecordingHandle { events: out_rx, control: Box::new(StopSender(Some(stop_tx))) })
     }

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use onelive_transmux::{OutputFormat, RecordingMetadata, TransmuxJob as Job, TransmuxOptions, transmux};
+use onelive_transmux::{
+    OutputFormat, RecordingMetadata, TransmuxJob as Job, TransmuxOptions, transmux,
+};
 
 use crate::seams::Transmuxer;
 use crate::{EngineError, TransmuxJob};
@@ -24,7 +26,12 @@ impl VerifiedTransmuxer {
 
 #[async_trait]
 impl Transmuxer for VerifiedTransmuxer {
-    async fn transmux(&self, job: &TransmuxJob, format: &str, delete_source: bool) -> Result<PathBuf, EngineError> {
+    async fn transmux(
+        &self,
+        job: &TransmuxJob,
+        format: &str,
+        delete_source: bool,
+    ) -> Result<PathBuf, EngineError> {
         let format = if format == "mkv" { OutputFormat::Mkv } else { OutputFormat::Mp4 };
         let mut j = Job::new(job.input.clone(), format);
         j.delete_source = delete_source;
@@ -38,7 +45,8 @@ impl Transmuxer for VerifiedTransmuxer {
             platform: job.platform.clone(),
             start_time: info.start_time,
         };
-        let report = transmux(&j, &self.options).await.map_err(|e| EngineError::Transmux(e.to_string()))?;
+        let report =
+            transmux(&j, &self.options).await.map_err(|e| EngineError::Transmux(e.to_string()))?;
         Ok(report.output)
     }
 }

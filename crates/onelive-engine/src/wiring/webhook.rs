@@ -8,9 +8,9 @@ use onelive_events::Event;
 use onelive_webhook::{DeliveryState, Dispatcher, DispatcherConfig, Endpoint};
 use tokio::sync::RwLock;
 
+use crate::EngineError;
 use crate::config::WebhookConfig;
 use crate::seams::{DeliveryRecord, DeliveryStats, EventDelivery};
-use crate::EngineError;
 
 /// The webhook outbox (`outbox.sqlite` in the state folder) and its workers.
 pub struct WebhookDelivery {
@@ -25,8 +25,12 @@ impl std::fmt::Debug for WebhookDelivery {
 
 fn werr(e: onelive_webhook::Error) -> EngineError {
     match e {
-        onelive_webhook::Error::UnknownEndpoint(id) => EngineError::NotFound(format!("webhook {id}")),
-        onelive_webhook::Error::UnknownDelivery(id) => EngineError::NotFound(format!("delivery {id}")),
+        onelive_webhook::Error::UnknownEndpoint(id) => {
+            EngineError::NotFound(format!("webhook {id}"))
+        }
+        onelive_webhook::Error::UnknownDelivery(id) => {
+            EngineError::NotFound(format!("delivery {id}"))
+        }
         onelive_webhook::Error::InvalidEndpoint { .. } | onelive_webhook::Error::Secret(_) => {
             EngineError::Invalid(e.to_string())
         }
@@ -86,7 +90,8 @@ fn record(r: onelive_webhook::DeliveryRecord) -> DeliveryRecord {
 impl EventDelivery for WebhookDelivery {
     async fn publish(&self, event: &Event) -> Result<(), EngineError> {
         let guard = self.dispatcher.read().await;
-        let d = guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
+        let d =
+            guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
         d.enqueue(event).await.map_err(werr)?;
         Ok(())
     }
@@ -94,17 +99,21 @@ impl EventDelivery for WebhookDelivery {
     async fn set_endpoints(&self, endpoints: &[WebhookConfig]) -> Result<(), EngineError> {
         let list = endpoints.iter().map(endpoint_of).collect::<Result<Vec<_>, _>>()?;
         let guard = self.dispatcher.read().await;
-        let d = guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
+        let d =
+            guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
         d.sync_endpoints(list).await.map_err(werr)
     }
 
     async fn send_test(&self, endpoint: &WebhookConfig) -> Result<String, EngineError> {
         let e = endpoint_of(endpoint)?;
         let guard = self.dispatcher.read().await;
-        let d = guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
+        let d =
+            guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
         let outcome = d.send_test_to(&e).await.map_err(werr)?;
         Ok(match (outcome.success, outcome.status, outcome.error) {
-            (true, Some(s), _) => format!("delivered: HTTP {s} in {} ms", outcome.latency.as_millis()),
+            (true, Some(s), _) => {
+                format!("delivered: HTTP {s} in {} ms", outcome.latency.as_millis())
+            }
             (true, None, _) => "delivered".into(),
             (false, Some(s), _) => format!("refused: HTTP {s}: {}", outcome.body_excerpt),
             (false, None, Some(err)) => format!("failed: {err}"),
@@ -112,9 +121,14 @@ impl EventDelivery for WebhookDelivery {
         })
     }
 
-    async fn recent(&self, webhook_id: Option<&str>, limit: usize) -> Result<Vec<DeliveryRecord>, EngineError> {
+    async fn recent(
+        &self,
+        webhook_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, EngineError> {
         let guard = self.dispatcher.read().await;
-        let d = guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
+        let d =
+            guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
         let ids: Vec<String> = match webhook_id {
             Some(id) => vec![id.to_owned()],
             None => d.endpoints().into_iter().map(|e| e.id).collect(),
@@ -123,7 +137,7 @@ impl EventDelivery for WebhookDelivery {
         for id in ids {
             all.extend(d.deliveries(&id, limit).await.map_err(werr)?);
         }
-        all.sort_by(|a, b| b.id.cmp(&a.id));
+        all.sort_by_key(|r| std::cmp::Reverse(r.id));
         all.truncate(limit);
         Ok(all.into_iter().map(record).collect())
     }
@@ -133,7 +147,8 @@ impl EventDelivery for WebhookDelivery {
             .parse()
             .map_err(|_| EngineError::NotFound(format!("delivery {delivery_id}")))?;
         let guard = self.dispatcher.read().await;
-        let d = guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
+        let d =
+            guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
         d.redeliver(id).await.map_err(werr)
     }
 
@@ -157,7 +172,9 @@ impl EventDelivery for WebhookDelivery {
     async fn stats(&self) -> DeliveryStats {
         match self.dispatcher.read().await.as_ref() {
             Some(d) => match d.stats().await {
-                Ok(s) => DeliveryStats { delivered: s.delivered, pending: s.pending, failed: s.failed },
+                Ok(s) => {
+                    DeliveryStats { delivered: s.delivered, pending: s.pending, failed: s.failed }
+                }
                 Err(_) => DeliveryStats::default(),
             },
             None => DeliveryStats::default(),
@@ -168,7 +185,10 @@ impl EventDelivery for WebhookDelivery {
         if let Some(d) = self.dispatcher.write().await.take() {
             match d.shutdown(Duration::from_secs(2)).await {
                 Ok(report) if report.pending > 0 => {
-                    tracing::warn!(pending = report.pending, "webhook deliveries kept in the outbox for the next start")
+                    tracing::warn!(
+                        pending = report.pending,
+                        "webhook deliveries kept in the outbox for the next start"
+                    )
                 }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "closing the webhook outbox failed"),

@@ -85,7 +85,7 @@ async fn wrong_content_forbidden_and_server_errors() {
 }
 
 #[tokio::test]
-async fn unreachable_host_is_a_network_error() {
+async fn unreachable_host_is_offline_and_errors_hide_the_query() {
     // Bind and drop a listener: nothing listens on that port any more.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -93,7 +93,11 @@ async fn unreachable_host_is_a_network_error() {
     };
     let ctx = crate::common::context_for(&onelive_platform::PlatformsConfig::default());
     let url = format!("http://127.0.0.1:{port}/live/x.m3u8?token=hunter2");
-    let error = Generic.live_info(&ctx, &url).await.unwrap_err();
+    assert_eq!(Generic.live_info(&ctx, &url).await.unwrap().status, LiveStatus::Offline);
+    assert_eq!(Generic.stream_variants(&ctx, &url).await.unwrap_err().kind(), ErrorKind::Offline);
+
+    // The client itself reports the refused connection as a network error.
+    let error = ctx.http.get("generic", &url).send().await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Network);
     assert!(error.is_retryable());
     let text = error.to_string();

@@ -1,5 +1,6 @@
 //! `generic`: a direct `.m3u8` or `.flv` URL is a channel that is live
-//! when the URL answers with a playlist (or FLV bytes).
+//! when the URL answers with a playlist (or FLV bytes), and offline when it
+//! answers 404/410 or does not answer at all (connection refused, timeout).
 
 use async_trait::async_trait;
 use onelive_events::{LiveInfo, LiveStatus};
@@ -34,7 +35,12 @@ async fn probe(ctx: &PlatformContext, url: &str, kind: StreamKind) -> Result<Opt
         StreamKind::Hls => 1024 * 1024,
         StreamKind::Flv => 16,
     };
-    let response = ctx.http.get(NAME, url).max_body_bytes(limit).send().await?.check_common()?;
+    let response = match ctx.http.get(NAME, url).max_body_bytes(limit).send().await {
+        Ok(response) => response.check_common()?,
+        // A direct URL that does not answer is an offline channel.
+        Err(PlatformError::Network { .. }) => return Ok(None),
+        Err(other) => return Err(other),
+    };
     match response.status {
         200..=299 => {}
         404 | 410 => return Ok(None),

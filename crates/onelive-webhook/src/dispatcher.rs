@@ -178,7 +178,17 @@ struct Inner {
     prune_interval: Duration,
     user_agent: String,
     wake: Notify,
-    in_flight: Mutex<HashMap<String, HashSet<i64>>>,
+    in_flight: Mutex<HashMap<String, Claims>>,
+}
+
+/// Per endpoint: deliveries taken by a worker and not yet recorded
+/// (`claimed`, never dispatched twice), and requests on the wire (`active`,
+/// bounded by `max_in_flight`). A delivery stops counting as active when
+/// its response is in, while its outcome is still being committed.
+#[derive(Default)]
+struct Claims {
+    claimed: HashSet<i64>,
+    active: usize,
 }
 
 /// Durable, signed, retried webhook delivery.
@@ -495,7 +505,7 @@ impl Inner {
         metrics::gauge!("onelive_webhook_pending").set(self.pending.load(Ordering::Relaxed) as f64);
     }
 
-    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashSet<i64>>> {
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<String, Claims>> {
         match self.in_flight.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
@@ -585,20 +595,11 @@ impl Inner {
     }
 
     /// Attempts one delivery and records the outcome.
-    async fn deliver(self: Arc<Self>, ep: Arc<Endpoint>, row: DueRow) {
-        let reader = self.reader.clone();
+    async fn deliver(self: Arc<Self>, ep: Arc<Endpoint>, mut row: DueRow) {
         let delivery = row.delivery;
-        let body = tokio::task::spawn_blocking(move || reader.body(delivery)).await;
-        let body = match body {
-            Ok(Ok(Some(body))) => body,
-            Ok(Ok(None)) => return self.release(&ep.id, delivery),
-            Ok(Err(e)) => {
-                tracing::error!(endpoint = %ep.id, delivery, error = %e, "cannot read a pending delivery");
-                return self.release(&ep.id, delivery);
-            }
-            Err(_) => return self.release(&ep.id, delivery),
-        };
+        let body = std::mem::take(&mut row.body);
         let attempt = self.attempt(&ep, &row.event_id, body).await;
+        self.end_request(&ep.id);
         let attempts = row.attempts.saturating_add(1);
         let labels = [("endpoint", ep.id.clone())];
         metrics::histogram!("onelive_webhook_attempt_seconds", &labels)
@@ -664,9 +665,18 @@ impl Inner {
         self.release(&ep.id, delivery);
     }
 
+    /// The response is in: free a request slot.
+    fn end_request(&self, endpoint: &str) {
+        if let Some(claims) = self.in_flight().get_mut(endpoint) {
+            claims.active = claims.active.saturating_sub(1);
+        }
+        self.wake.notify_one();
+    }
+
+    /// The outcome is recorded: the delivery may be fetched again.
     fn release(&self, endpoint: &str, delivery: i64) {
-        if let Some(set) = self.in_flight().get_mut(endpoint) {
-            set.remove(&delivery);
+        if let Some(claims) = self.in_flight().get_mut(endpoint) {
+            claims.claimed.remove(&delivery);
         }
         self.wake.notify_one();
     }
@@ -695,6 +705,13 @@ fn describe_send_error(e: &reqwest::Error, timeout: Duration) -> (Verdict, Strin
 async fn run_scheduler(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Instant>>) -> usize {
     let mut workers: JoinSet<()> = JoinSet::new();
     let mut last_prune: Option<Instant> = None;
+    // Per endpoint, (next_ms, id) of the last row dispatched: the next read
+    // starts after it instead of re-reading the claimed head. Reset every
+    // second so rows that sort before it (a redelivery within the same
+    // millisecond, a clock step back, an outcome that failed to commit) are
+    // picked up too.
+    let mut cursors: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut cursors_reset = Instant::now();
     loop {
         if stop.borrow().is_some() {
             break;
@@ -709,17 +726,27 @@ async fn run_scheduler(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Insta
         let endpoints: Vec<Arc<Endpoint>> =
             inner.endpoint_map().values().filter(|e| e.enabled).cloned().collect();
         let mut next_wake: Option<i64> = None;
+        if cursors_reset.elapsed() >= Duration::from_secs(1) {
+            cursors.clear();
+            cursors_reset = Instant::now();
+        }
         for ep in endpoints {
-            let busy: HashSet<i64> = inner.in_flight().get(&ep.id).cloned().unwrap_or_default();
-            let free = inner.max_in_flight.saturating_sub(busy.len());
+            let (busy, active) = match inner.in_flight().get(&ep.id) {
+                Some(c) => (c.claimed.clone(), c.active),
+                None => (HashSet::new(), 0),
+            };
+            let free = inner.max_in_flight.saturating_sub(active);
             if free == 0 {
                 continue;
             }
             let reader = inner.reader.clone();
             let id = ep.id.clone();
-            let limit = busy.len() + free;
+            let after = cursors.get(&ep.id).copied();
+            let limit = if after.is_some() { free } else { busy.len() + free };
             let rows =
-                match tokio::task::spawn_blocking(move || reader.pending_head(&id, limit)).await {
+                match tokio::task::spawn_blocking(move || reader.pending_head(&id, after, limit))
+                    .await
+                {
                     Ok(Ok(rows)) => rows,
                     Ok(Err(e)) => {
                         tracing::error!(endpoint = %ep.id, error = %e, "cannot read the outbox");
@@ -742,7 +769,13 @@ async fn run_scheduler(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Insta
                     break;
                 }
                 free -= 1;
-                inner.in_flight().entry(ep.id.clone()).or_default().insert(row.delivery);
+                cursors.insert(ep.id.clone(), (row.next_ms, row.delivery));
+                {
+                    let mut in_flight = inner.in_flight();
+                    let claims = in_flight.entry(ep.id.clone()).or_default();
+                    claims.claimed.insert(row.delivery);
+                    claims.active += 1;
+                }
                 workers.spawn(Arc::clone(&inner).deliver(Arc::clone(&ep), row));
             }
         }

@@ -765,6 +765,7 @@ pub(crate) struct DueRow {
     pub(crate) attempts: u32,
     pub(crate) event_id: String,
     pub(crate) created_ms: i64,
+    pub(crate) body: Vec<u8>,
 }
 
 /// The read connection.
@@ -784,37 +785,33 @@ impl Reader {
     }
 
     /// The first `limit` pending deliveries of an endpoint, by due time then
-    /// enqueue order (due or not).
-    pub(crate) fn pending_head(&self, endpoint: &str, limit: usize) -> Result<Vec<DueRow>> {
+    /// enqueue order (due or not), after `(next_ms, id)` when given.
+    pub(crate) fn pending_head(
+        &self,
+        endpoint: &str,
+        after: Option<(i64, i64)>,
+        limit: usize,
+    ) -> Result<Vec<DueRow>> {
+        let (after_ms, after_id) = after.unwrap_or((i64::MIN, i64::MIN));
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT d.id, d.next_ms, d.attempts, e.event_id, d.created_ms
+                "SELECT d.id, d.next_ms, d.attempts, e.event_id, d.created_ms, e.body
                  FROM deliveries d JOIN events e ON e.seq = d.event_seq
-                 WHERE d.endpoint_id = ?1 AND d.state = 0
+                 WHERE d.endpoint_id = ?1 AND d.state = 0 AND (d.next_ms, d.id) > (?3, ?4)
                  ORDER BY d.next_ms, d.id LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![endpoint, limit as i64], |r| {
-                Ok(DueRow {
-                    delivery: r.get(0)?,
-                    next_ms: r.get(1)?,
-                    attempts: r.get(2)?,
-                    event_id: r.get(3)?,
-                    created_ms: r.get(4)?,
-                })
-            })?;
+            let rows =
+                stmt.query_map(params![endpoint, limit as i64, after_ms, after_id], |r| {
+                    Ok(DueRow {
+                        delivery: r.get(0)?,
+                        next_ms: r.get(1)?,
+                        attempts: r.get(2)?,
+                        event_id: r.get(3)?,
+                        created_ms: r.get(4)?,
+                        body: r.get(5)?,
+                    })
+                })?;
             rows.collect()
-        })
-    }
-
-    /// The body of a delivery's event.
-    pub(crate) fn body(&self, delivery: i64) -> Result<Option<Vec<u8>>> {
-        self.with(|c| {
-            c.prepare_cached(
-                "SELECT e.body FROM deliveries d JOIN events e ON e.seq = d.event_seq
-                 WHERE d.id = ?1",
-            )?
-            .query_row([delivery], |r| r.get(0))
-            .optional()
         })
     }
 

@@ -31,8 +31,11 @@
 //! ```
 #![deny(missing_docs)]
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Body;
+use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -162,19 +165,48 @@ fn security_headers(headers: &mut HeaderMap) {
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
 }
 
-async fn serve_index(version: String, request_headers: HeaderMap) -> Response {
-    let page = index_page(&version);
-    let etag = format!("\"{version}\"");
-    respond(&request_headers, "text/html; charset=utf-8", Body::from(page), etag, "no-cache")
+/// What the router serves, computed once when it is built.
+#[derive(Debug)]
+struct Served {
+    /// [`assets_version`].
+    version: String,
+    /// `index.html` with versioned asset links.
+    index: String,
+    /// The `ETag` of each asset of [`ASSETS`], in the same order.
+    etags: Vec<String>,
 }
 
-async fn serve_asset(
-    version: String,
-    path: String,
-    uri: Uri,
-    request_headers: HeaderMap,
-) -> Response {
-    let Some(found) = asset(&path) else {
+impl Served {
+    fn new() -> Served {
+        let version = assets_version();
+        let index = index_page(&version);
+        let etags = ASSETS
+            .iter()
+            .map(|a| {
+                if a.path == "index.html" {
+                    format!("\"{version}\"")
+                } else {
+                    format!("\"{:016x}\"", fnv1a(FNV_OFFSET, a.bytes))
+                }
+            })
+            .collect();
+        Served { version, index, etags }
+    }
+}
+
+fn serve_index(served: &Served, request_headers: &HeaderMap) -> Response {
+    let etag = format!("\"{}\"", served.version);
+    respond(
+        request_headers,
+        "text/html; charset=utf-8",
+        Body::from(served.index.clone()),
+        etag,
+        "no-cache",
+    )
+}
+
+fn serve_asset(served: &Served, path: &str, uri: &Uri, request_headers: &HeaderMap) -> Response {
+    let Some(index) = ASSETS.iter().position(|a| a.path == path) else {
         let mut r = (
             StatusCode::NOT_FOUND,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -184,18 +216,19 @@ async fn serve_asset(
         security_headers(r.headers_mut());
         return r;
     };
+    let found = &ASSETS[index];
     // Asked with the current version: the URL changes with the content.
-    let versioned = uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv.strip_prefix("v=") == Some(version.as_str())));
+    let versioned = uri.query().is_some_and(|q| {
+        q.split('&').any(|kv| kv.strip_prefix("v=") == Some(served.version.as_str()))
+    });
     let cache = if versioned { "public, max-age=31536000, immutable" } else { "no-cache" };
-    let etag = format!("\"{:016x}\"", fnv1a(FNV_OFFSET, found.bytes));
     let body = if found.path == "index.html" {
-        Body::from(index_page(&version))
+        Body::from(served.index.clone())
     } else {
         Body::from(found.bytes)
     };
-    respond(&request_headers, found.content_type, body, etag, cache)
+    let etag = served.etags.get(index).cloned().unwrap_or_default();
+    respond(request_headers, found.content_type, body, etag, cache)
 }
 
 /// The UI's routes: `/`, `/ui` and `/ui/{*path}`.
@@ -212,21 +245,17 @@ pub fn router<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let version = assets_version();
-    let index_version = version.clone();
+    let served = Arc::new(Served::new());
+    let for_index = served.clone();
     Router::new()
-        .route("/", get(move |headers: HeaderMap| serve_index(index_version.clone(), headers)))
+        .route("/", get(move |headers: HeaderMap| async move { serve_index(&for_index, &headers) }))
         .route("/ui", get(|| async { Redirect::to("/") }))
         .route("/ui/", get(|| async { Redirect::to("/") }))
         .route(
             "/ui/{*path}",
-            get(
-                move |axum::extract::Path(path): axum::extract::Path<String>,
-                      uri: Uri,
-                      headers: HeaderMap| {
-                    serve_asset(version.clone(), path, uri, headers)
-                },
-            ),
+            get(move |Path(path): Path<String>, uri: Uri, headers: HeaderMap| async move {
+                serve_asset(&served, &path, &uri, &headers)
+            }),
         )
 }
 

@@ -21,6 +21,8 @@ async fn serve(room_init: Reply, info: &str, play: &str) -> Mock {
         .on_query(GET_INFO, "room_id=21452505", Reply::fixture(200, info))
         .on_query(ANCHOR, "roomid=21452505", Reply::fixture(200, "bilibili/anchor.json"))
         .on(NAV, Reply::fixture(200, "bilibili/nav.json"))
+        .on_query(PLAY, "qn=400", Reply::fixture(200, "bilibili/play_info_400.json"))
+        .on_query(PLAY, "qn=250", Reply::fixture(200, "bilibili/play_info_250.json"))
         .on(PLAY, Reply::fixture(200, play));
     mock
 }
@@ -157,7 +159,12 @@ async fn malformed_body() {
 async fn stream_variants_of_a_live_room() {
     let mock = live_mock().await;
     let variants = Bilibili::new().stream_variants(&mock.context(HOSTS), "196").await.unwrap();
-    assert_eq!(variants.len(), 4, "{variants:?}");
+    // qn 10000: 2 FLV CDNs + HLS ts + HLS fmp4; qn 400: FLV + HLS; qn 250: FLV.
+    assert_eq!(variants.len(), 7, "{variants:?}");
+    let qualities: Vec<&str> = variants.iter().map(|v| v.quality.as_str()).collect();
+    assert_eq!(qualities, ["原画", "原画", "原画", "原画", "蓝光", "蓝光", "超清"]);
+    assert!(variants[4..].iter().all(|v| !v.source));
+    assert!(variants[6].url.contains("live_672328094_3965163_1500.flv?"), "{}", variants[6].url);
     let flv = &variants[0];
     assert_eq!(flv.kind, StreamKind::Flv);
     assert_eq!(
@@ -178,7 +185,11 @@ async fn stream_variants_of_a_live_room() {
 
     // The play request is WBI-signed with the nav keys and the fixed clock.
     let seen = mock.seen();
-    let play = seen.iter().find(|s| s.path == PLAY).unwrap();
+    let plays: Vec<_> = seen.iter().filter(|s| s.path == PLAY).collect();
+    assert_eq!(plays.len(), 3, "one request per tier");
+    assert!(plays[1].query.contains("qn=400") && plays[2].query.contains("qn=250"));
+    let play = plays[0];
+    assert!(play.query.contains("qn=10000"), "{}", play.query);
     let wts = NOW.unix_timestamp().to_string();
     assert!(play.query.contains(&format!("wts={wts}")), "{}", play.query);
     let key = wbi_mixin_key("7cd084941338484aae1ad9425b84077c", "4932caff0ff746eab6f01bf08b70ac45");

@@ -266,33 +266,57 @@ impl PlatformAdapter for Bilibili {
             return Err(PlatformError::offline(NAME, channel));
         }
         let key = self.mixin_key(ctx).await?;
-        let params = [
-            ("room_id", room.room_id.as_str()),
-            ("protocol", "0,1"),
-            ("format", "0,1,2"),
-            ("codec", "0,1"),
-            ("qn", "10000"),
-            ("platform", "web"),
-            ("ptype", "8"),
-            ("dolby", "5"),
-            ("panorama", "1"),
-            ("web_location", "444.8"),
-        ];
-        let signed = wbi_sign(&params, &key, ctx.unix_now());
-        let url = format!("{API}/xlive/web-room/v2/index/getRoomPlayInfo");
-        let response = ctx
-            .http
-            .get(NAME, &url)
-            .query(&signed)
-            .header("Referer", REFERER)
-            .with_platform_cookies()
-            .send()
-            .await?;
-        let expected = "getRoomPlayInfo JSON {code, data: {playurl_info}}";
-        let data = envelope(response, channel, expected)?;
-        let Some(playurl) = json::at(&data, "/playurl_info/playurl") else {
+        // The best tier first; then every other tier the room accepts.
+        let Some(first) = self.play_info(ctx, channel, &room.room_id, &key, 10000).await? else {
             return Err(PlatformError::offline(NAME, channel));
         };
+        let mut variants = first.variants(ctx, None);
+        for qn in first.other_tiers() {
+            if let Some(tier) = self.play_info(ctx, channel, &room.room_id, &key, qn).await? {
+                variants.extend(tier.variants(ctx, Some(qn)));
+            }
+        }
+        if variants.is_empty() {
+            return Err(PlatformError::unexpected(
+                NAME,
+                PLAY_INFO,
+                "at least one stream URL in playurl_info",
+                "none",
+            ));
+        }
+        Ok(variants)
+    }
+}
+
+const PLAY_INFO: &str = "https://api.live.bilibili.com/xlive/web-room/v2/index/getRoomPlayInfo";
+
+/// The `playurl` object of one getRoomPlayInfo answer.
+struct PlayUrl(Value);
+
+impl PlayUrl {
+    /// The qn tiers the codecs accept, other than the ones served here,
+    /// best first.
+    fn other_tiers(&self) -> Vec<i64> {
+        let mut served = Vec::new();
+        let mut accepted = Vec::new();
+        for stream in json::array(&self.0, "/stream") {
+            for format in json::array(stream, "/format") {
+                for codec in json::array(format, "/codec") {
+                    served.extend(json::int(codec, "/current_qn"));
+                    accepted
+                        .extend(json::array(codec, "/accept_qn").iter().filter_map(Value::as_i64));
+                }
+            }
+        }
+        accepted.retain(|qn| !served.contains(qn));
+        accepted.sort_unstable_by(|a, b| b.cmp(a));
+        accepted.dedup();
+        accepted
+    }
+
+    /// The variants served at `only_qn` (all served tiers when `None`).
+    fn variants(&self, ctx: &PlatformContext, only_qn: Option<i64>) -> Vec<StreamVariant> {
+        let playurl = &self.0;
         let names: Vec<(i64, String)> = json::array(playurl, "/g_qn_desc")
             .iter()
             .filter_map(|d| Some((json::int(d, "/qn")?, json::string(d, "/desc")?)))
@@ -308,6 +332,9 @@ impl PlatformAdapter for Bilibili {
             for format in json::array(stream, "/format") {
                 for codec in json::array(format, "/codec") {
                     let qn = json::int(codec, "/current_qn").unwrap_or(0);
+                    if only_qn.is_some_and(|wanted| wanted != qn) {
+                        continue;
+                    }
                     let accept: Vec<i64> = json::array(codec, "/accept_qn")
                         .iter()
                         .filter_map(|q| q.as_i64())
@@ -339,15 +366,46 @@ impl PlatformAdapter for Bilibili {
                 }
             }
         }
-        if variants.is_empty() {
-            return Err(PlatformError::unexpected(
-                NAME,
-                &url,
-                "at least one stream URL in playurl_info",
-                "none",
-            ));
-        }
-        Ok(variants)
+        variants
+    }
+}
+
+impl Bilibili {
+    /// One WBI-signed getRoomPlayInfo call for tier `qn`; `None` when the
+    /// answer has no `playurl_info` (offline).
+    async fn play_info(
+        &self,
+        ctx: &PlatformContext,
+        channel: &str,
+        room_id: &str,
+        key: &str,
+        qn: i64,
+    ) -> Result<Option<PlayUrl>> {
+        let qn = qn.to_string();
+        let params = [
+            ("room_id", room_id),
+            ("protocol", "0,1"),
+            ("format", "0,1,2"),
+            ("codec", "0,1"),
+            ("qn", qn.as_str()),
+            ("platform", "web"),
+            ("ptype", "8"),
+            ("dolby", "5"),
+            ("panorama", "1"),
+            ("web_location", "444.8"),
+        ];
+        let signed = wbi_sign(&params, key, ctx.unix_now());
+        let response = ctx
+            .http
+            .get(NAME, PLAY_INFO)
+            .query(&signed)
+            .header("Referer", REFERER)
+            .with_platform_cookies()
+            .send()
+            .await?;
+        let expected = "getRoomPlayInfo JSON {code, data: {playurl_info}}";
+        let data = envelope(response, channel, expected)?;
+        Ok(json::at(&data, "/playurl_info/playurl").cloned().map(PlayUrl))
     }
 }
 

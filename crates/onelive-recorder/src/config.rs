@@ -172,6 +172,11 @@ pub struct RecordingConfig {
     pub io_timeout: Duration,
     /// Pass ffmpeg's HTTP `-reconnect` options (network errors are retried).
     pub reconnect: bool,
+    /// ffmpeg `-analyzeduration`: how much of the stream is read to find the
+    /// stream parameters before the file is opened. ffmpeg's own default is
+    /// 5 s; 2 s is plenty for H.264/HEVC + AAC live streams and halves the
+    /// time to the first bytes on a paced FLV stream. `None`: ffmpeg's default.
+    pub probe_duration: Option<Duration>,
     /// Disk guard: refuse to start, and stop, when the output file system has
     /// fewer free bytes than this.
     pub min_free_bytes: u64,
@@ -187,7 +192,7 @@ pub struct RecordingConfig {
 
 impl RecordingConfig {
     /// A config with defaults: default template, no split, 30 s stall
-    /// timeout, 15 s I/O timeout, reconnect on, 1 GiB disk guard.
+    /// timeout, 15 s I/O timeout, reconnect on, 2 s probe, 1 GiB disk guard.
     pub fn new(source: StreamSource, output_dir: impl Into<PathBuf>) -> Self {
         RecordingConfig {
             source,
@@ -200,6 +205,7 @@ impl RecordingConfig {
             stall_timeout: Duration::from_secs(30),
             io_timeout: Duration::from_secs(15),
             reconnect: true,
+            probe_duration: Some(Duration::from_secs(2)),
             min_free_bytes: 1 << 30,
             quit_timeout: Duration::from_secs(5),
             term_timeout: Duration::from_secs(5),

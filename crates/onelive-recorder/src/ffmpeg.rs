@@ -42,6 +42,10 @@ pub(crate) fn record_args(
         args.push("-reconnect_delay_max".into());
         args.push("4".into());
     }
+    if let Some(probe) = cfg.probe_duration {
+        args.push("-analyzeduration".into());
+        args.push(probe.as_micros().max(1).to_string());
+    }
     if let Some(ua) = &src.user_agent {
         args.push("-user_agent".into());
         args.push(ua.clone());

@@ -554,6 +554,9 @@ impl Scenario<'_> {
         click(c, "#webhook-events-none").await?;
         click(c, "#webhook-event-boxes input[value=live_start]").await?;
         click(c, "#webhook-event-boxes input[value=video_file_finish]").await?;
+        click(c, "#webhook-header-add").await?;
+        type_into(c, "#webhook-headers .header-row .header-name", "X-E2E-Key").await?;
+        type_into(c, "#webhook-headers .header-row .header-value", "header-value-42").await?;
         screenshot(c, "settings-webhook-form").await?;
         click(c, "#webhook-save").await?;
         wait_js(
@@ -567,7 +570,8 @@ impl Scenario<'_> {
         let hook = &hooks["webhooks"][0];
         ensure!(
             hook["events"] == json!(["live_start", "video_file_finish"])
-                && hook["signed"] == json!(true),
+                && hook["signed"] == json!(true)
+                && hook["headers"].to_string().to_ascii_lowercase() == r#"["x-e2e-key"]"#,
             "webhook as saved: {hook}"
         );
         let chips = text_of(c, ".webhook .chips").await?;
@@ -584,13 +588,16 @@ impl Scenario<'_> {
                  events: [...document.querySelectorAll('#webhook-event-boxes input:checked')].map(b => b.value), \
                  secret: document.querySelector('#webhook-secret').value, \
                  warning: !document.querySelector('#webhook-secret-warning').hidden, \
+                 headers: [...document.querySelectorAll('#webhook-headers .header-row')].map(r => [r.querySelector('.header-name').value.toLowerCase(), r.querySelector('.header-value').value]), \
+                 headersWarning: !document.querySelector('#webhook-headers-warning').hidden, \
                  title: document.querySelector('#webhook-form-title').textContent }",
                 vec![],
             )
             .await?;
         ensure!(
             form == json!({ "url": self.receiver_url, "events": ["live_start", "video_file_finish"],
-                            "secret": "", "warning": true, "title": "Edit webhook" }),
+                            "secret": "", "warning": true, "title": "Edit webhook",
+                            "headers": [["x-e2e-key", ""]], "headersWarning": true }),
             "edit form: {form}"
         );
         click(c, "#webhook-cancel").await?;
@@ -616,6 +623,8 @@ impl Scenario<'_> {
             let (headers, body) = requests.last().context("the receiver got nothing")?;
             let event: Value = serde_json::from_slice(body)?;
             ensure!(event["type"] == json!("test"), "the receiver got {event}");
+            let extra = headers.get("x-e2e-key").and_then(|v| v.to_str().ok());
+            ensure!(extra == Some("header-value-42"), "extra header: {extra:?}");
             let verifier = Verifier::new(vec![secret.parse::<WebhookSecret>()?]);
             let get = |name: &'static str| headers.get(name).and_then(|v| v.to_str().ok());
             verifier

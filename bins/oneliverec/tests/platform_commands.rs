@@ -72,6 +72,24 @@ async fn parse_explains_an_unclaimed_url() {
     assert!(err.contains("not a direct .m3u8/.flv URL"), "{err}");
 }
 
+#[tokio::test]
+async fn parse_reads_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oneliverec.toml");
+    std::fs::write(&path, "[platforms]\nstreamlink = false\n").unwrap();
+    let output = run(&[
+        "parse",
+        "https://www.twitch.tv/videos/1963401646",
+        "--config",
+        path.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("streamlink is disabled"), "{err}");
+    assert!(err.contains("VOD, clip and user pages are not live rooms"), "{err}");
+}
+
 /// A Kick stand-in: `xqc` is live, `offline` is offline, others 404.
 async fn kick_server() -> String {
     let live = fixture("kick/channel_live.json");

@@ -22,6 +22,10 @@ pub struct PlatformsArgs {
 pub struct ParseArgs {
     /// A channel URL, as pasted from a browser.
     pub url: String,
+    /// A TOML config file; its `[platforms]` section may disable the
+    /// streamlink fallback or point at another streamlink.
+    #[arg(long, short = 'c', env = "ONELIVEREC_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// Arguments of `oneliverec probe`.
@@ -74,7 +78,8 @@ pub fn platforms(args: PlatformsArgs) -> anyhow::Result<ExitCode> {
 
 /// `oneliverec parse`.
 pub fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
-    let registry = PlatformRegistry::builtin(&PlatformsConfig::default());
+    let config = load_config(args.config.as_ref())?;
+    let registry = PlatformRegistry::builtin(&config);
     match registry.resolve(&args.url) {
         Ok(channel) => {
             println!("{}", serde_json::to_string(&channel)?);

@@ -571,7 +571,7 @@ impl Scenario<'_> {
         ensure!(
             hook["events"] == json!(["live_start", "video_file_finish"])
                 && hook["signed"] == json!(true)
-                && hook["headers"].to_string().to_ascii_lowercase() == r#"["x-e2e-key"]"#,
+                && hook["headers"].to_string().eq_ignore_ascii_case(r#"["x-e2e-key"]"#),
             "webhook as saved: {hook}"
         );
         let chips = text_of(c, ".webhook .chips").await?;

@@ -423,6 +423,7 @@ impl Scenario<'_> {
         )
         .await?;
         ensure!(rejected.as_str().unwrap_or("").contains("rejected"), "rejection: {rejected}");
+        screenshot(c, "sign-in").await?;
         type_into(c, "#token-input", TOKEN).await?;
         click(c, "#token-save").await?;
         wait_js(

@@ -265,3 +265,144 @@ async fn invalid_configs_are_rejected() {
     let err = record(cfg.clone(), context("x"), tx.clone()).await.unwrap_err();
     assert!(err.to_string().contains("max_duration"), "{err}");
 }
+
+/// A stand-in ffmpeg that leaves `content` (a shell expression) in its output
+/// file and exits 0: the recorder must not announce such a file.
+fn fake_ffmpeg(dir: &Path, name: &str, content: &str) -> std::path::PathBuf {
+    let script = dir.join(name);
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nfor a; do last=\"$a\"; done\n{content} > \"$last\"\nsleep 0.6\nexit 0\n"
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+    script
+}
+
+#[tokio::test]
+async fn empty_or_unplayable_leftovers_are_removed_and_reported_not_announced() {
+    let tools = tempfile::tempdir().unwrap();
+    for (name, content, why) in [
+        ("empty.sh", ":", "empty file"),
+        ("garbage.sh", "head -c 20000 /dev/urandom", "unplayable"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config("http://127.0.0.1:9/live.flv".into(), StreamKind::Flv, dir.path());
+        cfg.ffmpeg = fake_ffmpeg(tools.path(), name, content);
+        let (tx, mut rx) = mpsc::channel(16);
+        let recording = record(cfg, context("leftover"), tx).await.unwrap();
+        let outcome =
+            tokio::time::timeout(Duration::from_secs(20), recording.wait()).await.unwrap();
+        assert!(outcome.files.is_empty(), "{outcome:?}");
+        assert_eq!(outcome.discarded.len(), 1, "{outcome:?}");
+        assert!(!outcome.discarded[0].exists(), "leftover removed");
+        let events = drain(&mut rx);
+        assert!(matches!(events[0].data, EventData::VideoFileCreate(_)), "{events:?}");
+        assert!(
+            events.iter().all(|e| !matches!(e.data, EventData::VideoFileFinish(_))),
+            "never announced: {events:?}"
+        );
+        let errs = errors(&events);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("removed") && errs[0].contains(why), "{errs:?}");
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_handle_stops_and_still_announces_the_file() {
+    let origin = origin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(origin.hls_url(), StreamKind::Hls, dir.path());
+    let (tx, mut rx) = mpsc::channel(64);
+    let recording = record(cfg, context("drop"), tx).await.unwrap();
+    wait_for_bytes(&recording).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    drop(recording);
+    let mut events = Vec::new();
+    // The channel closes once the background task has finished.
+    let all = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(e) = rx.recv().await {
+            events.push(e);
+        }
+    })
+    .await;
+    assert!(all.is_ok(), "recording did not finish after drop");
+    assert_eq!(check_file_events(&events).await.len(), 1, "{events:?}");
+}
+
+#[tokio::test]
+async fn headers_cookie_and_user_agent_reach_the_origin() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/live.flv?token=abcdefgh", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            request.extend_from_slice(&buf[..n]);
+        }
+        let _ = socket.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(url, StreamKind::Flv, dir.path());
+    cfg.reconnect = false;
+    cfg.source = cfg
+        .source
+        .with_cookie("SESSDATA=cookie-secret-value")
+        .with_header("Referer", "https://live.example/1");
+    cfg.source.user_agent = Some("onelive-test/1.0".into());
+    let (tx, _rx) = mpsc::channel(16);
+    let recording = record(cfg, context("headers"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(20), recording.wait()).await.unwrap();
+    let request = server.await.unwrap();
+    assert!(request.starts_with("GET /live.flv?token=abcdefgh "), "{request}");
+    assert!(request.contains("Cookie: SESSDATA=cookie-secret-value\r\n"), "{request}");
+    assert!(request.contains("Referer: https://live.example/1\r\n"), "{request}");
+    assert!(request.contains("User-Agent: onelive-test/1.0\r\n"), "{request}");
+    let EndReason::FfmpegFailed { stderr, .. } = &outcome.reason else { panic!("{outcome:?}") };
+    assert!(stderr.contains("404"), "{stderr}");
+}
+
+#[tokio::test]
+async fn disk_guard_stops_a_running_recording_cleanly() {
+    let origin = origin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(origin.hls_url(), StreamKind::Hls, dir.path());
+    let free = onelive_recorder::free_bytes(dir.path()).unwrap();
+    if free < 12 << 30 {
+        eprintln!("skipping: needs 12 GiB free, has {free}");
+        return;
+    }
+    // Below the threshold once 4 GiB are taken; other writers on the disk
+    // have a 2 GiB margin.
+    cfg.min_free_bytes = free - (2 << 30);
+    let (tx, mut rx) = mpsc::channel(64);
+    let recording = record(cfg, context("disk"), tx).await.unwrap();
+    wait_for_bytes(&recording).await;
+    let filler = dir.path().join("filler.bin");
+    let status = tokio::process::Command::new("fallocate")
+        .args(["-l", "4G"])
+        .arg(&filler)
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success(), "fallocate failed");
+    let outcome = tokio::time::timeout(Duration::from_secs(20), recording.wait()).await.unwrap();
+    let _ = std::fs::remove_file(&filler);
+    assert!(matches!(outcome.reason, EndReason::LowDiskSpace { .. }), "{outcome:?}");
+    assert_eq!(outcome.files.len(), 1, "the file so far is announced");
+    let events = drain(&mut rx);
+    assert_eq!(check_file_events(&events).await.len(), 1);
+    let errs = errors(&events);
+    assert!(errs.iter().any(|e| e.contains("below the minimum")), "{errs:?}");
+}

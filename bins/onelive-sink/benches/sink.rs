@@ -91,7 +91,16 @@ fn start_sink(dir: &Path) -> Sink {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_onelive-sink"))
         .current_dir(dir)
-        .args(["--config", "sink.toml", "--listen", "127.0.0.1:0", "--log-dir", "logs", "--log", "warn,onelive_sink::sink=info"])
+        .args([
+            "--config",
+            "sink.toml",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-dir",
+            "logs",
+            "--log",
+            "warn,onelive_sink::sink=info",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -102,7 +111,8 @@ fn start_sink(dir: &Path) -> Sink {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("listening on http://").nth(1)
-                && let Some(addr) = rest.split('/').next().and_then(|a| a.parse::<SocketAddr>().ok())
+                && let Some(addr) =
+                    rest.split('/').next().and_then(|a| a.parse::<SocketAddr>().ok())
             {
                 let _ = tx.send(addr);
             }
@@ -167,7 +177,9 @@ end
 async fn bare_axum() -> SocketAddr {
     let app = axum::Router::new().route(
         "/webhook",
-        axum::routing::post(|| async { ([("content-type", "application/json")], r#"{"status":"ignored"}"#) }),
+        axum::routing::post(|| async {
+            ([("content-type", "application/json")], r#"{"status":"ignored"}"#)
+        }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -203,25 +215,35 @@ async fn run(dir: &Path) {
     let bare = bare_axum().await;
     let url = format!("http://{}/webhook?key={KEY}", sink.addr);
 
-    // 1. Ingest, no matching rule, key auth, side by side with bare axum.
-    let ignored = static_lua(&event(
-        "title_change",
-        r#"{"platform":"bench","channel":"c","old_live_info":{},"new_live_info":{}}"#,
-    ));
-    let (bare_rps, _) = wrk(&format!("http://{bare}/webhook?key={KEY}"), &ignored, dir, 64);
-    let (sink_rps, sink_errors) = wrk(&url, &ignored, dir, 64);
-    println!("ingest (no rule, key auth): onelive-sink {sink_rps:.0} req/s, bare axum {bare_rps:.0} req/s, ratio {:.2} (non-2xx: {sink_errors})", sink_rps / bare_rps);
+    // SINK_BENCH=upload runs only the upload part.
+    let only_upload = std::env::var("SINK_BENCH").is_ok_and(|v| v == "upload");
+    if !only_upload {
+        // 1. Ingest, no matching rule, key auth, side by side with bare axum.
+        let ignored = static_lua(&event(
+            "title_change",
+            r#"{"platform":"bench","channel":"c","old_live_info":{},"new_live_info":{}}"#,
+        ));
+        let (bare_rps, _) = wrk(&format!("http://{bare}/webhook?key={KEY}"), &ignored, dir, 64);
+        let (sink_rps, sink_errors) = wrk(&url, &ignored, dir, 64);
+        println!(
+            "ingest (no rule, key auth): onelive-sink {sink_rps:.0} req/s, bare axum {bare_rps:.0} req/s, ratio {:.2} (non-2xx: {sink_errors})",
+            sink_rps / bare_rps
+        );
 
-    // 2. Durable ingest of events that create jobs.
-    let (jobs_rps, job_errors) = wrk(&url, &unique_lua(), dir, 32);
-    println!("durable ingest (1 forward job per event, SQLite WAL, synchronous=FULL): {jobs_rps:.0} events/s (non-2xx: {job_errors})");
+        // 2. Durable ingest of events that create jobs.
+        let (jobs_rps, job_errors) = wrk(&url, &unique_lua(), dir, 32);
+        println!(
+            "durable ingest (1 forward job per event, SQLite WAL, synchronous=FULL): {jobs_rps:.0} events/s (non-2xx: {job_errors})"
+        );
+    }
 
     // 3. Upload of 1 GiB: the sink vs curl -T, same file, same server.
     let size: u64 = 1024 * 1024 * 1024;
     let file = dir.join("rec/bench.mp4");
     {
         let mut f = std::fs::File::create(&file).expect("file");
-        let block: Vec<u8> = (0..1024 * 1024).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let block: Vec<u8> =
+            (0..1024 * 1024).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
         for _ in 0..1024 {
             f.write_all(&block).expect("write");
         }
@@ -240,8 +262,14 @@ async fn run(dir: &Path) {
     assert!(curl.success());
     assert_eq!(pd.uploads().last().map(|u| u.size), Some(size));
 
-    // Let the job workers drain the forward jobs of step 2 first.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A fresh sink (the forward jobs of step 2 are still queued in the first one).
+    drop(sink);
+    let upload_dir = dir.join("upload");
+    write_config(&upload_dir, &pd.api_base(), &format!("http://{receiver}/hook"));
+    std::fs::rename(&file, upload_dir.join("rec/bench.mp4")).expect("move");
+    let sink = start_sink(&upload_dir);
+    let url = format!("http://{}/webhook?key={KEY}", sink.addr);
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = sink.child.id();
     let before = pd.uploads().len();
     let idle_rss = rss_kib(pid, "VmRSS:");

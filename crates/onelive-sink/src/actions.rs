@@ -5,17 +5,18 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 use onelive_events::Event;
+use std::io::Read;
 use tokio::io::AsyncWriteExt;
-use tokio_util::io::ReaderStream;
 
 use crate::config::{ExecConfig, ForwardConfig, PixeldrainConfig};
 use crate::progress::{ProgressHandle, ProgressReporter};
 use crate::{Error, template};
 
 /// Read buffer of the upload stream.
-const UPLOAD_CHUNK: usize = 256 * 1024;
+const UPLOAD_CHUNK: usize = 512 * 1024;
 
 fn action_err(what: impl std::fmt::Display) -> Error {
     Error::Action(what.to_string())
@@ -60,6 +61,32 @@ fn pixeldrain_url(api: &str, segments: &[&str]) -> Result<reqwest::Url, Error> {
     Ok(url)
 }
 
+/// Streams a file in chunks read by a blocking thread one step ahead of the
+/// network (at most 2 chunks buffered), so disk reads overlap socket writes.
+fn read_ahead(mut file: std::fs::File) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(2);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let mut buf = vec![0u8; UPLOAD_CHUNK];
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        break; // the request was dropped
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+}
+
 /// Uploads `file` with `PUT {api}/file/{name}`; returns the share link.
 ///
 /// The file is opened anew by each call, so a retry re-reads it from the
@@ -75,12 +102,10 @@ pub(crate) async fn pixeldrain(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| action_err(format!("{} has no file name", file.display())))?;
-    let handle = tokio::fs::File::open(file)
-        .await
+    let handle = std::fs::File::open(file)
         .map_err(|e| action_err(format!("cannot open {}: {e}", file.display())))?;
     let size = handle
         .metadata()
-        .await
         .map_err(|e| action_err(format!("cannot stat {}: {e}", file.display())))?
         .len();
     let url = pixeldrain_url(&config.api, &["file", &name])?;
@@ -88,7 +113,7 @@ pub(crate) async fn pixeldrain(
     let bar: Arc<Mutex<Box<dyn ProgressHandle>>> =
         Arc::new(Mutex::new(progress.start(&name, size)));
     let stream_bar = Arc::clone(&bar);
-    let stream = ReaderStream::with_capacity(handle, UPLOAD_CHUNK).inspect(move |chunk| {
+    let stream = read_ahead(handle).inspect(move |chunk| {
         if let (Ok(chunk), Ok(mut bar)) = (chunk, stream_bar.lock()) {
             bar.advance(chunk.len() as u64);
         }

@@ -184,11 +184,14 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn open(path: &Path) -> rusqlite::Result<Connection> {
+/// Opens a connection. `synchronous=FULL` for the ingest writer (an event
+/// answered 2xx survives a power loss); `NORMAL` for job-state updates,
+/// where a lost update after a power loss only means a job runs again.
+fn open(path: &Path, full_sync: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", if full_sync { "FULL" } else { "NORMAL" })?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
@@ -224,9 +227,9 @@ impl JobStore {
     pub fn open(path: &Path) -> Result<Self> {
         let err =
             |e: rusqlite::Error| Error::Store { path: path.to_owned(), reason: e.to_string() };
-        let conn = open(path).map_err(err)?;
+        let conn = open(path, false).map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
-        let writer_conn = open(path).map_err(err)?;
+        let writer_conn = open(path, true).map_err(err)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let thread_path = path.to_owned();
         std::thread::Builder::new()

@@ -80,9 +80,9 @@ async fn throughput() {
     let d = Arc::new(open(&dir, &url).await);
     let payload = "x".repeat(200);
     let start = Instant::now();
-    // 16 producers calling enqueue() one event at a time: group commit
+    // 64 producers calling enqueue() one event at a time: group commit
     // gathers their writes.
-    let producers = 16u128;
+    let producers = 64u128;
     let mut tasks = Vec::new();
     for p in 0..producers {
         let d = Arc::clone(&d);
@@ -104,7 +104,7 @@ async fn throughput() {
     }
     let delivered = start.elapsed();
     println!(
-        "throughput: {n} events, 16 producers, single enqueue() calls: all enqueued (durable) in {:.2} s = {:.0} events/s; all delivered in {:.2} s = {:.0} events/s",
+        "throughput: {n} events, 64 producers, single enqueue() calls: all enqueued (durable) in {:.2} s = {:.0} events/s; all delivered in {:.2} s = {:.0} events/s",
         enqueued.as_secs_f64(),
         n as f64 / enqueued.as_secs_f64(),
         delivered.as_secs_f64(),

@@ -10,10 +10,11 @@ use crate::common::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_upload_then_restart_completes_the_upload_once() {
     let pd = PixeldrainStandIn::start(API_KEY).await.unwrap();
-    pd.set_rate_limit(2 * 1024 * 1024);
+    pd.set_rate_limit(4 * 1024 * 1024);
+    pd.keep_bytes_up_to(64 * 1024 * 1024);
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &key_auth(), &pd.api_base(), "");
-    let bytes = write_file(&dir.path().join("rec/stream_record_01.mp4"), 6 * 1024 * 1024);
+    let bytes = write_file(&dir.path().join("rec/stream_record_01.mp4"), 32 * 1024 * 1024);
 
     let first = SinkProcess::start(dir.path(), &[]);
     let (status, json) =
@@ -45,7 +46,10 @@ async fn sigkill_mid_upload_then_restart_completes_the_upload_once() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let uploads = pd.uploads();
     assert_eq!(uploads.len(), 1, "completed exactly once");
-    assert_eq!(uploads[0].bytes.as_deref(), Some(bytes.as_slice()));
+    assert!(
+        uploads[0].bytes.as_deref() == Some(bytes.as_slice()),
+        "uploaded bytes differ from the file"
+    );
     let jobs = jobs_json(dir.path());
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0]["result"], format!("https://pixeldrain.com/u/{}", uploads[0].id));

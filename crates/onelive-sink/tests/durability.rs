@@ -34,7 +34,10 @@ async fn pending_jobs_resume_after_a_restart() {
     assert_eq!(jobs[0].attempts, 2);
     let uploads = pd.uploads();
     assert_eq!(uploads.len(), 1);
-    assert_eq!(uploads[0].bytes.as_deref(), Some(bytes.as_slice()));
+    assert!(
+        uploads[0].bytes.as_deref() == Some(bytes.as_slice()),
+        "uploaded bytes differ from the file"
+    );
 }
 
 #[tokio::test]

@@ -23,7 +23,10 @@ async fn retries_after_two_server_errors_and_succeeds_on_the_third_attempt() {
     assert_eq!(pd.bytes_received(), 3 * 700_000);
     let uploads = pd.uploads();
     assert_eq!(uploads.len(), 1);
-    assert_eq!(uploads[0].bytes.as_deref(), Some(bytes.as_slice()));
+    assert!(
+        uploads[0].bytes.as_deref() == Some(bytes.as_slice()),
+        "uploaded bytes differ from the file"
+    );
 }
 
 #[tokio::test]

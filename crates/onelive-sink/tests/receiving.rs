@@ -28,7 +28,10 @@ async fn seed_exact_request_is_accepted_and_uploaded() {
     let uploads = pd.uploads();
     assert_eq!(uploads.len(), 1);
     assert_eq!(uploads[0].name, "stream_record_01.mp4");
-    assert_eq!(uploads[0].bytes.as_deref(), Some(bytes.as_slice()));
+    assert!(
+        uploads[0].bytes.as_deref() == Some(bytes.as_slice()),
+        "uploaded bytes differ from the file"
+    );
     assert_eq!(
         jobs[0].result.as_deref(),
         Some(format!("https://pixeldrain.com/u/{}", uploads[0].id).as_str())
@@ -235,20 +238,22 @@ async fn standard_webhooks_signatures_with_rotation() {
     let b: WebhookSecret = SECRET_B.parse().unwrap();
     let other = WebhookSecret::generate();
     let url = sink.url("");
+    // One clock reading per test: header and signature must carry the same second.
+    let t = now();
 
     // Forged (signed with an unknown secret): 403, no job.
     let id = new_id();
     let body = transmux_event(&id, "/app/rec/a.mp4");
     let (status, json) =
-        post_signed(&url, &id, now(), &sign(&other, &id, now(), body.as_bytes()), &body).await;
+        post_signed(&url, &id, t, &sign(&other, &id, t, body.as_bytes()), &body).await;
     assert_eq!(status, 403, "{json}");
     // Right secret, but the body was changed after signing.
-    let sig = sign(&a, &id, now(), body.as_bytes());
+    let sig = sign(&a, &id, t, body.as_bytes());
     let tampered = body.replace("<CHANNEL>", "<OTHER>");
-    let (status, _) = post_signed(&url, &id, now(), &sig, &tampered).await;
+    let (status, _) = post_signed(&url, &id, t, &sig, &tampered).await;
     assert_eq!(status, 403);
     // Stale timestamp (10 minutes ago), correctly signed: 403.
-    let old = now() - 600;
+    let old = t - 600;
     let (status, json) =
         post_signed(&url, &id, old, &sign(&a, &id, old, body.as_bytes()), &body).await;
     assert_eq!(status, 403);
@@ -260,17 +265,16 @@ async fn standard_webhooks_signatures_with_rotation() {
     assert!(sink.jobs().is_empty());
 
     // Valid with the old and with the new secret (rotation); several signatures in one header.
-    let (status, json) =
-        post_signed(&url, &id, now(), &sign(&a, &id, now(), body.as_bytes()), &body).await;
+    let (status, json) = post_signed(&url, &id, t, &sign(&a, &id, t, body.as_bytes()), &body).await;
     assert_eq!((status, json["status"].as_str()), (200, Some("success")));
     let id2 = new_id();
     let body2 = transmux_event(&id2, "/app/rec/a.mp4");
     let both = format!(
         "{} {}",
-        sign(&other, &id2, now(), body2.as_bytes()),
-        sign(&b, &id2, now(), body2.as_bytes())
+        sign(&other, &id2, t, body2.as_bytes()),
+        sign(&b, &id2, t, body2.as_bytes())
     );
-    let (status, json) = post_signed(&url, &id2, now(), &both, &body2).await;
+    let (status, json) = post_signed(&url, &id2, t, &both, &body2).await;
     assert_eq!((status, json["status"].as_str()), (200, Some("success")));
     assert_eq!(sink.settled(Duration::from_secs(20)).await.len(), 2);
 }
@@ -285,12 +289,13 @@ async fn key_and_signature_together_both_required() {
     let a: WebhookSecret = SECRET_A.parse().unwrap();
     let id = new_id();
     let body = transmux_event(&id, "/app/rec/a.mp4");
-    let sig = sign(&a, &id, now(), body.as_bytes());
-    let (status, _) = post_signed(&sink.url(""), &id, now(), &sig, &body).await;
+    let t = now();
+    let sig = sign(&a, &id, t, body.as_bytes());
+    let (status, _) = post_signed(&sink.url(""), &id, t, &sig, &body).await;
     assert_eq!(status, 401, "signature alone is not enough when keys are configured");
     let (status, _) = post(&sink.url(&format!("?key={KEY}")), &body).await;
     assert_eq!(status, 401, "key alone is not enough when secrets are configured");
-    let (status, _) = post_signed(&sink.url(&format!("?key={KEY}")), &id, now(), &sig, &body).await;
+    let (status, _) = post_signed(&sink.url(&format!("?key={KEY}")), &id, t, &sig, &body).await;
     assert_eq!(status, 200);
 }
 

@@ -454,3 +454,87 @@ async fn host_names_go_through_the_injected_resolver() {
     );
     d.shutdown(Duration::from_secs(1)).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_start_in_enqueue_order_and_a_failing_one_does_not_block() {
+    // The first attempt of event 0 fails; the others go ahead meanwhile.
+    let first = onelive_events::Uuid::from_u128(300).to_string();
+    let mut failed_once = false;
+    let rx = Receiver::start(move |r, _| {
+        if r.header("webhook-id") == Some(first.as_str()) && !failed_once {
+            failed_once = true;
+            Reply::status(503)
+        } else {
+            Reply::ok()
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&dir).with_retry(RetrySchedule::fixed([Duration::from_millis(500)]));
+    cfg.max_in_flight_per_endpoint = 1;
+    let d = Dispatcher::open(cfg).await.unwrap();
+    let events: Vec<Event> = (0..20).map(|i| event_with_id(300 + i)).collect();
+    d.upsert_endpoint(Endpoint::new("sink", rx.url("/"))).await.unwrap();
+    d.enqueue_batch(&events).await.unwrap();
+    wait_until(T, "21 requests", || rx.count() == 21).await;
+    let order: Vec<String> =
+        rx.requests().iter().map(|r| r.header("webhook-id").unwrap().to_owned()).collect();
+    let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    // One request at a time: attempts start in enqueue order...
+    assert_eq!(order[..20], ids[..]);
+    // ...and the failed first event is retried after the others, not before.
+    assert_eq!(order[20], ids[0]);
+    wait_for_log(&d, "sink", T, all_in(DeliveryState::Delivered)).await;
+    d.shutdown(Duration::from_secs(1)).await.unwrap();
+}
+
+/// Collects formatted log lines.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// Single-threaded runtime: the delivery tasks log on this thread, where the
+// scoped subscriber is installed (no global logger).
+#[tokio::test(flavor = "current_thread")]
+async fn logs_redact_the_url_secret() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // Callsites first hit by tests on other threads (no subscriber there)
+    // may have cached "never"; recompute with this subscriber in place.
+    tracing::callsite::rebuild_interest_cache();
+    let rx =
+        Receiver::start(|_, n| if n == 0 { Reply::status(500) } else { Reply::status(404) }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Dispatcher::open(config(&dir)).await.unwrap();
+    d.upsert_endpoint(
+        Endpoint::new("sink", rx.url("/hook?key=SECRETKEY"))
+            .with_header("Authorization", "Bearer TOKENVALUE")
+            .with_generated_secret(),
+    )
+    .await
+    .unwrap();
+    d.enqueue(&test_event("x")).await.unwrap();
+    wait_for_log(&d, "sink", T, all_in(DeliveryState::Failed)).await;
+    d.shutdown(Duration::from_secs(1)).await.unwrap();
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("will retry") || text.contains("webhook delivery failed"), "{text}");
+    assert!(text.contains("key=<redacted>"), "{text}");
+    for secret in ["SECRETKEY", "TOKENVALUE", "whsec_"] {
+        assert!(!text.contains(secret), "{secret} leaked into the logs:\n{text}");
+    }
+}

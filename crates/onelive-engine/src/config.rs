@@ -541,10 +541,15 @@ impl EngineConfig {
             f.write_all(text.as_bytes()).map_err(werr)?;
             f.sync_all().map_err(werr)?;
         }
-        std::fs::rename(&tmp, path).map_err(|e| {
+        if let Err(e) = std::fs::rename(&tmp, path) {
+            // A file bind-mounted on its own (Docker) cannot be replaced by a
+            // rename: write it in place instead.
             let _ = std::fs::remove_file(&tmp);
-            werr(e)
-        })?;
+            tracing::warn!(path = %path.display(), error = %e, "atomic rename failed; writing the config in place");
+            let mut content = b"# Written by oneliverec (changes made through the HTTP API are saved here).\n".to_vec();
+            content.extend_from_slice(text.as_bytes());
+            std::fs::write(path, content).map_err(werr)?;
+        }
         Ok(())
     }
 

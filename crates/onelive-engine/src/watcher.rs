@@ -105,8 +105,9 @@ pub(crate) async fn run_watcher(
         let debounce = ctx.config.debounce.unwrap_or(c.watch.debounce).0;
         (interval, debounce, c.watch.jitter, c.watch.error_after_failures, c.watch.max_backoff.0)
     };
-    let first =
-        Duration::from_secs_f64(interval.as_secs_f64() * jitter * rand::rng().random::<f64>());
+    // The first poll of each channel lands anywhere in the first interval, so
+    // that thousands of channels do not poll in one burst.
+    let first = Duration::from_secs_f64(interval.as_secs_f64() * rand::rng().random::<f64>());
     let machine = ChannelMachine::new(debounce, ctx.config.record, error_after);
     {
         let mut v = lock(&ctx.view);
@@ -132,37 +133,39 @@ pub(crate) async fn run_watcher(
             cmd = commands.recv() => match cmd {
                 None | Some(WatcherCommand::Shutdown { end_session: true }) => {
                     let actions = w.machine.shutdown(true);
-                    w.apply(actions).await;
+                    Box::pin(w.apply(actions)).await;
                     break;
                 }
                 Some(WatcherCommand::Shutdown { end_session: false }) => {
                     let actions = w.machine.shutdown(false);
-                    w.apply(actions).await;
+                    Box::pin(w.apply(actions)).await;
                     break;
                 }
                 Some(WatcherCommand::StartRecording) => {
                     let actions = w.machine.manual_start();
-                    w.apply(actions).await;
+                    Box::pin(w.apply(actions)).await;
                 }
                 Some(WatcherCommand::StopRecording) => {
                     let actions = w.machine.manual_stop();
-                    w.apply(actions).await;
+                    Box::pin(w.apply(actions)).await;
                 }
             },
-            ev = next_event(&mut w.rec) => w.on_recording_event(ev).await,
+            // The work futures are boxed: a watcher at rest then stays small,
+            // which matters with thousands of channels.
+            ev = next_event(&mut w.rec) => Box::pin(w.on_recording_event(ev)).await,
             () = tokio::time::sleep_until(wake) => {
                 if Instant::now() >= w.next_poll {
-                    w.poll().await;
+                    Box::pin(w.poll()).await;
                 } else {
                     let actions = w.machine.tick(std::time::Instant::now());
-                    w.apply(actions).await;
+                    Box::pin(w.apply(actions)).await;
                 }
             }
         }
         w.refresh_view();
     }
     // The loop ended: make sure no recording is left behind.
-    w.stop_recording().await;
+    Box::pin(w.stop_recording()).await;
     let mut v = lock(&w.ctx.view);
     v.state = "disabled".into();
     v.live = false;

@@ -246,8 +246,36 @@ fn connect(path: &Path, max_bytes: Option<u64>) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Takes `<outbox>.lock` exclusively: two dispatchers on one outbox would
+/// deliver everything twice. The operating system releases the lock when
+/// the process dies, so a crash never leaves it stale.
+fn lock_outbox(path: &Path) -> Result<std::fs::File> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let fail = |message: String| Error::Outbox { path: path.display().to_string(), message };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| fail(format!("cannot open the lock file {}: {e}", lock_path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(fail(
+            "already open in another dispatcher (this or another process); \
+             one outbox serves one dispatcher"
+                .into(),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(fail(format!("cannot lock {}: {e}", lock_path.display())))
+        }
+    }
+}
+
 pub(crate) fn open(path: &Path, max_bytes: Option<u64>) -> Result<Opened> {
     let err = storage_err(path);
+    let lock = lock_outbox(path)?;
     let conn = connect(path, max_bytes)?;
     conn.execute_batch(SCHEMA).map_err(&err)?;
     restrict_permissions(path);
@@ -277,6 +305,7 @@ pub(crate) fn open(path: &Path, max_bytes: Option<u64>) -> Result<Opened> {
     let pending = Arc::new(AtomicI64::new(pending));
     let (tx, rx) = std::sync::mpsc::channel();
     let thread_state = WriterThread {
+        _lock: lock,
         conn,
         path: path.to_path_buf(),
         endpoints: Arc::clone(&endpoints),
@@ -316,6 +345,8 @@ fn restrict_permissions(path: &Path) {
 }
 
 struct WriterThread {
+    /// Held (locked) for as long as the writer runs.
+    _lock: std::fs::File,
     conn: Connection,
     path: PathBuf,
     endpoints: EndpointMap,

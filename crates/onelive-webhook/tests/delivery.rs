@@ -538,3 +538,17 @@ async fn logs_redact_the_url_secret() {
         assert!(!text.contains(secret), "{secret} leaked into the logs:\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_outbox_serves_one_dispatcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Dispatcher::open(config(&dir)).await.unwrap();
+    let err = Dispatcher::open(config(&dir)).await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("already open in another dispatcher"), "{message}");
+    assert!(message.contains("outbox.sqlite"), "{message}");
+    d.shutdown(Duration::from_millis(100)).await.unwrap();
+    // Released on shutdown.
+    let d = Dispatcher::open(config(&dir)).await.unwrap();
+    d.shutdown(Duration::from_millis(100)).await.unwrap();
+}

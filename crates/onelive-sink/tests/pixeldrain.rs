@@ -157,3 +157,25 @@ async fn a_2_gib_sparse_file_streams_with_flat_memory() {
     let growth_mib = (vm_hwm_kib().saturating_sub(before)) / 1024;
     assert!(growth_mib < 128, "peak memory grew by {growth_mib} MiB for a 2 GiB upload");
 }
+
+#[tokio::test]
+async fn file_names_with_spaces_and_unicode_are_encoded_in_the_url() {
+    let pd = stand_in().await;
+    let sink = TestSink::start(&config_with(&upload_rule(&pd.api_base(), ""))).await;
+    let name = "直播 #1 ?x=y%.mp4";
+    let bytes = write_file(&sink.rec(name), 321);
+    let (status, _) = post(
+        &sink.url(&format!("?key={KEY}")),
+        &transmux_event(&new_id(), &format!("/app/rec/{name}")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let jobs = sink.settled(Duration::from_secs(20)).await;
+    assert_eq!(jobs[0].state, JobState::Done, "{jobs:#?}");
+    let uploads = pd.uploads();
+    assert_eq!(uploads[0].name, name);
+    assert!(
+        uploads[0].bytes.as_deref() == Some(bytes.as_slice()),
+        "uploaded bytes differ from the file"
+    );
+}

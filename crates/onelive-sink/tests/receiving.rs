@@ -158,6 +158,21 @@ async fn rejections_have_their_status_codes_and_json_errors() {
     assert_eq!(status, 400);
     assert!(json["error"].as_str().unwrap().contains("data.output"), "{json}");
 
+    // Garbage never panics the server: each gets a 400 with a reason.
+    let garbage: [&[u8]; 5] = [b"\xff\xfe\x00", b"[]", b"null", b"{\"id\":1e999}", &[b'['; 2000]];
+    for body in garbage {
+        let response = reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let json: serde_json::Value = response.json().await.unwrap();
+        assert!(!json["error"].as_str().unwrap().is_empty());
+    }
+
     // 404 / 405 are JSON too.
     let response = reqwest::get(sink.url("")).await.unwrap();
     assert_eq!(response.status(), 405);

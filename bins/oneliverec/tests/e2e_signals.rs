@@ -114,3 +114,28 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    let mock = BiliMock::start(room(origin_host(&origin))).await;
+    let receiver = Receiver::start().await;
+    // A receiver that is down makes the graceful shutdown wait for its deadline.
+    *receiver.down.lock().unwrap() = true;
+    let config = write_config(d, &mock, &receiver, "3s");
+    let mut child = spawn_run(&config, d, 1);
+    wait_for("a recording file", Duration::from_secs(30), d, || {
+        walk(&d.join("rec")).iter().any(|p| p.metadata().is_ok_and(|m| m.len() > 0))
+    })
+    .await;
+    signal(&child, Signal::SIGTERM);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = std::time::Instant::now();
+    signal(&child, Signal::SIGTERM);
+    let status = wait_exit(&mut child, Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(130), "{status:?}\n{}", log(d, 1));
+    assert!(second.elapsed() < Duration::from_secs(5), "took {:?}", second.elapsed());
+    assert!(log(d, 1).contains("second SIGTERM"), "{}", log(d, 1));
+}

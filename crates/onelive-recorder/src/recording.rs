@@ -75,6 +75,14 @@ pub enum EndReason {
         /// The configured stall timeout.
         after: Duration,
     },
+    /// ffmpeg ended cleanly but only after network errors (the origin went
+    /// away: HLS playlist reloads refused, segments failing). ffmpeg's HLS
+    /// demuxer exits 0 in that case, so this is told apart from a real
+    /// [`StreamEnded`](Self::StreamEnded) by its stderr.
+    SourceLost {
+        /// ffmpeg's last stderr lines, redacted.
+        stderr: String,
+    },
     /// ffmpeg exited with an error by itself.
     FfmpegFailed {
         /// Its exit code (`None` when killed by a signal).
@@ -457,6 +465,11 @@ async fn run(
                     part += 1;
                     continue;
                 }
+                let all_stderr = tail_text(&stderr_tail, STDERR_LINES);
+                if lost_source(&all_stderr) {
+                    emitter.error(format!("lost the stream source, ffmpeg ended: {stderr}")).await;
+                    break EndReason::SourceLost { stderr };
+                }
                 break EndReason::StreamEnded;
             }
             PartEnd::Exited(status) => {
@@ -479,6 +492,22 @@ async fn run(
         discarded,
         next_part: if last_part_created { part + 1 } else { part },
     }
+}
+
+/// ffmpeg stderr lines that mean the source failed rather than ended.
+const SOURCE_LOST_MARKERS: &[&str] = &[
+    "Failed to reload playlist",
+    "Failed to open segment",
+    "Connection refused",
+    "Connection reset",
+    "Connection timed out",
+    "Server returned 4",
+    "Server returned 5",
+    "Input/output error",
+];
+
+fn lost_source(stderr: &str) -> bool {
+    SOURCE_LOST_MARKERS.iter().any(|m| stderr.contains(m))
 }
 
 fn low_disk_message(cfg: &RecordingConfig, free: u64) -> String {

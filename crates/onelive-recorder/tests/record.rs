@@ -138,16 +138,15 @@ async fn origin_killed_mid_recording_ends_with_a_reason_and_a_valid_file() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     origin.stop().await;
     let outcome = tokio::time::timeout(Duration::from_secs(30), recording.wait()).await.unwrap();
-    assert!(
-        matches!(
-            outcome.reason,
-            EndReason::Stalled { .. } | EndReason::FfmpegFailed { .. } | EndReason::StreamEnded
-        ),
-        "{outcome:?}"
-    );
+    // ffmpeg's HLS demuxer gives up on refused playlist reloads and exits 0;
+    // the recorder tells that apart from a real end of stream.
+    let EndReason::SourceLost { stderr } = &outcome.reason else { panic!("{outcome:?}") };
+    assert!(stderr.contains("Connection refused"), "{stderr}");
     assert_eq!(outcome.files.len(), 1, "{outcome:?}");
     let events = drain(&mut rx);
     assert_eq!(check_file_events(&events).await.len(), 1);
+    let errs = errors(&events);
+    assert!(errs.iter().any(|e| e.contains("lost the stream source")), "{errs:?}");
 }
 
 #[tokio::test]
@@ -405,4 +404,22 @@ async fn disk_guard_stops_a_running_recording_cleanly() {
     assert_eq!(check_file_events(&events).await.len(), 1);
     let errs = errors(&events);
     assert!(errs.iter().any(|e| e.contains("below the minimum")), "{errs:?}");
+}
+
+#[tokio::test]
+async fn a_stream_that_ends_is_stream_ended_not_a_failure() {
+    let options = SyntheticOptions { duration: Some(Duration::from_secs(6)), ..Default::default() };
+    let origin = SyntheticOrigin::start(options).await.unwrap();
+    for (url, kind) in [(origin.hls_url(), StreamKind::Hls), (origin.flv_url(), StreamKind::Flv)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = mpsc::channel(64);
+        let recording = record(config(url, kind, dir.path()), context("end"), tx).await.unwrap();
+        let outcome =
+            tokio::time::timeout(Duration::from_secs(30), recording.wait()).await.unwrap();
+        assert_eq!(outcome.reason, EndReason::StreamEnded, "{kind:?}: {outcome:?}");
+        assert_eq!(outcome.files.len(), 1, "{kind:?}: {outcome:?}");
+        let events = drain(&mut rx);
+        assert!(errors(&events).is_empty(), "{:?}", errors(&events));
+        check_file_events(&events).await;
+    }
 }

@@ -737,6 +737,12 @@ impl Scenario<'_> {
                 && tail.ends_with("_Evening stream_ Q&A _ chat_part1.ts"),
             "preview {preview:?}"
         );
+        type_into(c, "#tpl-input", "{session}").await?;
+        let preview = text_of(c, "#tpl-preview").await?;
+        ensure!(
+            preview == "rec/0190e6a1_part1.ts",
+            "without {{part}} the engine appends _part{{part}}: {preview:?}"
+        );
         type_into(c, "#tpl-input", "{nope}/x").await?;
         let err = text_of(c, "#tpl-error").await?;
         ensure!(err.contains("{nope}"), "template error {err:?}");

@@ -720,7 +720,7 @@
 
   function sanitizeComponent(value) {
     // Mirrors the engine's template sanitizer: one safe path component.
-    let s = Array.from(String(value)).map((ch) => ('/\\:*?"<>|'.includes(ch) || ch.charCodeAt(0) < 32 || ch.charCodeAt(0) === 127 ? '_' : ch)).join('');
+    let s = Array.from(String(value)).map((ch) => ('/\\:*?"<>|{}'.includes(ch) || ch.charCodeAt(0) < 32 || ch.charCodeAt(0) === 127 ? '_' : ch)).join('');
     s = s.trim().replace(/^\.+|\.+$/g, '');
     s = Array.from(s).slice(0, 80).join('');
     return s || '_';
@@ -728,12 +728,15 @@
 
   function renderTemplate(template, v) {
     const pad = (x) => String(x).padStart(2, '0');
-    const date = v.now.getFullYear() + '-' + pad(v.now.getMonth() + 1) + '-' + pad(v.now.getDate());
-    const time = pad(v.now.getHours()) + '-' + pad(v.now.getMinutes()) + '-' + pad(v.now.getSeconds());
+    // The engine names files in UTC.
+    const date = v.now.getUTCFullYear() + '-' + pad(v.now.getUTCMonth() + 1) + '-' + pad(v.now.getUTCDate());
+    const time = pad(v.now.getUTCHours()) + '-' + pad(v.now.getUTCMinutes()) + '-' + pad(v.now.getUTCSeconds());
     const values = {
       platform: sanitizeComponent(v.platform), channel: sanitizeComponent(v.channel), name: sanitizeComponent(v.name),
       title: sanitizeComponent(v.title), date, time, session: v.session.slice(0, 8), part: String(v.part),
     };
+    // Every part needs its own name: the engine appends `_part{part}` when the template has none.
+    if (!template.includes('{part}')) template += '_part{part}';
     return template.split('/').filter((c) => c !== '').map((component) =>
       sanitizeComponent(component.replace(/\{([^{}]*)\}/g, (m, name) => (name in values ? values[name] : sanitizeComponent(name))))).join('/');
   }
@@ -765,7 +768,9 @@
       now: new Date(), session: '0190e6a1c3d47b2e', part: 1,
     };
     const folder = $('#rec-folder').value.trim() || 'rec';
-    setText($('#tpl-preview'), problem ? '–' : folder.replace(/\/+$/, '') + '/' + renderTemplate(template, sample) + '.' + container);
+    // `auto`: .ts for HLS, .flv for HTTP-FLV.
+    const ext = container === 'auto' ? 'ts' : container;
+    setText($('#tpl-preview'), problem ? '–' : folder.replace(/\/+$/, '') + '/' + renderTemplate(template, sample) + '.' + ext);
     const lines = ['[output]', 'folder = ' + tomlString(folder), 'filename_template = ' + tomlString(template), 'container = ' + tomlString(container), '', '[split]'];
     const dur = $('#rec-split-duration').value.trim();
     const size = $('#rec-split-size').value.trim();

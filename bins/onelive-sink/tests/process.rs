@@ -157,3 +157,24 @@ async fn check_config_reports_errors_precisely() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `port`"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &key_auth(), "http://127.0.0.1:9/api", "");
+    let mut sink = SinkProcess::start(dir.path(), &[]);
+    let pid = sink.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = sink.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let log = sink.stderr.lock().unwrap().clone();
+    assert!(log.contains("onelive-sink stopped"), "{log}");
+}

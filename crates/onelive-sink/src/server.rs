@@ -66,28 +66,28 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
 
 async fn webhook(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let uri = parts.uri.to_string();
+    let uri = parts.uri.path_and_query().map_or("", |p| p.as_str());
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     if let Err(f) = inner.auth.check_request(peer, &parts.headers, parts.uri.query()) {
-        return auth_refusal(&uri, f);
+        return auth_refusal(uri, f);
     }
     if !is_json(&parts.headers) {
         return refuse(
-            &uri,
+            uri,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "error",
             "Content-Type must be application/json",
         );
     }
     let limit = inner.config.server.body_limit;
-    let too_large = format!("body larger than {limit} bytes");
+    let too_large = || format!("body larger than {limit} bytes");
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return refuse(&uri, StatusCode::PAYLOAD_TOO_LARGE, "error", &too_large);
+        return refuse(uri, StatusCode::PAYLOAD_TOO_LARGE, "error", &too_large());
     }
     let body: Bytes = match axum::body::to_bytes(Body::new(body), limit).await {
         Ok(b) => b,
@@ -95,18 +95,18 @@ async fn webhook(State(inner): State<Arc<Inner>>, request: Request) -> Response 
             // axum reports http-body-util's `LengthLimitError` this way.
             let is_limit = e.to_string().contains("length limit");
             return if is_limit {
-                refuse(&uri, StatusCode::PAYLOAD_TOO_LARGE, "error", &too_large)
+                refuse(uri, StatusCode::PAYLOAD_TOO_LARGE, "error", &too_large())
             } else {
-                refuse(&uri, StatusCode::BAD_REQUEST, "error", &format!("cannot read body: {e}"))
+                refuse(uri, StatusCode::BAD_REQUEST, "error", &format!("cannot read body: {e}"))
             };
         }
     };
     if let Err(f) = inner.auth.check_signature(&parts.headers, &body) {
-        return auth_refusal(&uri, f);
+        return auth_refusal(uri, f);
     }
     let event = match Event::from_json(&body) {
         Ok(e) => e,
-        Err(e) => return refuse(&uri, StatusCode::BAD_REQUEST, "error", &e.to_string()),
+        Err(e) => return refuse(uri, StatusCode::BAD_REQUEST, "error", &e.to_string()),
     };
     let (platform, channel) = event.data.channel().unwrap_or(("", ""));
     tracing::debug!("Received {} from {platform}-{channel} ({})", event.type_name(), event.id);
@@ -124,7 +124,7 @@ async fn webhook(State(inner): State<Arc<Inner>>, request: Request) -> Response 
             && !checked
         {
             if let Err(e) = inner.policy.resolve(file) {
-                return refuse(&uri, StatusCode::UNPROCESSABLE_ENTITY, "refused", &e.to_string());
+                return refuse(uri, StatusCode::UNPROCESSABLE_ENTITY, "refused", &e.to_string());
             }
             checked = true;
         }

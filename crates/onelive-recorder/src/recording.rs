@@ -652,8 +652,12 @@ async fn supervise(
                     });
                 }
                 if last_advance.elapsed() >= cfg.stall_timeout {
-                    let quick = cfg.quit_timeout.min(Duration::from_secs(1));
-                    ffmpeg::shutdown(child, quick, cfg.term_timeout).await;
+                    // ffmpeg is blocked on the network: `q` is only read between
+                    // packets, so go to the signals soon. Everything received is
+                    // on disk already (`-flush_packets 1`).
+                    let quick = cfg.quit_timeout.min(Duration::from_millis(300));
+                    let term = cfg.term_timeout.min(Duration::from_secs(2));
+                    ffmpeg::shutdown(child, quick, term).await;
                     break PartEnd::Stalled;
                 }
                 if last_disk_check.elapsed() >= Duration::from_secs(2) {

@@ -113,9 +113,9 @@ async fn watchdog_fires_when_the_origin_stalls_and_the_file_is_kept() {
     let outcome = tokio::time::timeout(Duration::from_secs(30), recording.wait()).await.unwrap();
     let took = frozen_at.elapsed();
     assert_eq!(outcome.reason, EndReason::Stalled { after: Duration::from_secs(3) }, "{outcome:?}");
-    // 3 s of buffered segments may still arrive after the freeze, then 3 s
-    // without progress, then at most 1 s for `q` + SIGTERM.
-    assert!(took < Duration::from_secs(10), "watchdog took {took:?}");
+    // 3 s without progress, then at most 0.3 s for `q`, 1 s between the
+    // two SIGTERMs and 2 s before SIGKILL (plus slack for a loaded machine).
+    assert!(took < Duration::from_secs(8), "watchdog took {took:?}");
     let events = drain(&mut rx);
     assert_eq!(outcome.files.len(), 1, "{outcome:?} {:?}", errors(&events));
     let paths = check_file_events(&events).await;

@@ -277,10 +277,10 @@ fn main() {
                 client.post(format!("{base}/control/live/{live_room}")).send().await.unwrap();
                 live_at = Some(Instant::now());
             }
-            if let (Some(at), None) = (live_at, first_byte) {
-                if engine.channel(&live_id).map(|c| c.view.bytes_written > 0).unwrap_or(false) {
-                    first_byte = Some(at.elapsed());
-                }
+            if let (Some(at), None) = (live_at, first_byte)
+                && engine.channel(&live_id).is_ok_and(|c| c.view.bytes_written > 0)
+            {
+                first_byte = Some(at.elapsed());
             }
         }
         let wall = t0.elapsed().as_secs_f64();

@@ -546,7 +546,9 @@ impl EngineConfig {
             // rename: write it in place instead.
             let _ = std::fs::remove_file(&tmp);
             tracing::warn!(path = %path.display(), error = %e, "atomic rename failed; writing the config in place");
-            let mut content = b"# Written by oneliverec (changes made through the HTTP API are saved here).\n".to_vec();
+            let mut content =
+                b"# Written by oneliverec (changes made through the HTTP API are saved here).\n"
+                    .to_vec();
             content.extend_from_slice(text.as_bytes());
             std::fs::write(path, content).map_err(werr)?;
         }

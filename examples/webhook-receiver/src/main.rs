@@ -34,7 +34,10 @@ async fn webhook(body: Bytes) -> (StatusCode, String) {
 fn describe(event: &Event) -> String {
     let what = match &event.data {
         EventData::LiveStart(d) | EventData::LiveEnd(d) => {
-            format!("{}/{} \"{}\" by {}", d.platform, d.channel, d.live_info.title, d.live_info.uname)
+            format!(
+                "{}/{} \"{}\" by {}",
+                d.platform, d.channel, d.live_info.title, d.live_info.uname
+            )
         }
         EventData::VideoFileCreate(d) => format!("{}/{} {}", d.platform, d.channel, d.path),
         EventData::VideoFileFinish(d) => format!(
@@ -56,7 +59,9 @@ fn describe(event: &Event) -> String {
         EventData::Unknown { data, .. } => format!("(unknown type) {} keys", data.len()),
         _ => String::new(),
     };
-    format!("{} {} {} {}", event.ts_string(), event.type_name(), event.id, what).trim_end().to_owned()
+    format!("{} {} {} {}", event.ts_string(), event.type_name(), event.id, what)
+        .trim_end()
+        .to_owned()
 }
 
 #[tokio::main]

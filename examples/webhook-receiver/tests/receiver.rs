@@ -62,5 +62,10 @@ fn receiver_parses_and_prints_events() {
     let future = r#"{"id":"398ea849-7c4b-45c4-bd2f-093df217266d","ts":"2026-03-11T05:22:38Z","type":"video_upload_finish","data":{"a":1}}"#;
     assert_eq!(post(&addr, future).0, 200);
     let line = lines.next().unwrap().unwrap();
-    assert!(line.contains("video_upload_finish 398ea849-7c4b-45c4-bd2f-093df217266d (unknown type) 1 keys"), "{line}");
+    assert!(
+        line.contains(
+            "video_upload_finish 398ea849-7c4b-45c4-bd2f-093df217266d (unknown type) 1 keys"
+        ),
+        "{line}"
+    );
 }

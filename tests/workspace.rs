@@ -26,9 +26,15 @@ fn every_library_crate_has_a_readme_docs_lint_and_workspace_lints() {
         assert!(readme.is_file(), "{name} has no README.md");
         assert!(fs::read_to_string(&readme).unwrap().len() > 200, "{name}'s README is a stub");
         let lib = fs::read_to_string(krate.join("src/lib.rs")).unwrap();
-        assert!(lib.contains("#![deny(missing_docs)]"), "{name}/src/lib.rs lacks #![deny(missing_docs)]");
+        assert!(
+            lib.contains("#![deny(missing_docs)]"),
+            "{name}/src/lib.rs lacks #![deny(missing_docs)]"
+        );
         let manifest = fs::read_to_string(krate.join("Cargo.toml")).unwrap();
-        assert!(manifest.contains("[lints]\nworkspace = true"), "{name} does not inherit workspace lints");
+        assert!(
+            manifest.contains("[lints]\nworkspace = true"),
+            "{name} does not inherit workspace lints"
+        );
     }
 }
 

@@ -134,3 +134,48 @@ pub fn render(template: &str, v: &TemplateValues<'_>) -> PathBuf {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> TemplateValues<'static> {
+        TemplateValues {
+            platform: "bilibili",
+            channel: "123",
+            name: "a/b:c",
+            title: "{title} ..",
+            now: time::macros::datetime!(2026-01-02 03:04:05 UTC),
+            session: uuid::Uuid::nil(),
+            part: 3,
+        }
+    }
+
+    #[test]
+    fn values_cannot_escape_their_path_component() {
+        let p = render("{name}/{title}_{part}", &values());
+        assert_eq!(p.to_str().unwrap(), "a_b_c/_title_ _3");
+        assert_eq!(p.components().count(), 2);
+        let dots = TemplateValues { title: "..", ..values() };
+        assert_eq!(render("{title}/x", &dots).to_str().unwrap(), "_/x");
+    }
+
+    #[test]
+    fn the_part_placeholder_is_kept_or_appended_for_the_recorder() {
+        let p = render_keep_part("{channel}/{date}_part{part}", &values());
+        assert_eq!(p.to_str().unwrap(), "123/2026-01-02_part{part}");
+        let p = render_keep_part("{channel}/{session}", &values());
+        assert_eq!(p.to_str().unwrap(), "123/00000000_part{part}");
+    }
+
+    #[test]
+    fn templates_are_checked() {
+        assert!(check("{platform}/{name}/{date}_{time}_{title}_part{part}").is_ok());
+        assert!(check("").unwrap_err().contains("empty"));
+        assert!(check("/abs/{name}").unwrap_err().contains("relative"));
+        assert!(check("{name}/../x").unwrap_err().contains(".."));
+        assert!(check("{nope}").unwrap_err().contains("{nope}"));
+        assert!(check("{name").unwrap_err().contains("unclosed"));
+        assert!(check("name}").unwrap_err().contains("unmatched"));
+    }
+}

@@ -117,6 +117,12 @@ fn main() -> Result<()> {
 
 fn open_store(config_path: &std::path::Path) -> Result<JobStore> {
     let config = SinkConfig::from_file(config_path)?;
+    if !config.store.path.exists() {
+        anyhow::bail!(
+            "no job store at {} (has the sink run with this configuration, in this folder?)",
+            config.store.path.display()
+        );
+    }
     Ok(JobStore::open(&config.store.path)?)
 }
 

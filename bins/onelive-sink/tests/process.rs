@@ -152,6 +152,11 @@ async fn check_config_reports_errors_precisely() {
     let out = run(dir.path(), &["check-config"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 rule(s)"));
+    // No sink has run here yet: the jobs CLI says so instead of creating a database.
+    let out = run(dir.path(), &["jobs", "list"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no job store at jobs.db"));
+    assert!(!dir.path().join("jobs.db").exists());
     std::fs::write(dir.path().join("sink.toml"), "[server]\nport = 5000\n").unwrap();
     let out = run(dir.path(), &["check-config"]);
     assert!(!out.status.success());

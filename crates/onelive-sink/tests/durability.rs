@@ -76,3 +76,21 @@ async fn config_errors_are_precise() {
     let err = SinkConfig::from_file("/nonexistent/sink.toml".as_ref()).unwrap_err().to_string();
     assert!(err.contains("/nonexistent/sink.toml"), "{err}");
 }
+
+#[tokio::test]
+async fn an_unusable_job_store_is_a_clear_startup_error() {
+    use onelive_sink::config::SinkConfig;
+    use onelive_sink::{Sink, SinkOptions};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("db-is-a-folder")).unwrap();
+    let config = SinkConfig::from_toml_str(&format!(
+        "[auth]\nkeys = [\"{KEY}\"]\n[store]\npath = \"db-is-a-folder\""
+    ))
+    .unwrap();
+    let options = SinkOptions { base_dir: Some(dir.path().to_owned()), ..Default::default() };
+    let err = Sink::new(config, options).unwrap_err();
+    assert!(matches!(err, onelive_sink::Error::Store { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("db-is-a-folder") && text.contains("unable to open"), "{text}");
+    assert!(!text.contains(KEY));
+}

@@ -20,6 +20,10 @@ pub const DEFAULT_PIXELDRAIN_API: &str = "https://pixeldrain.com/api";
 /// A string that never shows in `Debug` output or logs (API keys, webhook
 /// keys, tokens, URLs that carry tokens).
 ///
+/// In the TOML file it is either the value itself or `{ env = "NAME" }`,
+/// read from the environment variable `NAME` when the file is loaded (so
+/// the file need not hold the secret).
+///
 /// ```
 /// use onelive_sink::config::SecretString;
 ///
@@ -27,9 +31,30 @@ pub const DEFAULT_PIXELDRAIN_API: &str = "https://pixeldrain.com/api";
 /// assert_eq!(format!("{key:?}"), "<redacted>");
 /// assert_eq!(key.expose(), "hunter2");
 /// ```
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SecretString(String);
+
+impl<'de> Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Value(String),
+            Env { env: String },
+        }
+        match Form::deserialize(deserializer)
+            .map_err(|_| serde::de::Error::custom("expected a string or { env = \"VARIABLE\" }"))?
+        {
+            Form::Value(v) => Ok(SecretString(v)),
+            Form::Env { env } => match std::env::var(&env) {
+                Ok(v) if !v.is_empty() => Ok(SecretString(v)),
+                _ => Err(serde::de::Error::custom(format!(
+                    "environment variable {env} is not set (or empty)"
+                ))),
+            },
+        }
+    }
+}
 
 impl SecretString {
     /// Wraps a secret.

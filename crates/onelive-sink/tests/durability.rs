@@ -68,6 +68,11 @@ async fn config_errors_are_precise() {
         ("[auth]\nsecrets = [\"whsec_\"]", "auth.secrets[0]"),
         ("[auth]\nkeyz = []", "unknown field `keyz`"),
         ("[jobs]\nconcurrency = 0", "concurrency"),
+        (
+            "[auth]\nkeys = [{ env = \"ONELIVE_SINK_TEST_SURELY_UNSET\" }]",
+            "environment variable ONELIVE_SINK_TEST_SURELY_UNSET is not set",
+        ),
+        ("[auth]\nkeys = [42]", "expected a string or { env"),
     ];
     for (toml, expected) in cases {
         let err = SinkConfig::from_toml_str(toml).unwrap_err().to_string();
@@ -93,4 +98,14 @@ async fn an_unusable_job_store_is_a_clear_startup_error() {
     let text = err.to_string();
     assert!(text.contains("db-is-a-folder") && text.contains("unable to open"), "{text}");
     assert!(!text.contains(KEY));
+}
+
+#[test]
+fn secrets_can_come_from_the_environment() {
+    use onelive_sink::config::SinkConfig;
+    // PATH is set in every test environment; it stands for e.g. PIXELDRAIN_API_KEY.
+    let config =
+        SinkConfig::from_toml_str("[auth]\nkeys = [{ env = \"PATH\" }, \"literal\"]").unwrap();
+    assert_eq!(config.auth.keys[0].expose(), std::env::var("PATH").unwrap());
+    assert_eq!(config.auth.keys[1].expose(), "literal");
 }

@@ -92,6 +92,7 @@ pub(crate) struct Shared {
     channels: Mutex<BTreeMap<String, ChannelEntry>>,
     transmux_permits: Arc<Semaphore>,
     transmux_pending: Mutex<Vec<TransmuxJob>>,
+    pub(crate) open_files: Mutex<Vec<crate::recovery::OpenFile>>,
     transmux_running: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) recent_events: Mutex<std::collections::VecDeque<Event>>,
     stopping: watch::Sender<bool>,
@@ -178,6 +179,7 @@ impl Engine {
             counters: Counters::default(),
             channels: Mutex::new(BTreeMap::new()),
             transmux_pending: Mutex::new(Vec::new()),
+            open_files: Mutex::new(Vec::new()),
             transmux_running: Mutex::new(Vec::new()),
             recent_events: Mutex::new(std::collections::VecDeque::new()),
             stopping,
@@ -185,6 +187,14 @@ impl Engine {
         let engine = Engine { shared };
         engine.publish(EventData::AppLaunch).await;
         engine.resume_transmux_jobs();
+        let leftovers = crate::recovery::load(&engine.shared.state_dir);
+        // Still listed until checked, so that a shutdown during the check
+        // leaves them for the next start.
+        lock(&engine.shared.open_files).extend(leftovers.iter().cloned());
+        if !leftovers.is_empty() {
+            let quiet_for = config.watch.stall_timeout.0;
+            tokio::spawn(crate::recovery::recover(engine.shared.clone(), leftovers, quiet_for));
+        }
         for channel in config.channels {
             if let Err(e) = engine.insert_channel(channel) {
                 tracing::error!(error = %e, "channel not watched");

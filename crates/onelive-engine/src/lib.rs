@@ -34,6 +34,7 @@ mod engine;
 mod error;
 pub mod machine;
 pub mod metrics;
+mod recovery;
 pub mod seams;
 mod secret;
 pub mod template;

@@ -494,6 +494,16 @@ impl Watcher {
         match ev {
             RecordingEvent::FileCreated { path } => {
                 rec.created_file = true;
+                crate::recovery::opened(
+                    &shared,
+                    crate::recovery::OpenFile {
+                        path: path.clone(),
+                        platform: self.ctx.cref.platform.clone(),
+                        channel: self.ctx.cref.channel.clone(),
+                        session_id: Some(rec.session_id),
+                        live_info: Some(rec.live_info.clone()),
+                    },
+                );
                 {
                     let mut v = lock(&self.ctx.view);
                     v.current_file = Some(path.display().to_string());
@@ -512,6 +522,7 @@ impl Watcher {
                 lock(&self.ctx.view).bytes_written = bytes;
             }
             RecordingEvent::FileFinished { path, size, duration } => {
+                crate::recovery::closed(&shared, &path);
                 shared.counters.bytes_finished.fetch_add(size, Ordering::Relaxed);
                 shared.counters.files_finished.fetch_add(1, Ordering::Relaxed);
                 {

@@ -261,3 +261,75 @@ async fn notify_only_channels_do_not_record_and_disable_ends_the_session() {
     assert_eq!(engine.channels()[0].view.state, "disabled");
     engine.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn files_left_open_by_a_crash_are_announced_or_reported_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let good = dir.path().join("left-open.ts");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x90:rate=10",
+            "-t",
+            "1",
+        ])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-f", "mpegts"])
+        .arg(&good)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let bad = dir.path().join("garbage.ts");
+    std::fs::write(&bad, b"not a video").unwrap();
+    let session = onelive_events::Uuid::now_v7();
+    let list = serde_json::json!([
+        { "path": good, "platform": "fake", "channel": "ivy", "session_id": session, "live_info": null },
+        { "path": bad, "platform": "fake", "channel": "ivy", "session_id": session, "live_info": null },
+        { "path": dir.path().join("gone.ts"), "platform": "fake", "channel": "ivy", "session_id": null, "live_info": null }
+    ]);
+    std::fs::write(state.join("open-files.json"), list.to_string()).unwrap();
+    let f = Fakes::new();
+    let mut c = config(dir.path(), &[]);
+    c.watch.stall_timeout = HumanDuration(Duration::from_secs(1));
+    let engine = Engine::start(c, None, f.parts()).await.unwrap();
+    wait_for("recovery", Duration::from_secs(10), || {
+        count(&f.delivery.types(), "video_transmux_finish") == 1
+            && count(&f.delivery.types(), "error") == 1
+    })
+    .await;
+    let events = f.delivery.events.lock().unwrap().clone();
+    let fin = events
+        .iter()
+        .find_map(|e| match &e.data {
+            EventData::VideoFileFinish(d) => Some(d.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(fin.path, good.display().to_string());
+    assert_eq!(fin.session_id, Some(session));
+    assert!(fin.duration > 0.5, "{}", fin.duration);
+    let err = events
+        .iter()
+        .find_map(|e| match &e.data {
+            EventData::Error(d) => Some(d.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        err.error.contains("garbage.ts") && err.error.contains("not readable"),
+        "{}",
+        err.error
+    );
+    assert!(bad.exists(), "an unreadable leftover is kept");
+    assert_eq!(count(&f.delivery.types(), "video_file_finish"), 1);
+    let list: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.join("open-files.json")).unwrap()).unwrap();
+    assert_eq!(list, serde_json::json!([]));
+    engine.shutdown(Duration::from_secs(5)).await;
+}

@@ -139,3 +139,37 @@ async fn a_second_signal_exits_at_once() {
     assert!(second.elapsed() < Duration::from_secs(5), "took {:?}", second.elapsed());
     assert!(log(d, 1).contains("second SIGTERM"), "{}", log(d, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_exit_that_cannot_be_delivered_in_time_is_delivered_by_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    let mut r = room(origin_host(&origin));
+    r.live = false;
+    let mock = BiliMock::start(r).await;
+    let receiver = Receiver::start().await;
+    *receiver.down.lock().unwrap() = true;
+    let config = write_config(d, &mock, &receiver, "3s");
+    let mut child = spawn_run_with(&config, d, 1, "2s");
+    wait_for("the first run to start", Duration::from_secs(20), d, || {
+        log(d, 1).contains("event=app_launch")
+    })
+    .await;
+    signal(&child, Signal::SIGTERM);
+    let started = std::time::Instant::now();
+    assert!(wait_exit(&mut child, Duration::from_secs(20)).await.success());
+    assert!(started.elapsed() < Duration::from_secs(10), "the shutdown deadline was not kept");
+    assert!(receiver.types().is_empty());
+
+    *receiver.down.lock().unwrap() = false;
+    let mut child = spawn_run(&config, d, 2);
+    wait_for("the first run's app_exit", Duration::from_secs(30), d, || {
+        receiver.count("app_exit") == 1
+    })
+    .await;
+    signal(&child, Signal::SIGTERM);
+    assert!(wait_exit(&mut child, Duration::from_secs(30)).await.success());
+    assert_eq!(receiver.count("app_launch"), 2, "{:?}", receiver.types());
+    assert_eq!(receiver.count("app_exit"), 2, "{:?}", receiver.types());
+}

@@ -224,11 +224,16 @@ secret = "{secret}"
 
 /// `oneliverec run --config PATH`, logs to `dir/log-N.txt`.
 pub fn spawn_run(config: &Path, dir: &Path, n: u32) -> Child {
+    spawn_run_with(config, dir, n, "15s")
+}
+
+/// `oneliverec run` with a chosen `--shutdown-timeout`.
+pub fn spawn_run_with(config: &Path, dir: &Path, n: u32, shutdown_timeout: &str) -> Child {
     let log = std::fs::File::create(dir.join(format!("log-{n}.txt"))).unwrap();
     Command::new(BIN)
         .args(["run", "--config"])
         .arg(config)
-        .args(["--shutdown-timeout", "15s"])
+        .args(["--shutdown-timeout", shutdown_timeout])
         .current_dir(dir)
         .env("RUST_LOG", "info")
         .env_remove("ONELIVEREC_CONFIG")

@@ -1,7 +1,5 @@
 //! `oneliverec` run as a process.
 
-mod platform_commands;
-mod e2e_webui;
 mod e2e_blip;
 mod e2e_changes;
 mod e2e_cli;
@@ -10,3 +8,5 @@ mod e2e_demo;
 mod e2e_pipeline;
 mod e2e_signals;
 mod e2e_support;
+mod e2e_webui;
+mod platform_commands;

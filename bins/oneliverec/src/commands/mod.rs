@@ -1,8 +1,8 @@
 //! One module per command group.
 
-pub mod platform;
 pub mod check_config;
 pub mod demo;
+pub mod platform;
 pub mod run;
 pub mod transmux;
 pub mod webhook;

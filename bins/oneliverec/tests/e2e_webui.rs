@@ -581,29 +581,38 @@ impl Scenario<'_> {
             "chips {chips:?}"
         );
 
-        // Edit shows what was saved; the API keeps secrets to itself, and the form says so.
+        // Edit shows what was saved; the API keeps secrets to itself, and saving the form
+        // without re-entering them keeps them (the test request below is checked for both).
         click(c, ".webhook .webhook-edit").await?;
         let form = c
             .execute(
                 "return { url: document.querySelector('#webhook-url').value, \
                  events: [...document.querySelectorAll('#webhook-event-boxes input:checked')].map(b => b.value), \
                  secret: document.querySelector('#webhook-secret').value, \
-                 warning: !document.querySelector('#webhook-secret-warning').hidden, \
+                 secretSet: !document.querySelector('#webhook-secret-state').hidden, \
+                 canRemove: !document.querySelector('#webhook-secret-remove-label').hidden, \
                  headers: [...document.querySelectorAll('#webhook-headers .header-row')].map(r => [r.querySelector('.header-name').value.toLowerCase(), r.querySelector('.header-value').value]), \
-                 headersWarning: !document.querySelector('#webhook-headers-warning').hidden, \
+                 headersNote: !document.querySelector('#webhook-headers-note').hidden, \
                  title: document.querySelector('#webhook-form-title').textContent }",
                 vec![],
             )
             .await?;
         ensure!(
             form == json!({ "url": self.receiver_url, "events": ["live_start", "video_file_finish"],
-                            "secret": "", "warning": true, "title": "Edit webhook",
-                            "headers": [["x-e2e-key", ""]], "headersWarning": true }),
+                            "secret": "", "secretSet": true, "canRemove": true, "title": "Edit webhook",
+                            "headers": [["x-e2e-key", ""]], "headersNote": true }),
             "edit form: {form}"
         );
-        click(c, "#webhook-cancel").await?;
-        wait_js(c, "the form closed", "return document.querySelector('#webhook-form').hidden", t10)
+        click(c, "#webhook-save").await?;
+        wait_js(c, "the edit saved", "return document.querySelector('#webhook-form').hidden", t10)
             .await?;
+        let hooks = api_get(self.http, base, "/api/webhooks").await?;
+        let hook = &hooks["webhooks"][0];
+        ensure!(
+            hook["signed"] == json!(true)
+                && hook["headers"].to_string().eq_ignore_ascii_case(r#"["x-e2e-key"]"#),
+            "webhook after an edit that left the secret and header value empty: {hook}"
+        );
 
         // "Send test": the receiver's answer shows; the request was signed with the UI's secret.
         click(c, ".webhook .webhook-test").await?;

@@ -243,30 +243,80 @@ async fn get_webhook(
 }
 
 /// Body of `POST /api/webhooks` and `PUT /api/webhooks/{id}`.
+///
+/// `secret`: absent keeps the stored secret (on `PUT`; none on `POST`),
+/// `null` or `""` removes it, a string sets it. `headers`: absent keeps every
+/// stored header (on `PUT`); an object replaces the set of headers, where a
+/// name whose value is `null` or `""` keeps that header's stored value.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WebhookBody {
     url: String,
     #[serde(default)]
     events: Vec<EventType>,
+    #[serde(default, deserialize_with = "present")]
+    secret: Option<Option<Secret>>,
     #[serde(default)]
-    secret: Option<Secret>,
-    #[serde(default)]
-    headers: BTreeMap<String, Secret>,
+    headers: Option<BTreeMap<String, Option<Secret>>>,
     #[serde(default)]
     enabled: Option<bool>,
 }
 
+/// Tells a field that is present (possibly `null`) from an absent one.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 impl WebhookBody {
-    fn into_config(self) -> WebhookConfig {
-        WebhookConfig {
+    /// The webhook this body describes; `stored` (the webhook being edited)
+    /// supplies the secret and header values the body leaves out.
+    fn into_config(self, stored: Option<&WebhookConfig>) -> Result<WebhookConfig, ApiError> {
+        let secret = match self.secret {
+            None => stored.and_then(|w| w.secret.clone()),
+            Some(None) => None,
+            Some(Some(s)) if s.is_empty() => None,
+            Some(Some(s)) => Some(s),
+        };
+        let headers = match self.headers {
+            None => stored.map(|w| w.headers.clone()).unwrap_or_default(),
+            Some(given) => {
+                let mut headers = BTreeMap::new();
+                for (name, value) in given {
+                    let value = match value {
+                        Some(v) if !v.is_empty() => v,
+                        _ => stored
+                            .and_then(|w| {
+                                w.headers
+                                    .iter()
+                                    .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+                                    .map(|(_, v)| v.clone())
+                            })
+                            .ok_or_else(|| {
+                                ApiError(
+                                    StatusCode::UNPROCESSABLE_ENTITY,
+                                    format!(
+                                        "header {name:?} has no value and no stored value to keep"
+                                    ),
+                                )
+                            })?,
+                    };
+                    headers.insert(name, value);
+                }
+                headers
+            }
+        };
+        Ok(WebhookConfig {
             id: None,
             url: self.url,
             events: self.events,
-            secret: self.secret,
-            headers: self.headers,
+            secret,
+            headers,
             enabled: self.enabled.unwrap_or(true),
-        }
+        })
     }
 }
 
@@ -275,7 +325,7 @@ async fn add_webhook(
     body: Result<Json<WebhookBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let Json(b) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let w = s.engine.add_webhook(b.into_config()).await?;
+    let w = s.engine.add_webhook(b.into_config(None)?).await?;
     Ok((StatusCode::CREATED, Json(webhook_json(&w))))
 }
 
@@ -285,7 +335,13 @@ async fn edit_webhook(
     body: Result<Json<WebhookBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let Json(b) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let w = s.engine.edit_webhook(&id, b.into_config()).await?;
+    let stored = s
+        .engine
+        .webhooks()
+        .into_iter()
+        .find(|w| w.id.as_deref() == Some(id.as_str()))
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("not found: webhook {id}")))?;
+    let w = s.engine.edit_webhook(&id, b.into_config(Some(&stored))?).await?;
     Ok(Json(webhook_json(&w)))
 }
 

@@ -215,3 +215,128 @@ async fn a_token_protects_everything_but_healthz() {
     assert_eq!(status, 200);
     engine.shutdown(Duration::from_secs(5)).await;
 }
+
+/// A loopback receiver that keeps every request's headers and body.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, axum::http::HeaderMap, Vec<u8>)>>>;
+
+async fn receiver() -> (String, Seen) {
+    let seen: Seen = Default::default();
+    let keep = seen.clone();
+    let app = axum::Router::new().fallback(
+        move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().push((uri.path().to_owned(), headers, body.to_vec()));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, seen)
+}
+
+#[tokio::test]
+async fn editing_a_webhook_keeps_its_secret_and_header_values_unless_told_otherwise() {
+    use onelive_webhook::verify::{SignatureHeaders, Verifier, WebhookSecret};
+    use reqwest::Method;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oneliverec.toml");
+    let f = Fakes::new();
+    let mut parts = f.parts();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    parts.delivery =
+        std::sync::Arc::new(onelive_engine::wiring::WebhookDelivery::open(&state).await.unwrap());
+    let engine = Engine::start(config(dir.path()), Some(path.clone()), parts).await.unwrap();
+    let api = Api::start(engine.clone(), None).await;
+    let (base, seen) = receiver().await;
+    let secret = WebhookSecret::generate();
+    let secret_text = secret.to_string();
+
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/webhooks",
+            Some(json!({"url": format!("{base}/first"), "secret": secret_text, "headers": {"X-Key": "hv-1"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+
+    // Only the URL changes: the secret and the header value stay.
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            &format!("/api/webhooks/{id}"),
+            Some(json!({"url": format!("{base}/second")})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["signed"], true, "{body}");
+    assert_eq!(body["headers"], json!(["X-Key"]));
+    // The web UI's form: header names with empty values, no secret.
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            &format!("/api/webhooks/{id}"),
+            Some(
+                json!({"url": format!("{base}/third"), "headers": {"X-Key": null, "X-Other": "o"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let saved = EngineConfig::load(&path).unwrap().webhooks[0].clone();
+    assert_eq!(saved.secret.as_ref().unwrap().expose(), secret_text);
+    assert_eq!(saved.headers["X-Key"].expose(), "hv-1");
+    assert_eq!(saved.headers["X-Other"].expose(), "o");
+
+    let (status, body) = api.call(Method::POST, &format!("/api/webhooks/{id}/test"), None).await;
+    assert_eq!(status, 200, "{body}");
+    {
+        let seen = seen.lock().unwrap();
+        let (path, headers, body) = seen.last().expect("the receiver got nothing");
+        assert_eq!(path, "/third");
+        assert_eq!(headers.get("x-key").unwrap(), "hv-1");
+        assert_eq!(headers.get("x-other").unwrap(), "o");
+        let get = |name: &'static str| headers.get(name).and_then(|v| v.to_str().ok());
+        Verifier::new(vec![secret_text.parse::<WebhookSecret>().unwrap()])
+            .verify(&SignatureHeaders::from_fn(get), body)
+            .expect("signed with the stored secret after the edit");
+    }
+
+    // A header name without a value and nothing stored to keep: refused, nothing changes.
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            &format!("/api/webhooks/{id}"),
+            Some(json!({"url": format!("{base}/x"), "headers": {"X-New": ""}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("X-New"), "{body}");
+    assert_eq!(EngineConfig::load(&path).unwrap().webhooks[0].url, format!("{base}/third"));
+
+    // Explicit removal: `"secret": null` and `"headers": {}`.
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            &format!("/api/webhooks/{id}"),
+            Some(json!({"url": format!("{base}/fourth"), "secret": null, "headers": {}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["signed"], false, "{body}");
+    let saved = EngineConfig::load(&path).unwrap().webhooks[0].clone();
+    assert!(saved.secret.is_none() && saved.headers.is_empty(), "{saved:?}");
+    let (status, body) = api.call(Method::POST, &format!("/api/webhooks/{id}/test"), None).await;
+    assert_eq!(status, 200, "{body}");
+    {
+        let seen = seen.lock().unwrap();
+        let (path, headers, _) = seen.last().unwrap();
+        assert_eq!(path, "/fourth");
+        assert!(headers.get("webhook-signature").is_none() && headers.get("x-key").is_none());
+    }
+    engine.shutdown(Duration::from_secs(5)).await;
+}

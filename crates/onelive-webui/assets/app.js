@@ -523,10 +523,11 @@
         ' ', h('code', {}, type), h('span', { class: 'event-desc', 'data-i18n': 'event.' + type }, t('event.' + type)))));
   }
 
-  function headerRow(name, value) {
-    const row = h('div', { class: 'row header-row' },
+  // `stored`: the header exists on the server; an empty value keeps its stored value.
+  function headerRow(name, value, stored) {
+    const row = h('div', { class: 'row header-row', dataset: stored ? { stored: name } : {} },
       h('input', { type: 'text', class: 'header-name mono', placeholder: 'X-Header', value: name || '', 'aria-label': t('webhooks.headerName') }),
-      h('input', { type: 'text', class: 'header-value mono grow', placeholder: t('webhooks.headerValue'), value: value || '', 'aria-label': t('webhooks.headerValue') }),
+      h('input', { type: 'text', class: 'header-value mono grow', placeholder: t(stored ? 'webhooks.headerKept' : 'webhooks.headerValue'), value: value || '', 'aria-label': t('webhooks.headerValue') }),
       h('button', { type: 'button', class: 'link danger', onclick: () => row.remove() }, '✕'));
     return row;
   }
@@ -540,15 +541,19 @@
     $('#webhook-url').value = hook ? hook.url : '';
     $('#webhook-enabled').checked = hook ? hook.enabled !== false : true;
     renderEventBoxes(hook ? hook.events : null);
-    // The API never returns a secret or header values.
+    // The API never returns a secret or header values; an edit that leaves them empty keeps them.
+    const signed = !!(hook && hook.signed);
     $('#webhook-secret').value = hook ? '' : generateSecret();
-    $('#webhook-secret').placeholder = hook && hook.signed ? t('webhooks.secretHidden') : t('webhooks.unsigned');
+    $('#webhook-secret').disabled = false;
+    $('#webhook-secret').placeholder = signed ? t('webhooks.secretHidden') : t('webhooks.unsigned');
     setText($('#webhook-secret-generate'), t(hook ? 'webhooks.rotate' : 'webhooks.generate'));
     $('#webhook-secret-generate').dataset.i18n = hook ? 'webhooks.rotate' : 'webhooks.generate';
-    $('#webhook-secret-warning').hidden = !(hook && hook.signed);
+    $('#webhook-secret-state').hidden = !signed;
+    $('#webhook-secret-remove-label').hidden = !signed;
+    $('#webhook-secret-remove').checked = false;
     const names = hook && Array.isArray(hook.headers) ? hook.headers : [];
-    $('#webhook-headers').replaceChildren(...names.map((n) => headerRow(n, '')));
-    $('#webhook-headers-warning').hidden = names.length === 0;
+    $('#webhook-headers').replaceChildren(...names.map((n) => headerRow(n, '', true)));
+    $('#webhook-headers-note').hidden = names.length === 0;
     showFormError($('#webhook-form-error'), '');
     $('#webhook-url').focus();
   }
@@ -562,15 +567,20 @@
     const url = $('#webhook-url').value.trim();
     const events = $$('#webhook-event-boxes input[name=event]:checked').map((b) => b.value);
     const body = { url, events: events.length === EVENT_TYPES.length ? [] : events, enabled: $('#webhook-enabled').checked };
+    // Secret: a value sets it; on an edit, empty keeps the stored one and "remove" sends null.
     const secret = $('#webhook-secret').value.trim();
-    if (secret) body.secret = secret;
+    if (editing && $('#webhook-secret-remove').checked) body.secret = null;
+    else if (secret) body.secret = secret;
+    // Headers: the full set; a stored header left empty is sent as null (keep its stored value).
     const headers = {};
     for (const row of $$('#webhook-headers .header-row')) {
       const name = row.querySelector('.header-name').value.trim();
       const value = row.querySelector('.header-value').value;
+      const stored = row.dataset.stored;
       if (name && value) headers[name] = value;
+      else if (name && stored && stored.toLowerCase() === name.toLowerCase()) headers[name] = null;
     }
-    if (Object.keys(headers).length) body.headers = headers;
+    body.headers = headers;
     return { body, events };
   }
 
@@ -706,7 +716,13 @@
     $('#webhook-events-none').addEventListener('click', () => $$('#webhook-event-boxes input').forEach((b) => { b.checked = false; }));
     $('#webhook-secret-generate').addEventListener('click', () => {
       $('#webhook-secret').value = generateSecret();
-      $('#webhook-secret-warning').hidden = true;
+      $('#webhook-secret').disabled = false;
+      $('#webhook-secret-remove').checked = false;
+    });
+    $('#webhook-secret-remove').addEventListener('change', (e) => {
+      // Removing the secret: nothing to type; unticking restores the field.
+      $('#webhook-secret').disabled = e.target.checked;
+      if (e.target.checked) $('#webhook-secret').value = '';
     });
     $('#webhook-secret-copy').addEventListener('click', async () => {
       const v = $('#webhook-secret').value;

@@ -6,7 +6,11 @@
 //! fixtures, so they measure request building, HTTP on loopback and JSON /
 //! playlist parsing, not a real platform.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
+
+use axum::extract::RawQuery;
 
 use onelive_platform::{ChannelRef, PlatformRegistry, Platforms, PlatformsConfig};
 
@@ -25,6 +29,16 @@ const URLS: &[&str] = &[
     "https://cdn.example.com/live/index.m3u8",
     "https://example.com/not/a/live/page",
 ];
+
+/// Requests served on the Bilibili live-info endpoints (room_init, get_info,
+/// get_anchor_in_room).
+static BILIBILI_INFO_REQUESTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one Bilibili live-info request, then answers with `reply`.
+async fn counted(reply: impl Future<Output = String>) -> String {
+    BILIBILI_INFO_REQUESTS.fetch_add(1, Ordering::Relaxed);
+    reply.await
+}
 
 fn main() {
     let config = PlatformsConfig { streamlink: false, ..PlatformsConfig::default() };
@@ -51,6 +65,7 @@ async fn round_trips() {
     let token = fixture("twitch/token.json");
     let master = fixture("twitch/usher_master.m3u8");
     let room_init = fixture("bilibili/room_init_live.json");
+    let room_init_offline = fixture("bilibili/room_init_offline.json");
     let info = fixture("bilibili/get_info_live.json");
     let anchor = fixture("bilibili/anchor.json");
     let nav = fixture("bilibili/nav.json");
@@ -69,12 +84,21 @@ async fn round_trips() {
         )
         .route(
             "/api.live.bilibili.com/room/v1/Room/room_init",
-            get(move || async move { room_init }),
+            get(move |query: RawQuery| {
+                let (live, offline) = (room_init.clone(), room_init_offline.clone());
+                counted(async move {
+                    // Room 5000 is the offline room; every other id is live.
+                    if query.0.as_deref() == Some("id=5000") { offline } else { live }
+                })
+            }),
         )
-        .route("/api.live.bilibili.com/room/v1/Room/get_info", get(move || async move { info }))
+        .route(
+            "/api.live.bilibili.com/room/v1/Room/get_info",
+            get(move || counted(async move { info })),
+        )
         .route(
             "/api.live.bilibili.com/live_user/v1/UserInfo/get_anchor_in_room",
-            get(move || async move { anchor }),
+            get(move || counted(async move { anchor })),
         )
         .route("/api.bilibili.com/x/web-interface/nav", get(move || async move { nav }))
         .route(
@@ -94,6 +118,23 @@ async fn round_trips() {
     for (platform, channel) in [("twitch", "gamerbee"), ("bilibili", "196")] {
         let channel = ChannelRef { platform: platform.into(), channel: channel.into() };
         let n = 300;
+        if platform == "bilibili" {
+            // live_info alone, live and offline: time and live_info requests per poll.
+            for (label, id) in [("live room", "196"), ("offline room", "5000")] {
+                let room = ChannelRef { platform: platform.into(), channel: id.into() };
+                let before = BILIBILI_INFO_REQUESTS.load(Ordering::Relaxed);
+                let started = Instant::now();
+                for _ in 0..n {
+                    platforms.live_info(&room).await.unwrap();
+                }
+                let micros = started.elapsed().as_micros() as f64 / n as f64;
+                let requests = BILIBILI_INFO_REQUESTS.load(Ordering::Relaxed) - before;
+                println!(
+                    "bilibili {label}: live_info {micros:.0} us, {:.2} requests per poll over loopback",
+                    requests as f64 / n as f64
+                );
+            }
+        }
         let started = Instant::now();
         for _ in 0..n {
             platforms.live_info(&channel).await.unwrap();

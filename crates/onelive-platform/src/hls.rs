@@ -58,6 +58,13 @@ pub(crate) fn is_playlist(text: &str) -> bool {
     text.trim_start_matches('\u{feff}').trim_start().starts_with("#EXTM3U")
 }
 
+/// True when a media playlist carries `#EXT-X-ENDLIST`: the stream is
+/// finished (VOD, or a live stream that has ended) and no segment will be
+/// added.
+pub(crate) fn has_endlist(text: &str) -> bool {
+    text.lines().any(|line| line.trim() == "#EXT-X-ENDLIST")
+}
+
 /// The variants of a master playlist (empty for a media playlist).
 pub(crate) fn parse_master(text: &str, base_url: &str) -> Vec<HlsEntry> {
     let mut media_names: Vec<(String, String)> = Vec::new();
@@ -138,5 +145,13 @@ https://cdn.example/source.m3u8\n\
         assert!(parse_master("#EXTM3U\n#EXTINF:2,\nseg0.ts\n", "http://a/b.m3u8").is_empty());
         assert!(is_playlist("\u{feff}#EXTM3U\n"));
         assert!(!is_playlist("<html>"));
+    }
+
+    #[test]
+    fn endlist_marks_a_finished_playlist() {
+        assert!(has_endlist("#EXTM3U\n#EXTINF:2,\nseg0.ts\n#EXT-X-ENDLIST\n"));
+        assert!(has_endlist("#EXTM3U\r\n#EXTINF:2,\r\nseg0.ts\r\n#EXT-X-ENDLIST"));
+        assert!(!has_endlist("#EXTM3U\n#EXTINF:2,\nseg0.ts\n"));
+        assert!(!has_endlist("#EXTM3U\n#EXTINF:2,\n#EXT-X-ENDLIST-NOT.ts\n"));
     }
 }

@@ -1,9 +1,10 @@
 //! Bilibili against fixture responses.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use onelive_platform::adapters::bilibili::{Bilibili, wbi_mixin_key, wbi_sign};
-use onelive_platform::{ErrorKind, LiveStatus, PlatformAdapter, StreamKind};
+use onelive_platform::{ErrorKind, FixedClock, LiveStatus, PlatformAdapter, StreamKind};
 use time::macros::datetime;
 
 use crate::common::{Mock, NOW, Reply};
@@ -58,24 +59,99 @@ async fn live_room_by_short_id() {
     );
 }
 
-#[tokio::test]
-async fn offline_room() {
-    let mock = serve(
+async fn offline_mock() -> Mock {
+    serve(
         Reply::fixture(200, "bilibili/room_init_offline.json"),
         "bilibili/get_info_offline.json",
         "bilibili/play_info_offline.json",
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn offline_room() {
+    let mock = offline_mock().await;
     let ctx = mock.context(HOSTS);
     let info = Bilibili::new().live_info(&ctx, "21452505").await.unwrap();
     assert_eq!(info.status, LiveStatus::Offline);
+    assert_eq!(info.uid, "672328094", "uid from room_init");
     assert_eq!(info.live_id, None);
     assert_eq!(info.start_time, None);
-    assert_eq!(info.cover, "https://i0.hdslb.example/bfs/live-key-frame/keyframe.jpg");
-    assert_eq!(info.uname, "嘉然今天吃什么");
+    // Never seen live: nothing but room_init's facts.
+    assert_eq!((info.uname.as_str(), info.avatar.as_str()), ("", ""));
+    assert_eq!((info.title.as_str(), info.cover.as_str()), ("", ""));
+    assert!(info.categories.is_empty());
     let error = Bilibili::new().stream_variants(&ctx, "21452505").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Offline);
     assert!(!mock.seen().iter().any(|s| s.path == PLAY), "no play call for an offline room");
+}
+
+/// The paths the mock saw from index `from` on.
+fn paths_since(mock: &Mock, from: usize) -> Vec<String> {
+    mock.seen().iter().skip(from).map(|s| s.path.clone()).collect()
+}
+
+#[tokio::test]
+async fn an_offline_poll_costs_one_request() {
+    let mock = offline_mock().await;
+    let ctx = mock.context(HOSTS);
+    let adapter = Bilibili::new();
+    for poll in 0..3 {
+        let before = mock.seen().len();
+        let info = adapter.live_info(&ctx, "196").await.unwrap();
+        assert_eq!(info.status, LiveStatus::Offline);
+        assert_eq!(paths_since(&mock, before), [ROOM_INIT], "poll {poll}");
+    }
+}
+
+#[tokio::test]
+async fn a_live_poll_fetches_the_streamer_once_per_hour() {
+    let live = live_mock().await;
+    let ctx = live.context(HOSTS);
+    let adapter = Bilibili::new();
+    // First live poll: room_init, get_info and the streamer.
+    let first = adapter.live_info(&ctx, "196").await.unwrap();
+    assert_eq!(paths_since(&live, 0), [ROOM_INIT, GET_INFO, ANCHOR]);
+    // Next live polls: the streamer comes from the cache.
+    let before = live.seen().len();
+    let second = adapter.live_info(&ctx, "196").await.unwrap();
+    assert_eq!(paths_since(&live, before), [ROOM_INIT, GET_INFO]);
+    assert_eq!(second, first, "a cached streamer gives the same live info");
+    assert_eq!(second.uname, "嘉然今天吃什么");
+    assert_eq!(second.avatar, "https://i0.hdslb.example/bfs/face/f.jpg");
+
+    // An hour later the streamer is asked again.
+    let later = crate::common::context_for(&live.config(HOSTS))
+        .with_clock(Arc::new(FixedClock(NOW + time::Duration::hours(1))));
+    let before = live.seen().len();
+    adapter.live_info(&later, "196").await.unwrap();
+    assert_eq!(paths_since(&live, before), [ROOM_INIT, GET_INFO, ANCHOR]);
+
+    // The same room offline: one request, and the name and avatar known
+    // from the live polls.
+    let offline = offline_mock().await;
+    let info = adapter.live_info(&offline.context(HOSTS), "196").await.unwrap();
+    assert_eq!(paths_since(&offline, 0), [ROOM_INIT]);
+    assert_eq!(info.status, LiveStatus::Offline);
+    assert_eq!(info.uname, "嘉然今天吃什么");
+    assert_eq!(info.avatar, "https://i0.hdslb.example/bfs/face/f.jpg");
+    assert_eq!((info.title.as_str(), info.live_id), ("", None));
+}
+
+#[tokio::test]
+async fn live_room_init_but_ended_in_get_info_is_offline() {
+    let mock = serve(
+        Reply::fixture(200, "bilibili/room_init_live.json"),
+        "bilibili/get_info_offline.json",
+        "bilibili/play_info_offline.json",
+    )
+    .await;
+    let info = Bilibili::new().live_info(&mock.context(HOSTS), "196").await.unwrap();
+    assert_eq!(info.status, LiveStatus::Offline);
+    assert_eq!(info.live_id, None);
+    assert_eq!(info.start_time, None);
+    assert_eq!(info.title, "深夜 Minecraft 建筑");
+    assert_eq!(info.cover, "https://i0.hdslb.example/bfs/live-key-frame/keyframe.jpg");
 }
 
 #[tokio::test]

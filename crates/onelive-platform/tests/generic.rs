@@ -8,7 +8,19 @@ use crate::common::{Mock, Reply, fixture};
 async fn serve() -> Mock {
     let mock = Mock::start().await;
     mock.on("/live/master.m3u8", Reply::fixture(200, "generic/master.m3u8"))
+        .on("/live/low/index.m3u8", Reply::fixture(200, "generic/media.m3u8"))
         .on("/live/media.m3u8", Reply::fixture(200, "generic/media.m3u8"))
+        .on("/live/ended.m3u8", Reply::fixture(200, "generic/ended.m3u8"))
+        // A master whose first variant has ended (the second still runs:
+        // only the first decides).
+        .on("/live/ended_master.m3u8", Reply::fixture(200, "generic/ended_master.m3u8"))
+        .on("/live/ended/low.m3u8", Reply::fixture(200, "generic/ended.m3u8"))
+        .on("/live/ended/high.m3u8", Reply::fixture(200, "generic/media.m3u8"))
+        // A master whose first variant is gone.
+        .on(
+            "/live/orphan_master.m3u8",
+            Reply::text(200, "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nnowhere/low.m3u8\n"),
+        )
         .on(
             "/live/stream.flv",
             Reply {
@@ -56,6 +68,49 @@ async fn live_media_playlist_and_flv() {
     assert_eq!(Generic.live_info(&ctx, &flv).await.unwrap().status, LiveStatus::Live);
     let variants = Generic.stream_variants(&ctx, &flv).await.unwrap();
     assert_eq!((variants[0].kind, variants[0].url.as_str()), (StreamKind::Flv, flv.as_str()));
+}
+
+#[tokio::test]
+async fn live_media_playlist_without_endlist_is_live() {
+    let mock = serve().await;
+    let ctx = mock.context(&[]);
+    let url = format!("{}/live/media.m3u8", mock.base);
+    assert!(!fixture("generic/media.m3u8").contains("#EXT-X-ENDLIST"));
+    assert_eq!(Generic.live_info(&ctx, &url).await.unwrap().status, LiveStatus::Live);
+    assert_eq!(mock.seen().len(), 1, "one request for a media playlist");
+}
+
+#[tokio::test]
+async fn playlist_with_endlist_is_offline() {
+    let mock = serve().await;
+    let ctx = mock.context(&[]);
+    let url = format!("{}/live/ended.m3u8", mock.base);
+    assert!(fixture("generic/ended.m3u8").contains("#EXT-X-ENDLIST"));
+    let info = Generic.live_info(&ctx, &url).await.unwrap();
+    assert_eq!(info.status, LiveStatus::Offline);
+    assert_eq!(info.title, "ended.m3u8");
+    let error = Generic.stream_variants(&ctx, &url).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Offline);
+}
+
+#[tokio::test]
+async fn master_playlist_is_decided_by_its_first_variant() {
+    let mock = serve().await;
+    let ctx = mock.context(&[]);
+
+    let live = format!("{}/live/master.m3u8", mock.base);
+    assert_eq!(Generic.live_info(&ctx, &live).await.unwrap().status, LiveStatus::Live);
+    let paths: Vec<String> = mock.seen().iter().map(|s| s.path.clone()).collect();
+    assert_eq!(paths, ["/live/master.m3u8", "/live/low/index.m3u8"]);
+
+    let ended = format!("{}/live/ended_master.m3u8", mock.base);
+    assert_eq!(Generic.live_info(&ctx, &ended).await.unwrap().status, LiveStatus::Offline);
+    let error = Generic.stream_variants(&ctx, &ended).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Offline);
+    assert!(!mock.seen().iter().any(|s| s.path == "/live/ended/high.m3u8"), "first variant only");
+
+    let orphan = format!("{}/live/orphan_master.m3u8", mock.base);
+    assert_eq!(Generic.live_info(&ctx, &orphan).await.unwrap().status, LiveStatus::Offline);
 }
 
 #[tokio::test]

@@ -1,10 +1,18 @@
 //! Bilibili Live (`live.bilibili.com`).
 //!
-//! Live info: `room_init` (short id to room id, status), `get_info` (title,
-//! cover, area) and `get_anchor_in_room` (name, avatar) on
-//! `api.live.bilibili.com`. Streams: `getRoomPlayInfo`, signed with WBI
-//! (keys from `api.bilibili.com/x/web-interface/nav`, cached two hours).
+//! Live info: `room_init` (short id to room id, status) on
+//! `api.live.bilibili.com`; only when the room is live also `get_info`
+//! (title, cover, area) and `get_anchor_in_room` (name, avatar; cached per
+//! room for an hour, at most [`ANCHOR_CACHE_ROOMS`] rooms). An offline room
+//! costs one request, and its [`LiveInfo`] carries the `uid` and `status`
+//! from `room_init`, plus `uname`/`avatar` when the room was seen live
+//! within the hour; `title`, `cover` and `categories` are empty and
+//! `live_id`/`start_time` are `None`.
+//!
+//! Streams: `getRoomPlayInfo`, signed with WBI (keys from
+//! `api.bilibili.com/x/web-interface/nav`, cached two hours).
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -24,6 +32,11 @@ const NAV: &str = "https://api.bilibili.com/x/web-interface/nav";
 const REFERER: &str = "https://live.bilibili.com/";
 /// WBI keys are refreshed after this many seconds.
 const WBI_KEY_TTL: i64 = 2 * 3600;
+/// A streamer's cached name and avatar are refreshed after this many seconds.
+const ANCHOR_TTL: i64 = 3600;
+/// At most this many rooms keep a cached name and avatar (about 300 bytes
+/// each); when full, expired entries go first, then the oldest.
+pub const ANCHOR_CACHE_ROOMS: usize = 16_384;
 
 /// The fixed permutation of the WBI mixin key (public, from Bilibili's web player).
 const MIXIN_KEY_ORDER: [usize; 64] = [
@@ -37,6 +50,73 @@ const MIXIN_KEY_ORDER: [usize; 64] = [
 pub struct Bilibili {
     /// (mixin key, fetched at unix seconds).
     wbi_key: Mutex<Option<(String, i64)>>,
+    /// Streamer name and avatar per room id.
+    anchors: Mutex<AnchorCache>,
+}
+
+/// A streamer's name and avatar, as `get_anchor_in_room` gave them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Anchor {
+    uid: String,
+    uname: String,
+    avatar: String,
+}
+
+/// A bounded per-room cache of [`Anchor`]s with a time to live.
+#[derive(Debug)]
+struct AnchorCache {
+    capacity: usize,
+    ttl: i64,
+    /// room id -> (anchor, fetched at unix seconds).
+    rooms: HashMap<String, (Anchor, i64)>,
+}
+
+impl Default for AnchorCache {
+    fn default() -> Self {
+        AnchorCache::new(ANCHOR_CACHE_ROOMS, ANCHOR_TTL)
+    }
+}
+
+impl AnchorCache {
+    fn new(capacity: usize, ttl: i64) -> Self {
+        AnchorCache { capacity, ttl, rooms: HashMap::new() }
+    }
+
+    /// The anchor of `room_id` if fetched less than `ttl` seconds before `now`.
+    fn fresh(&self, room_id: &str, now: i64) -> Option<Anchor> {
+        self.rooms
+            .get(room_id)
+            .filter(|(_, at)| now - at < self.ttl && now >= *at)
+            .map(|(anchor, _)| anchor.clone())
+    }
+
+    /// The anchor of `room_id` however old (for offline rooms: better a
+    /// name from yesterday than none).
+    fn any(&self, room_id: &str) -> Option<Anchor> {
+        self.rooms.get(room_id).map(|(anchor, _)| anchor.clone())
+    }
+
+    fn insert(&mut self, room_id: &str, anchor: Anchor, now: i64) {
+        if self.capacity == 0 {
+            return;
+        }
+        if !self.rooms.contains_key(room_id) && self.rooms.len() >= self.capacity {
+            let ttl = self.ttl;
+            self.rooms.retain(|_, (_, at)| now - *at < ttl && now >= *at);
+            if self.rooms.len() >= self.capacity
+                && let Some(oldest) =
+                    self.rooms.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| k.clone())
+            {
+                self.rooms.remove(&oldest);
+            }
+        }
+        self.rooms.insert(room_id.to_owned(), (anchor, now));
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.rooms.len()
+    }
 }
 
 impl Bilibili {
@@ -142,6 +222,34 @@ impl Bilibili {
         })
     }
 
+    /// The streamer of a room: from the cache when fresh, else one
+    /// `get_anchor_in_room` request (whose answer is cached).
+    async fn anchor(&self, ctx: &PlatformContext, channel: &str, room: &Room) -> Result<Anchor> {
+        let now = ctx.unix_now();
+        if let Some(anchor) = self.anchors.lock().ok().and_then(|c| c.fresh(&room.room_id, now)) {
+            return Ok(anchor);
+        }
+        let anchor_url = format!("{API}/live_user/v1/UserInfo/get_anchor_in_room");
+        let response = ctx
+            .http
+            .get(NAME, &anchor_url)
+            .query(&[("roomid", room.room_id.as_str())])
+            .header("Referer", REFERER)
+            .with_platform_cookies()
+            .send()
+            .await?;
+        let data = envelope(response, channel, "get_anchor_in_room JSON {code, data: {info}}")?;
+        let anchor = Anchor {
+            uid: json::string(&data, "/info/uid").unwrap_or_else(|| room.uid.clone()),
+            uname: json::string_or_empty(&data, "/info/uname"),
+            avatar: json::string_or_empty(&data, "/info/face"),
+        };
+        if let Ok(mut cache) = self.anchors.lock() {
+            cache.insert(&room.room_id, anchor.clone(), now);
+        }
+        Ok(anchor)
+    }
+
     async fn mixin_key(&self, ctx: &PlatformContext) -> Result<String> {
         let now = ctx.unix_now();
         if let Ok(cache) = self.wbi_key.lock()
@@ -211,6 +319,20 @@ impl PlatformAdapter for Bilibili {
 
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
         let room = self.room_init(ctx, channel).await?;
+        if !room.live {
+            // One request for an offline room: what room_init says, plus
+            // the streamer's name and avatar if an earlier live poll
+            // cached them.
+            let anchor = self.anchors.lock().ok().and_then(|c| c.any(&room.room_id));
+            let (uname, avatar) = anchor.map(|a| (a.uname, a.avatar)).unwrap_or_default();
+            return Ok(LiveInfo {
+                uid: room.uid,
+                uname,
+                avatar,
+                status: LiveStatus::Offline,
+                ..LiveInfo::default()
+            });
+        }
         let info_url = format!("{API}/room/v1/Room/get_info");
         let response = ctx
             .http
@@ -221,16 +343,7 @@ impl PlatformAdapter for Bilibili {
             .send()
             .await?;
         let info = envelope(response, channel, "get_info JSON {code, data: {title, ...}}")?;
-        let anchor_url = format!("{API}/live_user/v1/UserInfo/get_anchor_in_room");
-        let response = ctx
-            .http
-            .get(NAME, &anchor_url)
-            .query(&[("roomid", room.room_id.as_str())])
-            .header("Referer", REFERER)
-            .with_platform_cookies()
-            .send()
-            .await?;
-        let anchor = envelope(response, channel, "get_anchor_in_room JSON {code, data: {info}}")?;
+        let anchor = self.anchor(ctx, channel, &room).await?;
 
         let mut cover = json::string_or_empty(&info, "/user_cover");
         if cover.is_empty() {
@@ -241,12 +354,12 @@ impl PlatformAdapter for Bilibili {
             .filter_map(|p| json::string(&info, p))
             .filter(|s| !s.is_empty())
             .collect();
-        let live = room.live && json::int(&info, "/live_status").is_none_or(|s| s == 1);
-        let uid = json::string(&anchor, "/info/uid").unwrap_or(room.uid);
+        // room_init said live; get_info may have seen the stream end since.
+        let live = json::int(&info, "/live_status").is_none_or(|s| s == 1);
         Ok(LiveInfo {
-            uid,
-            uname: json::string_or_empty(&anchor, "/info/uname"),
-            avatar: json::string_or_empty(&anchor, "/info/face"),
+            uid: anchor.uid,
+            uname: anchor.uname,
+            avatar: anchor.avatar,
             title: json::string_or_empty(&info, "/title"),
             cover,
             categories,
@@ -423,6 +536,47 @@ mod tests {
         let keys: Vec<&str> = signed.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["bar", "foo", "wts", "zab", "w_rid"]);
         assert_eq!(signed[4].1, "8f6f2b5b3d485fe1886cec6a0be8c5d4");
+    }
+
+    fn anchor(name: &str) -> Anchor {
+        Anchor { uid: "1".into(), uname: name.into(), avatar: format!("{name}.jpg") }
+    }
+
+    #[test]
+    fn anchor_cache_expires_entries() {
+        let mut cache = AnchorCache::new(4, 100);
+        cache.insert("r1", anchor("a"), 1000);
+        assert_eq!(cache.fresh("r1", 1099), Some(anchor("a")));
+        assert_eq!(cache.fresh("r1", 1100), None, "expired after the ttl");
+        assert_eq!(cache.any("r1"), Some(anchor("a")), "still known for offline rooms");
+        assert_eq!(cache.fresh("r2", 1000), None);
+        cache.insert("r1", anchor("b"), 1100);
+        assert_eq!(cache.fresh("r1", 1150), Some(anchor("b")), "refreshed");
+    }
+
+    #[test]
+    fn anchor_cache_is_bounded() {
+        let mut cache = AnchorCache::new(3, 100);
+        cache.insert("r1", anchor("a"), 1000);
+        cache.insert("r2", anchor("b"), 1010);
+        cache.insert("r3", anchor("c"), 1020);
+        // Full, nothing expired: the oldest (r1) goes.
+        cache.insert("r4", anchor("d"), 1030);
+        assert_eq!(cache.len(), 3);
+        assert_eq!(cache.any("r1"), None);
+        assert_eq!(cache.any("r2"), Some(anchor("b")));
+        // Updating a known room evicts nothing.
+        cache.insert("r2", anchor("b2"), 1040);
+        assert_eq!(cache.len(), 3);
+        assert_eq!(cache.any("r3"), Some(anchor("c")));
+        // Full with an expired entry (r3, fetched at 1020): it goes, the
+        // fresh ones stay.
+        cache.insert("r5", anchor("e"), 1125);
+        assert_eq!(cache.len(), 3);
+        assert_eq!(cache.any("r3"), None);
+        for room in ["r2", "r4", "r5"] {
+            assert!(cache.any(room).is_some(), "{room} kept");
+        }
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! `generic`: a direct `.m3u8` or `.flv` URL is a channel that is live
 //! when the URL answers with a playlist (or FLV bytes), and offline when it
 //! answers 404/410 or does not answer at all (connection refused, timeout).
+//!
+//! A media playlist with `#EXT-X-ENDLIST` is a finished stream (VOD, or a
+//! live stream that has ended): offline. A master playlist is decided by
+//! its first variant's media playlist (one more request per poll).
 
 use async_trait::async_trait;
 use onelive_events::{LiveInfo, LiveStatus};
@@ -28,9 +32,29 @@ fn kind_of(url: &str) -> Option<StreamKind> {
     }
 }
 
-/// Probe result: `None` when the URL does not answer (offline), else the
-/// body read (a playlist, or the first FLV bytes).
+/// Probe result: `None` when the channel is offline (the URL does not
+/// answer, or its HLS stream is finished), else the body read (a playlist,
+/// or the first FLV bytes).
 async fn probe(ctx: &PlatformContext, url: &str, kind: StreamKind) -> Result<Option<String>> {
+    let Some(body) = fetch(ctx, url, kind).await? else { return Ok(None) };
+    if kind == StreamKind::Hls {
+        if hls::has_endlist(&body) {
+            return Ok(None);
+        }
+        // A master playlist: its first variant says whether the stream runs.
+        if let Some(first) = hls::parse_master(&body, url).first() {
+            match fetch(ctx, &first.uri, StreamKind::Hls).await? {
+                Some(media) if !hls::has_endlist(&media) => {}
+                _ => return Ok(None),
+            }
+        }
+    }
+    Ok(Some(body))
+}
+
+/// One GET: `None` when the URL does not answer, else the body read (a
+/// playlist, or the first FLV bytes).
+async fn fetch(ctx: &PlatformContext, url: &str, kind: StreamKind) -> Result<Option<String>> {
     let limit = match kind {
         StreamKind::Hls => 1024 * 1024,
         StreamKind::Flv => 16,

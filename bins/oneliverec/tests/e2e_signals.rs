@@ -1,6 +1,7 @@
 //! Signals: SIGTERM finalizes the recording and delivers `app_exit`;
 //! SIGKILL mid-recording loses nothing that was announced, and the next
-//! start records again and delivers what was not delivered.
+//! start continues the open session (or ends it when the channel is
+//! offline) and delivers what was not delivered.
 
 use std::time::Duration;
 
@@ -47,16 +48,20 @@ async fn sigterm_finalizes_files_and_delivers_app_exit() {
     assert_eq!(queue.trim(), "[]");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_then_restart_records_again_and_delivers_the_backlog() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
-    let mock = BiliMock::start(room(origin_host(&origin))).await;
-    let receiver = Receiver::start().await;
+/// The session id of an event, if it has one.
+fn session_of(e: &onelive_events::Event) -> Option<onelive_events::Uuid> {
+    match &e.data {
+        EventData::LiveStart(d) | EventData::LiveEnd(d) => d.session_id,
+        EventData::VideoFileCreate(d) => d.session_id,
+        EventData::VideoFileFinish(d) => d.session_id,
+        _ => None,
+    }
+}
+
+/// Starts run 1 with the receiver down and SIGKILLs it mid-recording.
+async fn killed_mid_recording(d: &std::path::Path, config: &std::path::Path, receiver: &Receiver) {
     *receiver.down.lock().unwrap() = true;
-    let config = write_config(d, &mock, &receiver, "3s");
-    let mut child = spawn_run(&config, d, 1);
+    let mut child = spawn_run(config, d, 1);
     // Wait until the first file is being written (its create event is in the outbox).
     wait_for("a recording file", Duration::from_secs(30), d, || {
         walk(&d.join("rec")).iter().any(|p| {
@@ -68,10 +73,23 @@ async fn sigkill_then_restart_records_again_and_delivers_the_backlog() {
     signal(&child, Signal::SIGKILL);
     let _ = wait_exit(&mut child, Duration::from_secs(10)).await;
     assert!(receiver.types().is_empty(), "the receiver was down");
-
+    let open = std::fs::read_to_string(d.join(".onelive/open-sessions.json")).unwrap();
+    assert!(open.contains("\"next_part\""), "the open session was not persisted: {open}");
     *receiver.down.lock().unwrap() = false;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_then_restart_while_live_continues_the_session_and_delivers_the_backlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    let mock = BiliMock::start(room(origin_host(&origin))).await;
+    let receiver = Receiver::start().await;
+    let config = write_config(d, &mock, &receiver, "3s");
+    killed_mid_recording(d, &config, &receiver).await;
+
     let mut child = spawn_run(&config, d, 2);
-    wait_for("two sessions recording", Duration::from_secs(40), d, || {
+    wait_for("the session's second part", Duration::from_secs(40), d, || {
         receiver.count("video_file_create") == 2
     })
     .await;
@@ -84,20 +102,77 @@ async fn sigkill_then_restart_records_again_and_delivers_the_backlog() {
 
     let events = receiver.snapshot();
     let types: Vec<&str> = events.iter().map(|e| e.type_name()).collect();
-    assert_eq!(types.iter().filter(|t| **t == "live_start").count(), 2, "{types:?}");
+    // One session across the crash: one live_start, no live_end (the channel is still live).
+    assert_eq!(types.iter().filter(|t| **t == "live_start").count(), 1, "{types:?}");
+    assert_eq!(types.iter().filter(|t| **t == "live_end").count(), 0, "{types:?}");
     assert_eq!(types.iter().filter(|t| **t == "app_exit").count(), 1, "{types:?}");
     assert_eq!(*receiver.rejected.lock().unwrap(), 0);
-    // Every file announced as finished is playable (the killed run's file was never announced as finished).
-    let finished = assert_announced_files_valid(&events);
-    assert!(finished >= 2, "{types:?}");
-    let created: Vec<String> = events
+    let session = events
+        .iter()
+        .find(|e| e.type_name() == "live_start")
+        .and_then(session_of)
+        .expect("live_start has a session");
+    let created: Vec<(String, Option<onelive_events::Uuid>)> = events
         .iter()
         .filter_map(|e| match &e.data {
-            EventData::VideoFileCreate(d) => Some(d.path.clone()),
+            EventData::VideoFileCreate(d) => Some((d.path.clone(), d.session_id)),
             _ => None,
         })
         .collect();
-    assert_ne!(created[0], created[1]);
+    assert_eq!(created.len(), 2, "{types:?}");
+    assert!(created.iter().all(|(_, s)| *s == Some(session)), "{created:?} vs {session}");
+    // The next part: another file of the same session (the backlog may arrive after run 2's events).
+    let mut paths: Vec<&str> = created.iter().map(|(p, _)| p.as_str()).collect();
+    paths.sort_by_key(|p| p.contains("_part2"));
+    assert!(paths[0].contains("_part1") && paths[1].contains("_part2"), "{created:?}");
+    // Every file announced as finished is playable (the killed run's file is announced
+    // by the next start), all in the same session.
+    let finished = assert_announced_files_valid(&events);
+    assert!(finished >= 2, "{types:?}");
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.type_name() == "video_file_finish")
+            .all(|e| session_of(e) == Some(session)),
+        "{types:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_then_restart_while_offline_ends_the_old_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    let mock = BiliMock::start(room(origin_host(&origin))).await;
+    let receiver = Receiver::start().await;
+    let config = write_config(d, &mock, &receiver, "3s");
+    killed_mid_recording(d, &config, &receiver).await;
+    mock.set(|r| r.live = false);
+
+    let restarted = std::time::Instant::now();
+    let mut child = spawn_run(&config, d, 2);
+    wait_for("live_end of the old session", Duration::from_secs(40), d, || {
+        receiver.count("live_end") == 1
+    })
+    .await;
+    let ended_after = restarted.elapsed();
+    signal(&child, Signal::SIGTERM);
+    assert!(wait_exit(&mut child, Duration::from_secs(30)).await.success(), "{}", log(d, 2));
+
+    let events = receiver.snapshot();
+    let types: Vec<&str> = events.iter().map(|e| e.type_name()).collect();
+    assert_eq!(types.iter().filter(|t| **t == "live_start").count(), 1, "{types:?}");
+    let start = events.iter().find(|e| e.type_name() == "live_start").unwrap();
+    let end = events.iter().find(|e| e.type_name() == "live_end").unwrap();
+    assert!(session_of(start).is_some());
+    assert_eq!(session_of(start), session_of(end), "{types:?}");
+    let EventData::LiveEnd(data) = &end.data else { unreachable!() };
+    assert_eq!(data.live_info.status, onelive_events::LiveStatus::Offline);
+    // The usual debounce (3 s) applies before the live_end.
+    assert!(ended_after >= Duration::from_secs(3), "live_end after {ended_after:?}");
+    // Nothing is left open for a third start.
+    let open = std::fs::read_to_string(d.join(".onelive/open-sessions.json")).unwrap();
+    assert_eq!(open.trim(), "{}", "{open}");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

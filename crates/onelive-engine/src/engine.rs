@@ -93,6 +93,7 @@ pub(crate) struct Shared {
     transmux_permits: Arc<Semaphore>,
     transmux_pending: Mutex<Vec<TransmuxJob>>,
     pub(crate) open_files: Mutex<Vec<crate::recovery::OpenFile>>,
+    pub(crate) open_sessions: Mutex<BTreeMap<String, crate::sessions::OpenSession>>,
     transmux_running: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) recent_events: Mutex<std::collections::VecDeque<Event>>,
     stopping: watch::Sender<bool>,
@@ -168,6 +169,7 @@ impl Engine {
         let webhooks = numbered_webhooks(&config.webhooks);
         parts.delivery.set_endpoints(&webhooks).await?;
         let (stopping, _) = watch::channel(false);
+        let open_sessions = crate::sessions::load(&state_dir);
         let shared = Arc::new(Shared {
             poll_permits: Arc::new(Semaphore::new(config.watch.max_concurrent_polls)),
             record_permits: Arc::new(Semaphore::new(config.watch.max_concurrent_recordings)),
@@ -180,6 +182,7 @@ impl Engine {
             channels: Mutex::new(BTreeMap::new()),
             transmux_pending: Mutex::new(Vec::new()),
             open_files: Mutex::new(Vec::new()),
+            open_sessions: Mutex::new(open_sessions),
             transmux_running: Mutex::new(Vec::new()),
             recent_events: Mutex::new(std::collections::VecDeque::new()),
             stopping,
@@ -201,6 +204,12 @@ impl Engine {
                 engine.publish_error("", "", None, e.to_string()).await;
             }
         }
+        let watched: Vec<String> = lock(&engine.shared.channels)
+            .values()
+            .filter(|e| e.task.is_some())
+            .map(|e| crate::sessions::key(&e.cref.platform, &e.cref.channel))
+            .collect();
+        crate::sessions::end_unwatched(&engine.shared, &watched).await;
         Ok(engine)
     }
 

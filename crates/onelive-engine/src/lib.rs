@@ -37,6 +37,7 @@ pub mod metrics;
 mod recovery;
 pub mod seams;
 mod secret;
+mod sessions;
 pub mod template;
 mod watcher;
 pub mod wiring;

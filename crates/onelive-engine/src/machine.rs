@@ -132,6 +132,43 @@ impl ChannelMachine {
         }
     }
 
+    /// A machine for a session that was open when the engine last stopped
+    /// (a crash or a restart): it starts in the debounce window that closes
+    /// at `deadline`. Live before then continues `session_id` with part
+    /// `last_part + 1` and no `live_start`; still offline (or unknown) at
+    /// `deadline` gives its `live_end`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use onelive_engine::{Action, ChannelMachine, Observation};
+    /// use onelive_events::{LiveInfo, Uuid};
+    ///
+    /// let session = Uuid::now_v7();
+    /// let now = Instant::now();
+    /// let deadline = now + Duration::from_secs(60);
+    /// let mut m = ChannelMachine::resume(
+    ///     Duration::from_secs(60), true, 3, session, LiveInfo::default(), 2, deadline,
+    /// );
+    /// let actions = m.observe(now, Observation::Live(LiveInfo::default()));
+    /// assert_eq!(actions, [Action::StartRecording { session_id: session, part: 3 }]);
+    /// ```
+    pub fn resume(
+        debounce: Duration,
+        record: bool,
+        error_after: u32,
+        session_id: Uuid,
+        info: LiveInfo,
+        last_part: u32,
+        deadline: Instant,
+    ) -> Self {
+        let mut m = ChannelMachine::new(debounce, record, error_after);
+        m.phase = Phase::Ending { deadline };
+        m.session = Some(session_id);
+        m.info = info;
+        m.part = last_part;
+        m
+    }
+
     /// Current phase.
     pub fn phase(&self) -> Phase {
         self.phase
@@ -521,6 +558,38 @@ mod tests {
         m.observe(t0, live("t", "c"));
         assert_eq!(names(&m.clone().shutdown(false)), ["stop"]);
         assert_eq!(names(&m.shutdown(true)), ["stop", "live_end"]);
+    }
+
+    #[test]
+    fn a_resumed_session_continues_when_live_and_ends_after_the_window_when_not() {
+        let t0 = Instant::now();
+        let session = Uuid::now_v7();
+        let info =
+            LiveInfo { title: "t".into(), categories: vec!["c".into()], ..LiveInfo::default() };
+        let resumed = ChannelMachine::resume(DEBOUNCE, true, 3, session, info, 4, t0 + DEBOUNCE);
+        let mut m = resumed.clone();
+        assert_eq!(
+            m.observe(t0 + Duration::from_secs(1), live("t", "c")),
+            [Action::StartRecording { session_id: session, part: 5 }]
+        );
+        assert_eq!(m.session_id(), Some(session));
+        assert_eq!(m.phase(), Phase::Live);
+        // A changed title while the engine was down is a title_change of the same session.
+        let mut m = resumed.clone();
+        assert_eq!(names(&m.observe(t0, live("new", "c"))), ["title_change", "start"]);
+        // Offline: nothing until the window closes, then live_end of the old session.
+        let mut m = resumed.clone();
+        assert!(m.observe(t0 + Duration::from_secs(1), Observation::Offline).is_empty());
+        let end = m.observe(t0 + DEBOUNCE, Observation::Offline);
+        assert_eq!(names(&end), ["live_end"]);
+        let Action::LiveEnd { session_id, info } = &end[0] else { panic!() };
+        assert_eq!((*session_id, info.title.as_str()), (session, "t"));
+        assert_eq!(info.status, LiveStatus::Offline);
+        // Live only after the window: the old session ends and a new one starts.
+        let mut m = resumed;
+        let a = m.observe(t0 + DEBOUNCE, live("t", "c"));
+        assert_eq!(names(&a), ["live_end", "live_start", "start"]);
+        assert_ne!(m.session_id(), Some(session));
     }
 
     #[test]

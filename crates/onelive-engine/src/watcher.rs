@@ -72,6 +72,10 @@ struct ActiveRecording {
     live_info: LiveInfo,
     started: Instant,
     created_file: bool,
+    /// Part number of this recording's first file.
+    first_part: u32,
+    /// Files this recording created (one per part).
+    files_created: u32,
 }
 
 struct Watcher {
@@ -84,6 +88,9 @@ struct Watcher {
     max_backoff: Duration,
     backoff_level: u32,
     disk_paused: bool,
+    /// The open session as last written to `open-sessions.json`.
+    persisted: Option<crate::sessions::OpenSession>,
+    heartbeat: Duration,
 }
 
 const STOP_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -107,8 +114,40 @@ pub(crate) async fn run_watcher(
     };
     // The first poll of each channel lands anywhere in the first interval, so
     // that thousands of channels do not poll in one burst.
-    let first = Duration::from_secs_f64(interval.as_secs_f64() * rand::rng().random::<f64>());
-    let machine = ChannelMachine::new(debounce, ctx.config.record, error_after);
+    let mut first = Duration::from_secs_f64(interval.as_secs_f64() * rand::rng().random::<f64>());
+    let heartbeat = crate::sessions::heartbeat(debounce);
+    let persisted = crate::sessions::get(
+        &ctx.shared,
+        &crate::sessions::key(&ctx.cref.platform, &ctx.cref.channel),
+    );
+    let machine = match &persisted {
+        // A session left open by the last run: poll at once; it continues when
+        // live within a fresh debounce window, unless the channel went unseen for
+        // longer than the window (then it ends at the first poll).
+        Some(s) => {
+            first = Duration::ZERO;
+            let unseen = Duration::from_millis(
+                u64::try_from(crate::sessions::unix_ms().saturating_sub(s.last_live_at))
+                    .unwrap_or(0),
+            );
+            let now = std::time::Instant::now();
+            let deadline = if unseen <= debounce + heartbeat { now + debounce } else { now };
+            tracing::info!(
+                platform = %ctx.cref.platform, channel = %ctx.cref.channel, session = %s.session_id,
+                unseen = ?unseen, "resuming the session left open by the last run"
+            );
+            ChannelMachine::resume(
+                debounce,
+                ctx.config.record,
+                error_after,
+                s.session_id,
+                s.live_info.clone(),
+                s.next_part.saturating_sub(1),
+                deadline,
+            )
+        }
+        None => ChannelMachine::new(debounce, ctx.config.record, error_after),
+    };
     {
         let mut v = lock(&ctx.view);
         v.state = "offline".into();
@@ -123,6 +162,8 @@ pub(crate) async fn run_watcher(
         max_backoff,
         backoff_level: 0,
         disk_paused: false,
+        persisted,
+        heartbeat,
     };
     loop {
         let wake = match w.machine.deadline() {
@@ -162,6 +203,7 @@ pub(crate) async fn run_watcher(
                 }
             }
         }
+        w.persist_session();
         w.refresh_view();
     }
     // The loop ended: make sure no recording is left behind.
@@ -330,8 +372,58 @@ impl Watcher {
                     }
                 }
             }
+            self.persist_session();
         }
+        self.persist_session();
         self.refresh_view();
+    }
+
+    /// Writes the open session to `open-sessions.json` when it started,
+    /// ended, got a new part or new metadata, or the heartbeat is due while live.
+    fn persist_session(&mut self) {
+        let key = crate::sessions::key(&self.ctx.cref.platform, &self.ctx.cref.channel);
+        let Some(session_id) = self.machine.session_id() else {
+            if self.persisted.take().is_some() {
+                crate::sessions::remove(&self.ctx.shared, &key);
+            }
+            return;
+        };
+        let now_ms = crate::sessions::unix_ms();
+        let live = self.machine.phase() == Phase::Live;
+        let info = self.machine.live_info().clone();
+        let mut next_part = self.machine.part() + 1;
+        if let Some(rec) = &self.rec {
+            next_part = next_part.max(rec.first_part + rec.files_created);
+        }
+        let next = match &self.persisted {
+            Some(p) if p.session_id == session_id => {
+                let beat = live
+                    && now_ms.saturating_sub(p.last_live_at)
+                        >= i64::try_from(self.heartbeat.as_millis()).unwrap_or(i64::MAX);
+                if !beat && p.next_part == next_part && p.live_info == info {
+                    return;
+                }
+                crate::sessions::OpenSession {
+                    next_part,
+                    live_info: info,
+                    last_live_at: if live { now_ms } else { p.last_live_at },
+                    ..p.clone()
+                }
+            }
+            _ => crate::sessions::OpenSession {
+                platform: self.ctx.cref.platform.clone(),
+                channel: self.ctx.cref.channel.clone(),
+                url: self.ctx.cref.url.clone(),
+                session_id,
+                started_at: now_rfc3339(),
+                start_live_info: info.clone(),
+                live_info: info,
+                next_part,
+                last_live_at: now_ms,
+            },
+        };
+        crate::sessions::upsert(&self.ctx.shared, next.clone());
+        self.persisted = Some(next);
     }
 
     async fn start_recording(&mut self, session_id: Uuid, part: u32) -> Result<(), String> {
@@ -425,6 +517,8 @@ impl Watcher {
             live_info: info,
             started: Instant::now(),
             created_file: false,
+            first_part: part,
+            files_created: 0,
         });
         Ok(())
     }
@@ -494,6 +588,7 @@ impl Watcher {
         match ev {
             RecordingEvent::FileCreated { path } => {
                 rec.created_file = true;
+                rec.files_created += 1;
                 crate::recovery::opened(
                     &shared,
                     crate::recovery::OpenFile {

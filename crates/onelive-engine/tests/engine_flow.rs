@@ -333,3 +333,45 @@ async fn files_left_open_by_a_crash_are_announced_or_reported_at_the_next_start(
     assert_eq!(list, serde_json::json!([]));
     engine.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn a_session_open_at_shutdown_continues_after_a_restart_or_ends_when_its_channel_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let engine = Engine::start(config(dir.path(), &["alice"]), None, f.parts()).await.unwrap();
+    f.source.live("alice", "hello", "Games");
+    wait_for("recording", Duration::from_secs(5), || {
+        count(&f.delivery.types(), "video_file_create") == 1
+    })
+    .await;
+    let session = engine.channels()[0].view.session_id.expect("a session");
+    engine.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(count(&f.delivery.types(), "live_end"), 0);
+
+    // Still live at the restart: the same session, part 2, no live_start.
+    let f2 = Fakes::new();
+    f2.source.live("alice", "hello", "Games");
+    let engine = Engine::start(config(dir.path(), &["alice"]), None, f2.parts()).await.unwrap();
+    wait_for("part 2", Duration::from_secs(5), || {
+        count(&f2.delivery.types(), "video_file_create") == 1
+    })
+    .await;
+    let view = engine.channels()[0].view.clone();
+    assert_eq!(view.session_id, Some(session));
+    let file = view.current_file.unwrap();
+    assert!(file.ends_with("_part2.ts"), "{file}");
+    assert_eq!(count(&f2.delivery.types(), "live_start"), 0, "{:?}", f2.delivery.types());
+    engine.shutdown(Duration::from_secs(5)).await;
+
+    // The channel was removed from the config meanwhile: its session ends at the start.
+    let f3 = Fakes::new();
+    let engine = Engine::start(config(dir.path(), &["bob"]), None, f3.parts()).await.unwrap();
+    let events = f3.delivery.events.lock().unwrap().clone();
+    let end = events.iter().find(|e| e.type_name() == "live_end").expect("live_end");
+    let EventData::LiveEnd(data) = &end.data else { unreachable!() };
+    assert_eq!((data.session_id, data.channel.as_str()), (Some(session), "alice"));
+    assert_eq!(data.live_info.title, "hello");
+    engine.shutdown(Duration::from_secs(5)).await;
+    let left = std::fs::read_to_string(dir.path().join("state/open-sessions.json")).unwrap();
+    assert_eq!(left.trim(), "{}");
+}

@@ -1,0 +1,122 @@
+//! Open sessions across restarts: each channel's open session (its id, the
+//! `live_info` at its start and now, when it started, the next part number
+//! and when the channel was last seen live) is kept in `open-sessions.json`,
+//! written atomically when a session starts, a part starts, the metadata
+//! changes, it ends, and at most every heartbeat while live.
+//!
+//! At the next start a channel with a persisted session resumes it (see
+//! [`ChannelMachine::resume`](crate::ChannelMachine::resume)): live again
+//! inside the debounce window continues the same session with the next part
+//! and no new `live_start`; offline until the window closes gives its
+//! `live_end`. A session whose channel is no longer watched ends at once.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use onelive_events::{EventData, LiveData, LiveInfo, LiveStatus, Uuid};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Shared, lock, publish};
+
+/// A session that was open when its state was last written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct OpenSession {
+    pub(crate) platform: String,
+    pub(crate) channel: String,
+    pub(crate) url: String,
+    pub(crate) session_id: Uuid,
+    /// RFC 3339.
+    pub(crate) started_at: String,
+    pub(crate) start_live_info: LiveInfo,
+    pub(crate) live_info: LiveInfo,
+    /// The part number the next recording of this session gets.
+    pub(crate) next_part: u32,
+    /// Unix time in milliseconds.
+    pub(crate) last_live_at: i64,
+}
+
+const FILE: &str = "open-sessions.json";
+
+/// The key of a channel in the file.
+pub(crate) fn key(platform: &str, channel: &str) -> String {
+    format!("{platform}/{channel}")
+}
+
+pub(crate) fn load(state_dir: &Path) -> BTreeMap<String, OpenSession> {
+    let path = state_dir.join(FILE);
+    let Ok(bytes) = std::fs::read(&path) else { return BTreeMap::new() };
+    match serde_json::from_slice(&bytes) {
+        Ok(sessions) => sessions,
+        Err(e) => {
+            tracing::error!(error = %e, path = %path.display(), "unreadable list of open sessions; starting without it");
+            BTreeMap::new()
+        }
+    }
+}
+
+fn save(shared: &Shared) {
+    let bytes = serde_json::to_vec_pretty(&*lock(&shared.open_sessions));
+    let path = shared.state_dir.join(FILE);
+    let tmp = shared.state_dir.join(format!("{FILE}.tmp"));
+    let result = bytes
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| std::fs::write(&tmp, bytes))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = result {
+        tracing::error!(error = %e, path = %path.display(), "cannot persist the open sessions");
+    }
+}
+
+pub(crate) fn upsert(shared: &Shared, session: OpenSession) {
+    lock(&shared.open_sessions).insert(key(&session.platform, &session.channel), session);
+    save(shared);
+}
+
+pub(crate) fn remove(shared: &Shared, key: &str) {
+    if lock(&shared.open_sessions).remove(key).is_some() {
+        save(shared);
+    }
+}
+
+pub(crate) fn get(shared: &Shared, key: &str) -> Option<OpenSession> {
+    lock(&shared.open_sessions).get(key).cloned()
+}
+
+/// How often a live session's `last_live_at` is written: half the debounce,
+/// between 1 s and 60 s.
+pub(crate) fn heartbeat(debounce: Duration) -> Duration {
+    (debounce / 2).clamp(Duration::from_secs(1), Duration::from_secs(60))
+}
+
+pub(crate) fn unix_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i64::MAX)
+}
+
+/// Ends the persisted sessions of channels that are not watched now
+/// (removed from the config or disabled while the engine was down).
+pub(crate) async fn end_unwatched(shared: &Shared, watched: &[String]) {
+    let orphans: Vec<OpenSession> = lock(&shared.open_sessions)
+        .iter()
+        .filter(|(k, _)| !watched.contains(k))
+        .map(|(_, s)| s.clone())
+        .collect();
+    for s in orphans {
+        tracing::info!(platform = %s.platform, channel = %s.channel, session = %s.session_id, "ending the open session of a channel that is no longer watched");
+        let mut info = s.live_info.clone();
+        info.status = LiveStatus::Offline;
+        publish(
+            shared,
+            EventData::LiveEnd(LiveData {
+                platform: s.platform.clone(),
+                channel: s.channel.clone(),
+                url: s.url.clone(),
+                live_info: info,
+                session_id: Some(s.session_id),
+            }),
+        )
+        .await;
+        remove(shared, &key(&s.platform, &s.channel));
+    }
+}

@@ -1,4 +1,5 @@
-//! The HTTP API (axum): channels, webhooks, deliveries, `/metrics`, `/healthz`.
+//! The HTTP API (axum): channels, webhooks, deliveries, recordings, events,
+//! `/metrics`, `/healthz`.
 //!
 //! JSON everywhere; errors are `{"error": "..."}` with a fitting status.
 //! When a token is configured every route but `/healthz` needs
@@ -43,6 +44,7 @@ pub fn router(engine: Engine, token: Option<Secret>) -> Router {
         .route("/api/deliveries", get(deliveries))
         .route("/api/deliveries/{id}/redeliver", post(redeliver))
         .route("/api/events", get(recent_events))
+        .route("/api/recordings", get(recordings))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .route("/healthz", get(healthz))
@@ -390,6 +392,11 @@ async fn redeliver(
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     s.engine.delivery().redeliver(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "redelivering": id }))))
+}
+
+async fn recordings(State(s): State<ApiState>, Query(q): Query<Limit>) -> Json<serde_json::Value> {
+    let list = s.engine.recordings(q.limit.unwrap_or(100).min(crate::recordings::MAX_RECORDINGS));
+    Json(json!({ "recordings": list }))
 }
 
 async fn recent_events(State(s): State<ApiState>) -> Json<serde_json::Value> {

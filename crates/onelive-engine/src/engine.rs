@@ -94,6 +94,8 @@ pub(crate) struct Shared {
     transmux_pending: Mutex<Vec<TransmuxJob>>,
     pub(crate) open_files: Mutex<Vec<crate::recovery::OpenFile>>,
     pub(crate) open_sessions: Mutex<BTreeMap<String, crate::sessions::OpenSession>>,
+    /// Recent recording files, oldest first.
+    pub(crate) recordings: Mutex<Vec<crate::recordings::Recording>>,
     transmux_running: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) recent_events: Mutex<std::collections::VecDeque<Event>>,
     stopping: watch::Sender<bool>,
@@ -170,6 +172,7 @@ impl Engine {
         parts.delivery.set_endpoints(&webhooks).await?;
         let (stopping, _) = watch::channel(false);
         let open_sessions = crate::sessions::load(&state_dir);
+        let recordings = crate::recordings::load(&state_dir);
         let shared = Arc::new(Shared {
             poll_permits: Arc::new(Semaphore::new(config.watch.max_concurrent_polls)),
             record_permits: Arc::new(Semaphore::new(config.watch.max_concurrent_recordings)),
@@ -183,6 +186,7 @@ impl Engine {
             transmux_pending: Mutex::new(Vec::new()),
             open_files: Mutex::new(Vec::new()),
             open_sessions: Mutex::new(open_sessions),
+            recordings: Mutex::new(recordings),
             transmux_running: Mutex::new(Vec::new()),
             recent_events: Mutex::new(std::collections::VecDeque::new()),
             stopping,
@@ -231,6 +235,12 @@ impl Engine {
     /// The delivery side (for the API).
     pub fn delivery(&self) -> &Arc<dyn EventDelivery> {
         &self.shared.parts.delivery
+    }
+
+    /// The most recent recording files (at most `limit`), newest first;
+    /// kept across restarts (see [`recordings`](crate::recordings)).
+    pub fn recordings(&self, limit: usize) -> Vec<crate::Recording> {
+        lock(&self.shared.recordings).iter().rev().take(limit).cloned().collect()
     }
 
     /// The last events published (at most 200), oldest first.
@@ -612,6 +622,13 @@ pub(crate) fn submit_transmux(shared: &Arc<Shared>, job: TransmuxJob) {
         }
     }
     save_transmux_queue(shared);
+    crate::recordings::transmux(
+        shared,
+        &job.input,
+        crate::recordings::TransmuxState::Pending,
+        None,
+        None,
+    );
     let shared2 = shared.clone();
     let handle = tokio::spawn(async move {
         let shared = shared2;
@@ -625,6 +642,13 @@ pub(crate) fn submit_transmux(shared: &Arc<Shared>, job: TransmuxJob) {
                 shared.counters.transmux_done.fetch_add(1, Ordering::Relaxed);
                 lock(&shared.transmux_pending).retain(|j| j.input != job.input);
                 save_transmux_queue(&shared);
+                crate::recordings::transmux(
+                    &shared,
+                    &job.input,
+                    crate::recordings::TransmuxState::Done,
+                    Some(output.display().to_string()),
+                    None,
+                );
                 publish(
                     &shared,
                     EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
@@ -642,6 +666,13 @@ pub(crate) fn submit_transmux(shared: &Arc<Shared>, job: TransmuxJob) {
                 shared.counters.transmux_failed.fetch_add(1, Ordering::Relaxed);
                 lock(&shared.transmux_pending).retain(|j| j.input != job.input);
                 save_transmux_queue(&shared);
+                crate::recordings::transmux(
+                    &shared,
+                    &job.input,
+                    crate::recordings::TransmuxState::Failed,
+                    None,
+                    Some(e.to_string()),
+                );
                 publish(
                     &shared,
                     EventData::Error(ErrorData {

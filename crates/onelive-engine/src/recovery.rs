@@ -131,6 +131,16 @@ pub(crate) async fn recover(shared: Arc<Shared>, leftovers: Vec<OpenFile>, quiet
         match probe_duration(&file.path).await {
             Ok(duration) if size > 0 => {
                 tracing::info!(path = %file.path.display(), "announcing a file left open by an earlier run");
+                crate::recordings::finished(
+                    &shared,
+                    &file.path,
+                    &file.platform,
+                    &file.channel,
+                    file.session_id,
+                    file.live_info.as_ref().map(|i| i.title.clone()).filter(|t| !t.is_empty()),
+                    size,
+                    duration,
+                );
                 publish(
                     &shared,
                     EventData::VideoFileFinish(VideoFileFinishData {

@@ -589,6 +589,14 @@ impl Watcher {
             RecordingEvent::FileCreated { path } => {
                 rec.created_file = true;
                 rec.files_created += 1;
+                crate::recordings::created(
+                    &shared,
+                    &path,
+                    &self.ctx.cref.platform,
+                    &self.ctx.cref.channel,
+                    Some(rec.session_id),
+                    Some(rec.live_info.title.clone()).filter(|t| !t.is_empty()),
+                );
                 crate::recovery::opened(
                     &shared,
                     crate::recovery::OpenFile {
@@ -618,6 +626,16 @@ impl Watcher {
             }
             RecordingEvent::FileFinished { path, size, duration } => {
                 crate::recovery::closed(&shared, &path);
+                crate::recordings::finished(
+                    &shared,
+                    &path,
+                    &self.ctx.cref.platform,
+                    &self.ctx.cref.channel,
+                    Some(rec.session_id),
+                    Some(rec.live_info.title.clone()).filter(|t| !t.is_empty()),
+                    size,
+                    duration,
+                );
                 shared.counters.bytes_finished.fetch_add(size, Ordering::Relaxed);
                 shared.counters.files_finished.fetch_add(1, Ordering::Relaxed);
                 {

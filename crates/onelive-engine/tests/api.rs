@@ -340,3 +340,61 @@ async fn editing_a_webhook_keeps_its_secret_and_header_values_unless_told_otherw
     }
     engine.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn recordings_list_files_with_transmux_state_and_survive_a_restart() {
+    use reqwest::Method;
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let engine = Engine::start(config(dir.path()), None, f.parts()).await.unwrap();
+    let api = Api::start(engine.clone(), None).await;
+    let (status, body) = api.call(Method::GET, "/api/recordings", None).await;
+    assert_eq!((status, body), (200, json!({"recordings": []})));
+
+    f.source.live("one", "first title", "cat");
+    wait_for("recording", Duration::from_secs(5), || engine.active_recordings() == 1).await;
+    let (_, body) = api.call(Method::GET, "/api/recordings", None).await;
+    let r = &body["recordings"][0];
+    assert_eq!(r["state"], "recording", "{body}");
+    assert_eq!(r["transmux"], "none");
+    assert!(r["size"].is_null() && r["duration"].is_null(), "{r}");
+    let path = r["path"].as_str().unwrap().to_owned();
+    let session = engine.channels()[0].view.session_id.unwrap().to_string();
+    assert_eq!(r["session_id"], session.as_str());
+
+    f.source.offline("one");
+    wait_for("transmuxed", Duration::from_secs(5), || {
+        f.delivery.types().iter().any(|t| t == "video_transmux_finish")
+    })
+    .await;
+    let (_, body) = api.call(Method::GET, "/api/recordings", None).await;
+    let list = body["recordings"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{body}");
+    let r = &list[0];
+    assert_eq!(r["path"], path.as_str());
+    assert_eq!(r["state"], "finished");
+    assert_eq!((r["size"].as_u64(), r["duration"].as_f64()), (Some(10), Some(1.5)));
+    assert_eq!((r["platform"].as_str(), r["channel"].as_str()), (Some("fake"), Some("one")));
+    assert_eq!(r["title"], "first title");
+    assert_eq!(r["transmux"], "done");
+    let output = r["transmux_output"].as_str().unwrap();
+    assert_ne!(output, path);
+    assert!(r["finished_at"].is_string() && r["started_at"].is_string(), "{r}");
+    engine.shutdown(Duration::from_secs(5)).await;
+
+    // A new engine on the same state folder still lists it; a second session is listed first.
+    let f2 = Fakes::new();
+    let engine = Engine::start(config(dir.path()), None, f2.parts()).await.unwrap();
+    let api = Api::start(engine.clone(), None).await;
+    let (_, body) = api.call(Method::GET, "/api/recordings", None).await;
+    assert_eq!(body["recordings"][0]["path"], path.as_str(), "{body}");
+    assert_eq!(body["recordings"][0]["transmux"], "done");
+    f2.source.live("one", "second", "cat");
+    wait_for("recording again", Duration::from_secs(5), || engine.active_recordings() == 1).await;
+    let (_, body) = api.call(Method::GET, "/api/recordings?limit=1", None).await;
+    let list = body["recordings"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{body}");
+    assert_ne!(list[0]["path"], path.as_str());
+    assert_eq!(list[0]["state"], "recording");
+    engine.shutdown(Duration::from_secs(5)).await;
+}

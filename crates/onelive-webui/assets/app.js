@@ -413,49 +413,36 @@
 
   // ------------------------------------------------------------ recordings
 
-  // Folds the engine's recent events into one entry per file.
-  function recordingsFromEvents(events) {
-    const byPath = new Map();
-    const entry = (path) => {
-      if (!byPath.has(path)) byPath.set(path, { path, events: [], state: 'recording' });
-      return byPath.get(path);
-    };
+  // One entry per file from GET /api/recordings (kept across restarts); the
+  // engine's recent events of each file and of its session are attached for the details.
+  function recordingsFrom(recs, events) {
+    const list = recs.map((x) => ({
+      path: x.path, platform: x.platform, channel: x.channel, session: x.session_id, title: x.title,
+      created: x.started_at, finished: x.finished_at,
+      size: x.size === null ? undefined : x.size, duration: x.duration === null ? undefined : x.duration,
+      state: x.state === 'finished' && x.transmux === 'done' ? 'transmuxed' : x.state,
+      transmux: x.transmux, output: x.transmux_output, transmuxError: x.transmux_error, events: [],
+    }));
+    const byPath = new Map(list.map((r) => [r.path, r]));
     const sorted = events.slice().sort((a, b) => String(a.ts).localeCompare(String(b.ts)));
     for (const ev of sorted) {
       const d = ev.data || {};
-      if (ev.type === 'video_file_create' && d.path) {
-        const r = entry(d.path);
-        r.created = ev.ts; r.platform = d.platform; r.channel = d.channel; r.session = d.session_id;
-        r.title = d.live_info && d.live_info.title;
-        r.events.push(ev);
-      } else if (ev.type === 'video_file_finish' && d.path) {
-        const r = entry(d.path);
-        r.finished = ev.ts; r.size = d.filesize; r.duration = d.duration; r.state = 'finished';
-        r.platform = r.platform || d.platform; r.channel = r.channel || d.channel; r.session = r.session || d.session_id;
-        r.events.push(ev);
-      } else if (ev.type === 'video_transmux_finish' && d.input) {
-        const r = entry(d.input);
-        r.output = d.output; r.state = 'transmuxed';
-        r.platform = r.platform || d.platform; r.channel = r.channel || d.channel;
-        r.events.push(ev);
+      const path = ev.type === 'video_transmux_finish' ? d.input : d.path;
+      if (['video_file_create', 'video_file_finish', 'video_transmux_finish'].includes(ev.type) && byPath.has(path)) {
+        byPath.get(path).events.push(ev);
+      } else if (['live_start', 'live_end', 'title_change', 'category_change', 'error'].includes(ev.type) && d.session_id) {
+        // Session-wide events (live start/end, title changes, errors) join each file of their session.
+        for (const r of list) if (r.session === d.session_id) r.events.push(ev);
       }
     }
-    // Session-wide events (live start/end, title changes, errors) join each file of their session.
-    for (const ev of sorted) {
-      const d = ev.data || {};
-      if (['live_start', 'live_end', 'title_change', 'category_change', 'error'].includes(ev.type) && d.session_id) {
-        for (const r of byPath.values()) if (r.session === d.session_id) r.events.push(ev);
-      }
-    }
-    const list = Array.from(byPath.values());
-    for (const r of list) r.events.sort((a, b) => String(a.ts).localeCompare(String(b.ts)));
-    list.sort((a, b) => String(b.created || b.finished || '').localeCompare(String(a.created || a.finished || '')));
     return list;
   }
 
   function transmuxLabel(r) {
-    if (r.state === 'transmuxed') return t('recordings.transmuxed', { file: baseName(r.output) });
-    if (r.state === 'finished') return t('recordings.transmuxPending');
+    if (r.transmux === 'done') return t('recordings.transmuxed', { file: baseName(r.output) });
+    if (r.transmux === 'failed') return t('recordings.transmuxFailed', { error: r.transmuxError || '' });
+    if (r.transmux === 'pending') return t('recordings.transmuxRunning');
+    if (r.state === 'finished' || r.state === 'interrupted') return t('recordings.transmuxPending');
     return '–';
   }
 
@@ -465,7 +452,7 @@
     const container = $('#recording-list');
     container.replaceChildren(...list.map((r) => h('article', { class: 'card recording', dataset: { path: r.path, state: r.state } },
       h('div', { class: 'recording-head' },
-        h('span', { class: 'badge', dataset: { state: r.state === 'recording' ? 'recording' : 'finished' } }, t('recstate.' + r.state)),
+        h('span', { class: 'badge', dataset: { state: r.state === 'recording' ? 'recording' : (r.state === 'interrupted' ? 'disabled' : 'finished') } }, t('recstate.' + r.state)),
         h('strong', { class: 'recording-file mono', title: r.path }, baseName(r.path))),
       h('dl', { class: 'facts' },
         h('dt', {}, t('recordings.channel')), h('dd', {}, [r.platform, r.channel].filter(Boolean).join(' · ') || '–'),
@@ -487,8 +474,8 @@
 
   async function refreshRecordings() {
     try {
-      const [data, chans] = await Promise.all([api('GET', '/api/events'), api('GET', '/api/channels')]);
-      const list = recordingsFromEvents((data && data.events) || []);
+      const [recs, data, chans] = await Promise.all([api('GET', '/api/recordings?limit=200'), api('GET', '/api/events'), api('GET', '/api/channels')]);
+      const list = recordingsFrom((recs && recs.recordings) || [], (data && data.events) || []);
       // Files still being written: their size so far, from the channel writing them.
       for (const c of (chans && chans.channels) || []) {
         const r = list.find((x) => x.path === c.current_file && x.state === 'recording');

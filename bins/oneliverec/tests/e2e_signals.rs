@@ -233,7 +233,8 @@ async fn app_exit_that_cannot_be_delivered_in_time_is_delivered_by_the_next_star
     .await;
     signal(&child, Signal::SIGTERM);
     let started = std::time::Instant::now();
-    assert!(wait_exit(&mut child, Duration::from_secs(20)).await.success());
+    let status = wait_exit(&mut child, Duration::from_secs(20)).await;
+    assert!(status.success(), "{status:?}\n{}", log(d, 1));
     assert!(started.elapsed() < Duration::from_secs(10), "the shutdown deadline was not kept");
     assert!(receiver.types().is_empty());
 

@@ -63,6 +63,9 @@ async fn serve(
     path: PathBuf,
     shutdown_timeout: Duration,
 ) -> anyhow::Result<ExitCode> {
+    // Signal handlers first: a SIGTERM that arrives while the engine starts
+    // must shut it down gracefully, not kill it with the default action.
+    let mut signals = Signals::install().context("cannot install signal handlers")?;
     let state_dir = config.state_dir(Some(&path));
     let parts = wiring::real_parts(&config, &state_dir).await?;
     let api_config = config.api.clone();
@@ -85,10 +88,10 @@ async fn serve(
             let _ = api_stop_rx.await;
         }))
     });
-    let signal = wait_for_signal().await;
+    let signal = signals.next().await;
     tracing::info!(%signal, "shutting down (a second signal exits at once)");
-    tokio::spawn(async {
-        let second = wait_for_signal().await;
+    tokio::spawn(async move {
+        let second = signals.next().await;
         eprintln!("oneliverec: second {second}: exiting now");
         std::process::exit(130);
     });
@@ -101,17 +104,27 @@ async fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Waits for SIGINT or SIGTERM and names it.
-pub(crate) async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) =
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
-        let _ = tokio::signal::ctrl_c().await;
-        return "SIGINT";
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+/// SIGTERM and SIGINT, registered once: a signal that arrives before
+/// anyone waits is kept until [`Signals::next`] is called.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for the next SIGTERM or SIGINT and names it.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
     }
 }

@@ -507,11 +507,8 @@ impl Engine {
     }
 
     fn resume_transmux_jobs(&self) {
-        let path = self.shared.state_dir.join("transmux-queue.json");
-        let jobs: Vec<TransmuxJob> = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let jobs: Vec<TransmuxJob> =
+            crate::state_file::load(&self.shared.state_dir, TRANSMUX_QUEUE_FILE, "transmux queue");
         for job in jobs {
             if job.input.exists() {
                 tracing::info!(input = %job.input.display(), "resuming transmux job");
@@ -603,16 +600,11 @@ pub(crate) async fn publish(shared: &Shared, data: EventData) {
 
 fn save_transmux_queue(shared: &Shared) {
     let jobs = lock(&shared.transmux_pending).clone();
-    let path = shared.state_dir.join("transmux-queue.json");
-    let tmp = shared.state_dir.join("transmux-queue.json.tmp");
-    let result = serde_json::to_vec_pretty(&jobs)
-        .map_err(std::io::Error::other)
-        .and_then(|bytes| std::fs::write(&tmp, bytes))
-        .and_then(|()| std::fs::rename(&tmp, &path));
-    if let Err(e) = result {
-        tracing::error!(error = %e, path = %path.display(), "cannot persist the transmux queue");
-    }
+    crate::state_file::save(&shared.state_dir, TRANSMUX_QUEUE_FILE, &jobs, "transmux queue");
 }
+
+/// Transmux jobs not finished yet, resumed at the next start.
+const TRANSMUX_QUEUE_FILE: &str = "transmux-queue.json";
 
 pub(crate) fn submit_transmux(shared: &Arc<Shared>, job: TransmuxJob) {
     {

@@ -39,6 +39,7 @@ mod recovery;
 pub mod seams;
 mod secret;
 mod sessions;
+mod state_file;
 pub mod template;
 mod watcher;
 pub mod wiring;

@@ -75,35 +75,18 @@ pub struct Recording {
 
 /// Loads the list; entries still `recording` were left by a crash.
 pub(crate) fn load(state_dir: &Path) -> Vec<Recording> {
-    let path = state_dir.join(FILE);
-    let Ok(bytes) = std::fs::read(&path) else { return Vec::new() };
-    match serde_json::from_slice::<Vec<Recording>>(&bytes) {
-        Ok(mut list) => {
-            for r in &mut list {
-                if r.state == RecordingState::Recording {
-                    r.state = RecordingState::Interrupted;
-                }
-            }
-            list
-        }
-        Err(e) => {
-            tracing::error!(error = %e, path = %path.display(), "unreadable list of recordings; starting a new one");
-            Vec::new()
+    let mut list: Vec<Recording> = crate::state_file::load(state_dir, FILE, "list of recordings");
+    for r in &mut list {
+        if r.state == RecordingState::Recording {
+            r.state = RecordingState::Interrupted;
         }
     }
+    list
 }
 
 fn save(shared: &Shared) {
-    let bytes = serde_json::to_vec(&*lock(&shared.recordings));
-    let path = shared.state_dir.join(FILE);
-    let tmp = shared.state_dir.join(format!("{FILE}.tmp"));
-    let result = bytes
-        .map_err(std::io::Error::other)
-        .and_then(|bytes| std::fs::write(&tmp, bytes))
-        .and_then(|()| std::fs::rename(&tmp, &path));
-    if let Err(e) = result {
-        tracing::error!(error = %e, path = %path.display(), "cannot persist the list of recordings");
-    }
+    let list = lock(&shared.recordings).clone();
+    crate::state_file::save(&shared.state_dir, FILE, &list, "list of recordings");
 }
 
 /// Adds `r` (replacing an entry of the same path) and forgets the oldest

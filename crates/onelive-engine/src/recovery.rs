@@ -27,23 +27,12 @@ pub(crate) struct OpenFile {
 const FILE: &str = "open-files.json";
 
 pub(crate) fn load(state_dir: &Path) -> Vec<OpenFile> {
-    std::fs::read(state_dir.join(FILE))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+    crate::state_file::load(state_dir, FILE, "list of open files")
 }
 
 pub(crate) fn save(shared: &Shared) {
     let files = lock(&shared.open_files).clone();
-    let path = shared.state_dir.join(FILE);
-    let tmp = shared.state_dir.join(format!("{FILE}.tmp"));
-    let result = serde_json::to_vec_pretty(&files)
-        .map_err(std::io::Error::other)
-        .and_then(|bytes| std::fs::write(&tmp, bytes))
-        .and_then(|()| std::fs::rename(&tmp, &path));
-    if let Err(e) = result {
-        tracing::error!(error = %e, path = %path.display(), "cannot persist the list of open files");
-    }
+    crate::state_file::save(&shared.state_dir, FILE, &files, "list of open files");
 }
 
 pub(crate) fn opened(shared: &Shared, file: OpenFile) {

@@ -44,28 +44,12 @@ pub(crate) fn key(platform: &str, channel: &str) -> String {
 }
 
 pub(crate) fn load(state_dir: &Path) -> BTreeMap<String, OpenSession> {
-    let path = state_dir.join(FILE);
-    let Ok(bytes) = std::fs::read(&path) else { return BTreeMap::new() };
-    match serde_json::from_slice(&bytes) {
-        Ok(sessions) => sessions,
-        Err(e) => {
-            tracing::error!(error = %e, path = %path.display(), "unreadable list of open sessions; starting without it");
-            BTreeMap::new()
-        }
-    }
+    crate::state_file::load(state_dir, FILE, "list of open sessions")
 }
 
 fn save(shared: &Shared) {
-    let bytes = serde_json::to_vec_pretty(&*lock(&shared.open_sessions));
-    let path = shared.state_dir.join(FILE);
-    let tmp = shared.state_dir.join(format!("{FILE}.tmp"));
-    let result = bytes
-        .map_err(std::io::Error::other)
-        .and_then(|bytes| std::fs::write(&tmp, bytes))
-        .and_then(|()| std::fs::rename(&tmp, &path));
-    if let Err(e) = result {
-        tracing::error!(error = %e, path = %path.display(), "cannot persist the open sessions");
-    }
+    let sessions = lock(&shared.open_sessions).clone();
+    crate::state_file::save(&shared.state_dir, FILE, &sessions, "open sessions");
 }
 
 pub(crate) fn upsert(shared: &Shared, session: OpenSession) {

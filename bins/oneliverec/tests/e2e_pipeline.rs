@@ -19,6 +19,11 @@ async fn live_session_is_recorded_transmuxed_and_announced_in_order() {
     let mock = BiliMock::start(room(origin_host(&origin))).await;
     let receiver = Receiver::start().await;
     let config = write_config(d, &mock, &receiver, "3s");
+    let utc_day = || {
+        let t = time::OffsetDateTime::now_utc();
+        format!("{:04}{:02}{:02}", t.year(), u8::from(t.month()), t.day())
+    };
+    let day_before = utc_day();
     let mut child = spawn_run(&config, d, 1);
 
     wait_for("video_file_create", Duration::from_secs(30), d, || {
@@ -61,6 +66,13 @@ async fn live_session_is_recorded_transmuxed_and_announced_in_order() {
     assert_eq!(start.live_info.uname, "嘉然今天吃什么");
     let EventData::VideoFileFinish(fin) = &events[3].data else { panic!() };
     assert!(fin.path.ends_with("_part1.ts"), "{}", fin.path);
+    // `{start_time:%Y%m%d}` in the config: the session's UTC day.
+    let file_name = std::path::Path::new(&fin.path).file_name().unwrap().to_string_lossy();
+    assert!(
+        file_name.starts_with(&format!("{day_before}_"))
+            || file_name.starts_with(&format!("{}_", utc_day())),
+        "{file_name} does not start with the UTC day {day_before}"
+    );
     assert!(fin.path.starts_with(&d.join("rec/bilibili").display().to_string()), "{}", fin.path);
     assert_eq!(fin.filesize, std::fs::metadata(&fin.path).unwrap().len());
     assert!(fin.duration > 2.0, "{}", fin.duration);

@@ -182,7 +182,7 @@ pub fn write_config(dir: &Path, mock: &BiliMock, receiver: &Receiver, debounce: 
         r#"
 [output]
 folder = "{rec}"
-filename_template = "{{platform}}/{{channel}}/{{date}}_{{time}}_{{session}}_part{{part}}"
+filename_template = "{{platform}}/{{channel}}/{{start_time:%Y%m%d}}_{{time}}_{{session}}_part{{part}}"
 
 [transmux]
 format = "mp4"

@@ -170,7 +170,7 @@ fn start_oneliverec(dir: &Path) -> anyhow::Result<(Proc, SocketAddr)> {
         r#"
 [output]
 folder = "{rec}"
-filename_template = "{{platform}}/{{name}}/{{date}}_{{time}}_part{{part}}"
+filename_template = "{{platform}}/{{name}}/{{start_time:%Y-%m-%d_%H-%M-%S}}_part{{part}}"
 
 [watch]
 poll_interval = "1s"
@@ -737,25 +737,35 @@ impl Scenario<'_> {
             t10,
         )
         .await?;
-        type_into(c, "#tpl-input", "{platform}/{name}/{date}_{title}_part{part}").await?;
+        type_into(c, "#tpl-input", "{platform}/{name}/{start_time:%Y%m%d}_{title}_part{part}")
+            .await?;
         let preview = text_of(c, "#tpl-preview").await?;
         let (head, tail) = preview.split_at(preview.find("alice/").context("preview")? + 6);
         ensure!(head == "rec/bilibili/alice/", "preview {preview:?}");
         ensure!(
-            tail.len() == "2026-01-01_Evening stream_ Q&A _ chat_part1.ts".len()
+            tail.len() == "20260101_Evening stream_ Q&A _ chat_part1.ts".len()
+                && tail[..8].bytes().all(|b| b.is_ascii_digit())
                 && tail.ends_with("_Evening stream_ Q&A _ chat_part1.ts"),
             "preview {preview:?}"
         );
-        type_into(c, "#tpl-input", "{session}").await?;
+        type_into(c, "#tpl-input", "{session}_{start_time:%%}.{ext}").await?;
         let preview = text_of(c, "#tpl-preview").await?;
         ensure!(
-            preview == "rec/0190e6a1_part1.ts",
-            "without {{part}} the engine appends _part{{part}}: {preview:?}"
+            preview == "rec/0190e6a1_%_part1.ts",
+            "without {{part}} the engine adds _part{{part}} before .{{ext}}: {preview:?}"
         );
         type_into(c, "#tpl-input", "{nope}/x").await?;
         let err = text_of(c, "#tpl-error").await?;
         ensure!(err.contains("{nope}"), "template error {err:?}");
-        type_into(c, "#tpl-input", "{platform}/{name}/{date}_{time}_{title}_part{part}").await?;
+        type_into(c, "#tpl-input", "{start_time:%Q}").await?;
+        let err = text_of(c, "#tpl-error").await?;
+        ensure!(err.contains("%Q"), "template error {err:?}");
+        type_into(
+            c,
+            "#tpl-input",
+            "{platform}/{name}/{start_time:%Y-%m-%d_%H-%M-%S}_{title}_part{part}",
+        )
+        .await?;
         screenshot(c, "settings-recording").await?;
 
         // Chinese, then back.

@@ -61,11 +61,14 @@ pub struct OutputConfig {
     /// current directory). Default `rec`.
     #[serde(default = "default_output_folder")]
     pub folder: PathBuf,
-    /// File name template, without extension. Placeholders: `{platform}`,
-    /// `{channel}`, `{name}`, `{title}`, `{date}` (YYYY-MM-DD), `{time}`
-    /// (HH-MM-SS), `{session}` (first 8 characters of the session id),
-    /// `{part}` (1, 2, ...; appended as `_part{part}` when absent). `/`
-    /// makes sub-folders.
+    /// File name template, in the recorder's template language
+    /// ([`onelive_recorder::FilenameTemplate`]; see `docs/recording.md`):
+    /// `{platform}`, `{channel}`, `{uname}`, `{title}`,
+    /// `{start_time:%Y-%m-%d_%H-%M-%S}` (session start, UTC), `{part}` /
+    /// `{part:03}`, `{ext}` (appended when absent), plus the engine's
+    /// `{name}`, `{session}` and the aliases `{date}`, `{time}` (see
+    /// [`crate::template`]). `_part{part}` is added when `{part}` is
+    /// absent. `/` makes sub-folders.
     #[serde(default = "default_template")]
     pub filename_template: String,
     /// Container of the raw recording: `auto` (default: `.ts` for HLS,
@@ -282,7 +285,7 @@ fn default_output_folder() -> PathBuf {
     PathBuf::from("rec")
 }
 fn default_template() -> String {
-    "{platform}/{name}/{date}_{time}_{title}_part{part}".into()
+    crate::template::DEFAULT_TEMPLATE.into()
 }
 fn default_container() -> String {
     "auto".into()

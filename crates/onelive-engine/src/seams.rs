@@ -86,9 +86,13 @@ pub trait LiveSource: Send + Sync + 'static {
 pub struct RecordingRequest {
     /// The stream.
     pub stream: StreamChoice,
-    /// Absolute path template of the files, without extension: every
-    /// placeholder is already filled in except `{part}`.
-    pub path_stem: PathBuf,
+    /// Absolute folder the template renders below.
+    pub output_dir: PathBuf,
+    /// File name template (engine variables filled in, `{part}` guaranteed).
+    pub template: onelive_recorder::FilenameTemplate,
+    /// Platform, channel, session, live info (uname, title) and session start
+    /// time the template is rendered with.
+    pub context: onelive_recorder::EventContext,
     /// Number of the first part this recording writes.
     pub first_part: u32,
     /// Container: `auto` (natural for the stream kind), `ts` or `flv`.

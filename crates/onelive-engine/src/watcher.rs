@@ -19,7 +19,7 @@ use crate::config::ChannelConfig;
 use crate::engine::{Shared, TransmuxJob, lock, publish, submit_transmux};
 use crate::machine::{Action, ChannelMachine, Observation, Phase};
 use crate::seams::{ChannelRef, PollResult, RecordingEvent, RecordingHandle, RecordingRequest};
-use crate::template::{TemplateValues, render_keep_part};
+use crate::template::{EngineValues, prepare};
 
 /// Commands from the engine to a watcher.
 #[derive(Debug)]
@@ -472,36 +472,48 @@ impl Watcher {
             .await
             .map_err(|e| format!("no stream to record: {e}"))?;
         let info = self.machine.live_info().clone();
-        let name = self.ctx.config.name.clone().unwrap_or_else(|| self.ctx.cref.channel.clone());
-        let now = time::OffsetDateTime::now_utc();
-        let relative = render_keep_part(
-            &template,
-            &TemplateValues {
-                platform: &self.ctx.cref.platform,
-                channel: &self.ctx.cref.channel,
-                name: &name,
-                title: &info.title,
-                now,
-                session: session_id,
-                part,
-            },
+        let name = match self.ctx.config.name.as_deref().filter(|n| !n.trim().is_empty()) {
+            Some(n) => n.to_owned(),
+            None if !info.uname.trim().is_empty() => info.uname.clone(),
+            None => self.ctx.cref.channel.clone(),
+        };
+        let template = prepare(&template, &EngineValues { name: &name, session: session_id })
+            .map_err(|e| format!("not recording: file name template: {e}"))?;
+        // `{start_time}` is the session start (UTC), shared by all its parts.
+        let session_start = self
+            .persisted
+            .as_ref()
+            .filter(|p| p.session_id == session_id)
+            .and_then(|p| {
+                time::OffsetDateTime::parse(
+                    &p.started_at,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .ok()
+            })
+            .map(|t| t.to_offset(time::UtcOffset::UTC))
+            .unwrap_or_else(time::OffsetDateTime::now_utc);
+        let mut context = onelive_recorder::EventContext::new(
+            self.ctx.cref.platform.clone(),
+            self.ctx.cref.channel.clone(),
         );
-        let folder = absolute(&folder);
-        let path_stem = folder.join(relative);
-        if let Some(parent) = path_stem.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create folder {}: {e}", parent.display()))?;
-        }
+        context.session_id = Some(session_id);
+        context.live_info = info.clone();
+        context.session_start = session_start;
+        let output_dir = absolute(&folder);
         tracing::info!(
             platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel, part,
-            quality = %stream.quality, path = %path_stem.display(), "starting recording"
+            quality = %stream.quality, folder = %output_dir.display(), template = %template,
+            "starting recording"
         );
         let handle = shared
             .parts
             .recorder
             .start(RecordingRequest {
                 stream,
-                path_stem,
+                output_dir,
+                template,
+                context,
                 first_part: part,
                 container,
                 min_free_bytes: min_free.saturating_mul(1024 * 1024),

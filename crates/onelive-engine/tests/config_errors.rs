@@ -87,6 +87,20 @@ fn templates_are_checked() {
     assert!(reason.contains("{nope}"), "{reason}");
     let (_, reason) = err("[output]\nfilename_template = \"../{channel}\"\n");
     assert!(reason.contains(".."), "{reason}");
+    // The recorder's parser decides: a bad strftime directive, an unclosed brace.
+    let (key, reason) = err("[output]\nfilename_template = \"{start_time:%Q}_{part}\"\n");
+    assert_eq!(key, "output.filename_template");
+    assert!(reason.contains("%Q"), "{reason}");
+    let (key, reason) = err("[output]\nfilename_template = \"{channel\"\n");
+    assert_eq!(key, "output.filename_template");
+    assert!(reason.contains("unclosed"), "{reason}");
+    let (key, _) = err(
+        "[[channels]]\nurl = \"https://live.bilibili.com/1\"\nfilename_template = \"{part:x}\"\n",
+    );
+    assert_eq!(key, "channels[0].filename_template");
+    // strftime dates, the engine's variables and the old aliases are accepted.
+    let ok = "[output]\nfilename_template = \"{platform}/{name}/{start_time:%Y%m%d}_{date}_{time}_{session}_{uname}_{title}_{part:03}.{ext}\"\n";
+    assert!(EngineConfig::parse(ok, Path::new("/etc/oneliverec.toml")).is_ok());
 }
 
 #[test]

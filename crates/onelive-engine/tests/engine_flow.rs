@@ -375,3 +375,32 @@ async fn a_session_open_at_shutdown_continues_after_a_restart_or_ends_when_its_c
     let left = std::fs::read_to_string(dir.path().join("state/open-sessions.json")).unwrap();
     assert_eq!(left.trim(), "{}");
 }
+
+#[tokio::test]
+async fn hostile_titles_and_strftime_dates_name_files_safely() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let mut c = config(dir.path(), &["alice"]);
+    c.output.filename_template = "{channel}/{start_time:%Y%m%d}_{title}".into();
+    let engine = Engine::start(c, None, f.parts()).await.unwrap();
+    let day = |t: time::OffsetDateTime| {
+        format!("{:04}{:02}{:02}", t.year(), u8::from(t.month()), t.day())
+    };
+    let before = day(time::OffsetDateTime::now_utc());
+    f.source.live("alice", "../a/b %Y {title} {{part}}", "Games");
+    wait_for("video_file_create", Duration::from_secs(5), || {
+        count(&f.delivery.types(), "video_file_create") == 1
+    })
+    .await;
+    let after = day(time::OffsetDateTime::now_utc());
+    let started = f.recorder.started.lock().unwrap().clone();
+    assert_eq!(started.len(), 1);
+    let relative = started[0].strip_prefix(dir.path().join("rec")).unwrap();
+    // One folder (the channel) and one file: the title's `/` and `..` stay in the name.
+    assert_eq!(relative.components().count(), 2, "{relative:?}");
+    let name = relative.file_name().unwrap().to_str().unwrap();
+    let expected = |d: &str| format!("{d}_.._a_b %Y {{title}} {{{{part}}}}_part1.ts");
+    assert!(name == expected(&before) || name == expected(&after), "{name}");
+    assert!(started[0].exists());
+    assert!(engine.shutdown(Duration::from_secs(5)).await);
+}

@@ -94,9 +94,21 @@ impl RecordingControl for FakeControl {
 #[async_trait]
 impl Recorder for FakeRecorder {
     async fn start(&self, request: RecordingRequest) -> Result<RecordingHandle, EngineError> {
-        let stem =
-            request.path_stem.to_string_lossy().replace("{part}", &request.first_part.to_string());
-        let path = PathBuf::from(format!("{stem}.ts"));
+        // Names the file as the real recorder does: the template, the context, the part.
+        let ctx = &request.context;
+        let relative = request.template.render(&onelive_recorder::TemplateValues {
+            platform: &ctx.platform,
+            channel: &ctx.channel,
+            uname: &ctx.live_info.uname,
+            title: &ctx.live_info.title,
+            start_time: ctx.session_start,
+            part: request.first_part,
+            ext: "ts",
+        });
+        let path = request.output_dir.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
         self.started.lock().unwrap().push(path.clone());
         let (tx, rx) = mpsc::channel(16);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();

@@ -13,7 +13,10 @@
     'video_file_finish', 'video_transmux_finish', 'title_change', 'category_change', 'error',
   ];
   // Placeholders of the file name template (crates/onelive-engine/src/template.rs).
-  const PLACEHOLDERS = ['platform', 'channel', 'name', 'title', 'date', 'time', 'session', 'part'];
+  // The recorder's template variables plus the engine's {name} and {session}
+  // ({date} and {time} are accepted as old aliases but not advertised).
+  const PLACEHOLDERS = ['platform', 'channel', 'name', 'uname', 'title', 'start_time:%Y-%m-%d_%H-%M-%S', 'part', 'part:03', 'session', 'ext'];
+  const TEMPLATE_VARIABLES = ['platform', 'channel', 'name', 'uname', 'title', 'start_time', 'part', 'session', 'ext', 'date', 'time'];
 
   // ---------------------------------------------------------------- helpers
 
@@ -721,40 +724,94 @@
 
   // ------------------------------------------------------------- recording
 
-  function sanitizeComponent(value) {
-    // Mirrors the engine's template sanitizer: one safe path component.
-    let s = Array.from(String(value)).map((ch) => ('/\\:*?"<>|{}'.includes(ch) || ch.charCodeAt(0) < 32 || ch.charCodeAt(0) === 127 ? '_' : ch)).join('');
-    s = s.trim().replace(/^\.+|\.+$/g, '');
-    s = Array.from(s).slice(0, 80).join('');
-    return s || '_';
+  function sanitizeValue(value) {
+    // Mirrors onelive-recorder's sanitize_value: `%`, `{` and `}` stay text.
+    let s = Array.from(String(value)).map((ch) => ('/\\:*?"<>|'.includes(ch) || ch.charCodeAt(0) < 32 || ch.charCodeAt(0) === 127 ? '_' : ch)).join('');
+    s = s.trim().replace(/[. ]+$/, '');
+    if (!s || /^\.+$/.test(s)) s = '_';
+    const stem = s.split('.')[0].toUpperCase();
+    if (['CON', 'PRN', 'AUX', 'NUL'].includes(stem) || /^(COM|LPT)[1-9]$/.test(stem)) s = '_' + s;
+    return Array.from(s).slice(0, 100).join('').replace(/[. ]+$/, '');
   }
 
-  function renderTemplate(template, v) {
-    const pad = (x) => String(x).padStart(2, '0');
-    // The engine names files in UTC.
-    const date = v.now.getUTCFullYear() + '-' + pad(v.now.getUTCMonth() + 1) + '-' + pad(v.now.getUTCDate());
-    const time = pad(v.now.getUTCHours()) + '-' + pad(v.now.getUTCMinutes()) + '-' + pad(v.now.getUTCSeconds());
-    const values = {
-      platform: sanitizeComponent(v.platform), channel: sanitizeComponent(v.channel), name: sanitizeComponent(v.name),
-      title: sanitizeComponent(v.title), date, time, session: v.session.slice(0, 8), part: String(v.part),
+  // strftime subset of `{start_time:...}`, in UTC like the engine.
+  function strftime(format, d) {
+    const pad = (x, n) => String(x).padStart(n || 2, '0');
+    const day = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+    const ordinal = Math.round((day - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86400000) + 1;
+    const map = {
+      Y: pad(d.getUTCFullYear(), 4), y: pad(d.getUTCFullYear() % 100), m: pad(d.getUTCMonth() + 1), d: pad(d.getUTCDate()),
+      H: pad(d.getUTCHours()), M: pad(d.getUTCMinutes()), S: pad(d.getUTCSeconds()), j: pad(ordinal, 3), z: '+0000',
+      s: String(Math.floor(d.getTime() / 1000)), '%': '%',
     };
-    // Every part needs its own name: the engine appends `_part{part}` when the template has none.
-    if (!template.includes('{part}')) template += '_part{part}';
-    return template.split('/').filter((c) => c !== '').map((component) =>
-      sanitizeComponent(component.replace(/\{([^{}]*)\}/g, (m, name) => (name in values ? values[name] : sanitizeComponent(name))))).join('/');
+    map.F = map.Y + '-' + map.m + '-' + map.d;
+    map.T = map.H + ':' + map.M + ':' + map.S;
+    let out = '';
+    for (let i = 0; i < format.length; i++) {
+      if (format[i] !== '%') { out += format[i]; continue; }
+      const k = format[++i];
+      if (k === undefined || !(k in map)) return { error: '%' + (k || '') };
+      out += map[k];
+    }
+    return { text: out };
   }
 
-  function templateProblem(template) {
-    if (!template.trim()) return t('template.empty');
-    if (template.startsWith('/')) return t('template.absolute');
-    if (template.split('/').includes('..')) return t('template.dotdot');
-    const re = /\{([^{}]*)\}/g;
-    let m;
-    while ((m = re.exec(template))) if (!PLACEHOLDERS.includes(m[1])) return t('template.unknown', { name: '{' + m[1] + '}' });
-    const stripped = template.replace(re, '');
-    if (stripped.includes('{')) return t('template.unclosed');
-    if (stripped.includes('}')) return t('template.unmatched');
-    return '';
+  // Parses a template like the recorder (plus the engine's variables):
+  // returns { pieces } or { error }. Pieces: strings, or { v, spec }.
+  function parseTemplate(template) {
+    if (!template.trim()) return { error: t('template.empty') };
+    if (template.startsWith('/') || template.startsWith('\\')) return { error: t('template.absolute') };
+    if (template.split(/[/\\]/).includes('..')) return { error: t('template.dotdot') };
+    const pieces = [];
+    let lit = '';
+    for (let i = 0; i < template.length; i++) {
+      const ch = template[i];
+      if ((ch === '{' || ch === '}') && template[i + 1] === ch) { lit += ch; i++; continue; }
+      if (ch === '}') return { error: t('template.unmatched') };
+      if (ch !== '{') { lit += ch; continue; }
+      const close = template.indexOf('}', i);
+      if (close < 0) return { error: t('template.unclosed') };
+      const inner = template.slice(i + 1, close);
+      const colon = inner.indexOf(':');
+      const v = (colon < 0 ? inner : inner.slice(0, colon)).trim();
+      const spec = colon < 0 ? null : inner.slice(colon + 1);
+      if (!TEMPLATE_VARIABLES.includes(v)) return { error: t('template.unknown', { name: '{' + v + '}' }) };
+      if (v === 'start_time') {
+        const r = strftime(spec === null ? '%Y%m%d-%H%M%S' : spec, new Date(0));
+        if (r.error) return { error: t('template.directive', { name: r.error }) };
+      } else if (v === 'part') {
+        if (spec !== null && !/^0*[1-9]$/.test(spec)) return { error: t('template.spec', { name: '{' + inner + '}' }) };
+      } else if (spec !== null) return { error: t('template.spec', { name: '{' + inner + '}' }) };
+      if (lit) pieces.push(lit);
+      lit = '';
+      pieces.push({ v, spec });
+      i = close;
+    }
+    if (lit) pieces.push(lit);
+    if (!pieces.some((p) => p.v === 'part')) {
+      // Every part needs its own name: the engine adds `_part{part}` (before a trailing `.{ext}`).
+      const last = pieces.length - 1;
+      const tail = [{ v: 'part', spec: null }];
+      if (pieces[last] && pieces[last].v === 'ext' && pieces[last - 1] === '.') pieces.splice(last - 1, 0, '_part', ...tail);
+      else pieces.push('_part', ...tail);
+    }
+    if (!pieces.some((p) => p.v === 'ext')) pieces.push('.', { v: 'ext', spec: null });
+    return { pieces };
+  }
+
+  function renderTemplate(pieces, v) {
+    const out = pieces.map((p) => {
+      if (typeof p === 'string') return p;
+      switch (p.v) {
+        case 'start_time': return sanitizeValue(strftime(p.spec === null ? '%Y%m%d-%H%M%S' : p.spec, v.now).text);
+        case 'date': return strftime('%Y-%m-%d', v.now).text;
+        case 'time': return strftime('%H-%M-%S', v.now).text;
+        case 'session': return v.session.slice(0, 8);
+        case 'part': return String(v.part).padStart(p.spec === null ? 1 : Number.parseInt(p.spec, 10), '0');
+        default: return sanitizeValue(v[p.v]);
+      }
+    }).join('');
+    return out.split('/').filter((c) => c !== '' && c !== '.').map((c) => (c === '..' ? '_' : c)).join('/');
   }
 
   function tomlString(s) {
@@ -764,16 +821,17 @@
   function updateRecordingPreview() {
     const template = $('#tpl-input').value;
     const container = $('#rec-container').value;
-    const problem = templateProblem(template);
+    const parsed = parseTemplate(template);
+    const problem = parsed.error || '';
     showFormError($('#tpl-error'), problem);
-    const sample = {
-      platform: 'bilibili', channel: '21452505', name: 'alice', title: t('recording.sampleTitle'),
-      now: new Date(), session: '0190e6a1c3d47b2e', part: 1,
-    };
-    const folder = $('#rec-folder').value.trim() || 'rec';
     // `auto`: .ts for HLS, .flv for HTTP-FLV.
     const ext = container === 'auto' ? 'ts' : container;
-    setText($('#tpl-preview'), problem ? '–' : folder.replace(/\/+$/, '') + '/' + renderTemplate(template, sample) + '.' + ext);
+    const sample = {
+      platform: 'bilibili', channel: '21452505', name: 'alice', uname: 'alice', title: t('recording.sampleTitle'),
+      now: new Date(), session: '0190e6a1c3d47b2e', part: 1, ext,
+    };
+    const folder = $('#rec-folder').value.trim() || 'rec';
+    setText($('#tpl-preview'), problem ? '–' : folder.replace(/\/+$/, '') + '/' + renderTemplate(parsed.pieces, sample));
     const lines = ['[output]', 'folder = ' + tomlString(folder), 'filename_template = ' + tomlString(template), 'container = ' + tomlString(container), '', '[split]'];
     const dur = $('#rec-split-duration').value.trim();
     const size = $('#rec-split-size').value.trim();

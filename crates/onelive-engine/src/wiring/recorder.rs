@@ -4,10 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use onelive_events::{Event, EventData, LiveInfo, Uuid};
+use onelive_events::{Event, EventData};
 use onelive_recorder::{
-    Container, EndReason, EventContext, FilenameTemplate, RecordingConfig, SplitPolicy, StreamKind,
-    StreamSource, record,
+    Container, EndReason, RecordingConfig, SplitPolicy, StreamKind, StreamSource, record,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -44,16 +43,6 @@ impl RecordingControl for StopSender {
     }
 }
 
-/// Session data the engine does not pass in the request: the recorder's
-/// own events carry it, but the engine re-emits events itself, so only the
-/// file facts are used.
-fn context(platform: &str, channel: &str) -> EventContext {
-    let mut c = EventContext::new(platform, channel);
-    c.session_id = Some(Uuid::nil());
-    c.live_info = LiveInfo::default();
-    c
-}
-
 #[async_trait]
 impl Recorder for FfmpegRecorder {
     async fn start(&self, request: RecordingRequest) -> Result<RecordingHandle, EngineError> {
@@ -62,20 +51,8 @@ impl Recorder for FfmpegRecorder {
         for (name, value) in &request.stream.headers {
             source = source.with_header(name.clone(), value.expose().to_owned());
         }
-        let output_dir = request
-            .path_stem
-            .parent()
-            .map(PathBuf::from)
-            .ok_or_else(|| EngineError::Recorder("the output path has no folder".into()))?;
-        let file_name = request
-            .path_stem
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| EngineError::Recorder("the output path has no file name".into()))?;
-        let template = FilenameTemplate::parse(&format!("{file_name}.{{ext}}"))
-            .map_err(|e| EngineError::Recorder(format!("file name template: {e}")))?;
-        let mut config = RecordingConfig::new(source, output_dir);
-        config.template = template;
+        let mut config = RecordingConfig::new(source, request.output_dir);
+        config.template = request.template;
         config.container = match request.container.as_str() {
             "ts" => Some(Container::Ts),
             "flv" => Some(Container::Flv),
@@ -96,11 +73,11 @@ impl Recorder for FfmpegRecorder {
         config.ffprobe = self.ffprobe.clone();
 
         let (ev_tx, mut ev_rx) = mpsc::channel::<Event>(64);
-        // The context only labels the recorder's own events; the engine
-        // turns the file facts into its own events with the session data.
-        let ctx = context("recorder", "recorder");
-        let recording =
-            record(config, ctx, ev_tx).await.map_err(|e| EngineError::Recorder(e.to_string()))?;
+        // The context names the files; the engine turns the file facts
+        // into its own events with the session data.
+        let recording = record(config, request.context, ev_tx)
+            .await
+            .map_err(|e| EngineError::Recorder(e.to_string()))?;
         let mut progress = recording.subscribe_progress();
         let (out_tx, out_rx) = mpsc::channel::<RecordingEvent>(64);
         let (stop_tx, mut stop_rx) = oneshot::channel::<()>();

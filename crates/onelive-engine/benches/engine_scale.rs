@@ -237,7 +237,7 @@ fn main() {
             if generic {
                 "generic adapter: 1 request per poll"
             } else {
-                "bilibili adapter: 3 requests per poll"
+                "bilibili adapter: 1 request per offline poll, 2-3 per live poll"
             },
             started.elapsed()
         );

@@ -17,6 +17,44 @@ pub(crate) struct HlsEntry {
     pub source: bool,
 }
 
+impl HlsEntry {
+    /// This entry as a stream variant; the recorder sends `headers` with it.
+    pub(crate) fn into_variant(
+        self,
+        headers: &std::collections::BTreeMap<String, String>,
+    ) -> crate::adapter::StreamVariant {
+        let mut v = crate::adapter::StreamVariant::new(
+            self.uri,
+            crate::adapter::StreamKind::Hls,
+            self.name,
+        );
+        v.source = self.source;
+        v.width = self.width;
+        v.height = self.height;
+        v.bitrate_kbps = self.bandwidth.map(|b| (b / 1000) as u32);
+        v.codec = self.codecs;
+        v.headers = headers.clone();
+        v
+    }
+}
+
+/// The entries of a master playlist that marks no source rendition, as
+/// variants: highest bitrate first, and that one marked as the source.
+pub(crate) fn ranked_variants(
+    entries: Vec<HlsEntry>,
+    headers: &std::collections::BTreeMap<String, String>,
+) -> Vec<crate::adapter::StreamVariant> {
+    let mut variants: Vec<_> = entries
+        .into_iter()
+        .map(|e| crate::adapter::StreamVariant { source: false, ..e.into_variant(headers) })
+        .collect();
+    variants.sort_by_key(|v| std::cmp::Reverse(v.bitrate_kbps.unwrap_or(0)));
+    if let Some(first) = variants.first_mut() {
+        first.source = true;
+    }
+    variants
+}
+
 /// Parses `key=value` attribute lists, honouring quoted values.
 fn attributes(list: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();

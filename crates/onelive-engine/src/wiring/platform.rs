@@ -64,12 +64,9 @@ impl LiveSource for PlatformSource {
             Ok(info) => PollResult::Offline(info),
             Err(e) => match e.kind() {
                 ErrorKind::RateLimited => PollResult::RateLimited(e.retry_after()),
+                // (A direct stream URL whose server does not answer is
+                // already reported offline by the generic adapter.)
                 ErrorKind::Offline => PollResult::Offline(Default::default()),
-                // A direct stream URL whose server does not answer is an
-                // offline channel, not a failing platform.
-                ErrorKind::Network if channel.platform == "generic" => {
-                    PollResult::Offline(Default::default())
-                }
                 _ => PollResult::Failed(e.to_string()),
             },
         }

@@ -153,21 +153,6 @@ impl PlatformAdapter for Generic {
             v.source = true;
             return Ok(vec![v]);
         }
-        let mut variants: Vec<StreamVariant> = entries
-            .into_iter()
-            .map(|e| {
-                let mut v = StreamVariant::new(e.uri, StreamKind::Hls, e.name);
-                v.width = e.width;
-                v.height = e.height;
-                v.bitrate_kbps = e.bandwidth.map(|b| (b / 1000) as u32);
-                v.codec = e.codecs;
-                v
-            })
-            .collect();
-        variants.sort_by_key(|v| std::cmp::Reverse(v.bitrate_kbps.unwrap_or(0)));
-        if let Some(first) = variants.first_mut() {
-            first.source = true;
-        }
-        Ok(variants)
+        Ok(hls::ranked_variants(entries, &Default::default()))
     }
 }

@@ -10,7 +10,7 @@ use onelive_events::{LiveInfo, LiveStatus};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
-use crate::adapter::{PlatformAdapter, PlatformContext, StreamKind, StreamVariant};
+use crate::adapter::{PlatformAdapter, PlatformContext, StreamVariant};
 use crate::error::{PlatformError, Result};
 use crate::hls;
 use crate::http::{HttpRequest, HttpResponse};
@@ -239,16 +239,7 @@ impl PlatformAdapter for Twitch {
         let headers = super::stream_headers(ctx, NAME, "https://player.twitch.tv");
         let variants: Vec<StreamVariant> = hls::parse_master(&text, &ctx.http.rewrite_url(&url))
             .into_iter()
-            .map(|e| {
-                let mut v = StreamVariant::new(e.uri, StreamKind::Hls, e.name);
-                v.source = e.source;
-                v.width = e.width;
-                v.height = e.height;
-                v.bitrate_kbps = e.bandwidth.map(|b| (b / 1000) as u32);
-                v.codec = e.codecs;
-                v.headers = headers.clone();
-                v
-            })
+            .map(|e| e.into_variant(&headers))
             .collect();
         if variants.is_empty() {
             return Err(response.unexpected("at least one variant in the master playlist"));

@@ -18,6 +18,8 @@ pub struct SinkProcess {
     pub child: Child,
     pub addr: SocketAddr,
     pub stderr: Arc<Mutex<String>>,
+    /// Signals that the stderr reader reached the end of the pipe.
+    stderr_done: std::sync::mpsc::Receiver<()>,
 }
 
 impl SinkProcess {
@@ -38,9 +40,11 @@ impl SinkProcess {
             .unwrap();
         let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, stderr_done) = std::sync::mpsc::channel();
         let pipe = child.stderr.take().unwrap();
         let sink = Arc::clone(&stderr);
         std::thread::spawn(move || {
+            let _done = DropSignal(done_tx);
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
                 if let Some(rest) = line.split("listening on http://").nth(1) {
@@ -55,10 +59,10 @@ impl SinkProcess {
         let start = Instant::now();
         loop {
             if let Ok(addr) = rx.recv_timeout(Duration::from_millis(50)) {
-                return Ok(SinkProcess { child, addr, stderr });
+                return Ok(SinkProcess { child, addr, stderr, stderr_done });
             }
             if let Ok(Some(status)) = child.try_wait() {
-                std::thread::sleep(Duration::from_millis(100));
+                wait_for_eof(&stderr_done);
                 return Err(format!("exited with {status}:\n{}", stderr.lock().unwrap()));
             }
             if start.elapsed() > Duration::from_secs(20) {
@@ -72,13 +76,37 @@ impl SinkProcess {
         format!("http://{}/webhook{query}", self.addr)
     }
 
-    /// SIGKILL.
+    /// What the process has written to stderr so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// SIGKILL, then everything it wrote to stderr.
     pub fn kill(mut self) -> String {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
-        std::thread::sleep(Duration::from_millis(100));
-        self.stderr.lock().unwrap().clone()
+        self.full_log()
     }
+
+    /// Everything written to stderr, once the process has exited (waits for the end of the pipe).
+    pub fn full_log(&self) -> String {
+        wait_for_eof(&self.stderr_done);
+        self.log()
+    }
+}
+
+/// Sends on drop, so the receiver learns that the reader thread has finished.
+struct DropSignal(std::sync::mpsc::Sender<()>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+fn wait_for_eof(done: &std::sync::mpsc::Receiver<()>) {
+    // The pipe closes when the process is gone; a generous deadline in case a child holds it open.
+    let _ = done.recv_timeout(Duration::from_secs(30));
 }
 
 impl Drop for SinkProcess {

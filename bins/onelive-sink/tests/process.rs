@@ -25,9 +25,14 @@ async fn sigkill_mid_upload_then_restart_completes_the_upload_once() {
         pd.bytes_received() > 1024 * 1024
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Not a terminal: periodic progress lines instead of bars. Wait for one before the kill
+    // (the 32 MiB upload at 4 MiB/s takes about 8 s; progress is logged every 0.2 s).
+    wait_for("a progress line", Duration::from_secs(20), || {
+        let log = first.log();
+        log.contains("upload stream_record_01.mp4: ") && log.contains("/s, ETA ")
+    })
+    .await;
     let first_log = first.kill();
-    // Not a terminal: periodic progress lines instead of bars.
     assert!(first_log.contains("upload stream_record_01.mp4: "), "{first_log}");
     assert!(first_log.contains("/s, ETA "), "{first_log}");
     assert!(pd.uploads().is_empty(), "the killed upload must not have completed");
@@ -42,8 +47,12 @@ async fn sigkill_mid_upload_then_restart_completes_the_upload_once() {
         jobs_json(dir.path())[0]["state"] == "done"
     })
     .await;
-    // Give a wrongly repeated job the time to show up.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_for("the resume to be logged", Duration::from_secs(10), || {
+        second.log().contains("resuming 1 job(s) interrupted by a restart")
+    })
+    .await;
+    // Once the sink is gone, no wrongly repeated upload can still arrive.
+    let log = second.kill();
     let uploads = pd.uploads();
     assert_eq!(uploads.len(), 1, "completed exactly once");
     assert!(
@@ -53,7 +62,6 @@ async fn sigkill_mid_upload_then_restart_completes_the_upload_once() {
     let jobs = jobs_json(dir.path());
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0]["result"], format!("https://pixeldrain.com/u/{}", uploads[0].id));
-    let log = second.kill();
     assert!(log.contains("resuming 1 job(s) interrupted by a restart"), "{log}");
 }
 
@@ -82,17 +90,25 @@ async fn keys_and_secrets_never_reach_the_logs() {
         post(&sink.url(&format!("?key={KEY}")), &transmux_event("/app/rec/a.mp4")).await;
     assert_eq!(status, 200);
     wait_for("the upload", Duration::from_secs(20), || !pd.uploads().is_empty()).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The result line reaches the console and (through a background writer) the log file.
+    let log_files = || {
+        let mut files = String::new();
+        for entry in std::fs::read_dir(dir.path().join("logs")).unwrap() {
+            let path = entry.unwrap().path();
+            assert!(
+                path.file_name().unwrap().to_str().unwrap().starts_with("onelive-sink.log."),
+                "{path:?}"
+            );
+            files.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+        files
+    };
+    wait_for("the result line in the console and the log file", Duration::from_secs(20), || {
+        sink.log().contains("SUCCESS: a.mp4") && log_files().contains("SUCCESS: a.mp4")
+    })
+    .await;
     let console = sink.kill();
-    let mut files = String::new();
-    for entry in std::fs::read_dir(dir.path().join("logs")).unwrap() {
-        let path = entry.unwrap().path();
-        assert!(
-            path.file_name().unwrap().to_str().unwrap().starts_with("onelive-sink.log."),
-            "{path:?}"
-        );
-        files.push_str(&std::fs::read_to_string(path).unwrap());
-    }
+    let files = log_files();
     for (name, text) in [("console", &console), ("log file", &files)] {
         assert!(text.contains("key=<redacted>&other=1"), "{name}: {text}");
         assert!(text.contains("SUCCESS: a.mp4 -> https://pixeldrain.com/u/"), "{name}: {text}");
@@ -179,7 +195,6 @@ async fn sigterm_stops_gracefully() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(status.success(), "{status}");
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let log = sink.stderr.lock().unwrap().clone();
+    let log = sink.full_log();
     assert!(log.contains("onelive-sink stopped"), "{log}");
 }

@@ -21,7 +21,7 @@ async fn a_short_drop_continues_the_session_with_the_next_part() {
 
     wait_for("first file", Duration::from_secs(30), d, || receiver.count("video_file_create") == 1)
         .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_for_recorded(d, 2.0).await;
     // The room goes offline and the origin dies ...
     mock.set(|r| r.live = false);
     origin.stop().await;
@@ -36,7 +36,7 @@ async fn a_short_drop_continues_the_session_with_the_next_part() {
         receiver.count("video_file_create") == 2
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_for_recorded(d, 2.0).await;
     signal(&child, Signal::SIGTERM);
     assert!(wait_exit(&mut child, Duration::from_secs(30)).await.success(), "{}", log(d, 1));
 

@@ -30,7 +30,7 @@ async fn live_session_is_recorded_transmuxed_and_announced_in_order() {
         receiver.count("video_file_create") == 1
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    wait_for_recorded(d, 3.0).await;
     mock.set(|r| r.live = false);
     origin.stop().await;
     wait_for("live_end", Duration::from_secs(40), d, || receiver.count("live_end") == 1).await;

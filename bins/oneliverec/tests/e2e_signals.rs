@@ -24,7 +24,7 @@ async fn sigterm_finalizes_files_and_delivers_app_exit() {
         receiver.count("video_file_create") == 1
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_for_recorded(d, 2.0).await;
     signal(&child, Signal::SIGTERM);
     let status = wait_exit(&mut child, Duration::from_secs(30)).await;
     assert!(status.success(), "{status:?}");
@@ -69,7 +69,7 @@ async fn killed_mid_recording(d: &std::path::Path, config: &std::path::Path, rec
         })
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_for_recorded(d, 1.5).await;
     signal(&child, Signal::SIGKILL);
     let _ = wait_exit(&mut child, Duration::from_secs(10)).await;
     assert!(receiver.types().is_empty(), "the receiver was down");
@@ -96,7 +96,7 @@ async fn sigkill_then_restart_while_live_continues_the_session_and_delivers_the_
     // The first run's events arrive from the outbox (their first retry is due ~5 s after the failure).
     wait_for("two app_launch", Duration::from_secs(30), d, || receiver.count("app_launch") == 2)
         .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_for_recorded(d, 1.5).await;
     signal(&child, Signal::SIGTERM);
     assert!(wait_exit(&mut child, Duration::from_secs(30)).await.success(), "{}", log(d, 2));
 
@@ -175,21 +175,6 @@ async fn sigkill_then_restart_while_offline_ends_the_old_session() {
     assert_eq!(open.trim(), "{}", "{open}");
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_exits_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -206,7 +191,11 @@ async fn a_second_signal_exits_at_once() {
     })
     .await;
     signal(&child, Signal::SIGTERM);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The first signal has been taken (the graceful shutdown is under way) before the second.
+    wait_for("the first SIGTERM to be handled", Duration::from_secs(20), d, || {
+        log(d, 1).contains("shutting down")
+    })
+    .await;
     let second = std::time::Instant::now();
     signal(&child, Signal::SIGTERM);
     let status = wait_exit(&mut child, Duration::from_secs(10)).await;

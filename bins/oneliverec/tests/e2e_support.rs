@@ -278,6 +278,52 @@ pub async fn wait_for(what: &str, timeout: Duration, dir: &Path, mut f: impl FnM
     }
 }
 
+/// Every file under `dir`, recursively.
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Waits until the newest recording file under `dir/rec` holds at least `seconds` of stream
+/// (as ffprobe reads the growing file), so a test ends a recording that has real content
+/// however slowly a loaded machine records.
+pub async fn wait_for_recorded(dir: &Path, seconds: f64) {
+    let what = format!("{seconds} s recorded");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let newest = walk(&dir.join("rec"))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "ts" || e == "flv"))
+            .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+            .max();
+        if let Some((_, path)) = newest {
+            let out = Command::new("ffprobe")
+                .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            let probed = String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().ok();
+            if probed.is_some_and(|d| d >= seconds) {
+                return;
+            }
+        }
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}; log:\n{}", log(dir, 1));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// ffprobe reads the file and finds a positive duration.
 pub fn ffprobe_duration(path: &str) -> f64 {
     let out = Command::new("ffprobe")

@@ -784,7 +784,7 @@ impl Scenario<'_> {
 
         // A phone screen: nothing wider than the viewport.
         c.set_window_size(390, 844).await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_js(c, "the phone-sized window", "return window.innerWidth <= 400", t10).await?;
         let overflow = c
             .execute("return document.documentElement.scrollWidth - window.innerWidth", vec![])
             .await?;
@@ -817,7 +817,13 @@ impl Scenario<'_> {
         )
         .await?;
         click(c, "#confirm-no").await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_js(
+            c,
+            "the dialog to close",
+            "return !document.querySelector('#confirm-dialog').open",
+            t10,
+        )
+        .await?;
         ensure!(
             c.find_all(Locator::Css(".channel")).await?.len() == 1,
             "cancel removed the channel"

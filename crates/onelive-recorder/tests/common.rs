@@ -51,6 +51,20 @@ pub async fn wait_for_bytes(recording: &onelive_recorder::Recording) {
     }
 }
 
+/// Waits until the current file holds at least `min` bytes (the synthetic origin sends about
+/// 40 kB a second), so a test stops or breaks a recording that has real content.
+pub async fn wait_for_file_bytes(recording: &onelive_recorder::Recording, min: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while recording.progress().current_file_bytes < min {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "fewer than {min} bytes written in 60 s: {:?}",
+            recording.progress()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Checks that file events come as create/finish pairs for the same path,
 /// with the true size and duration of the file, and returns the finished paths.
 pub async fn check_file_events(events: &[Event]) -> Vec<String> {

@@ -9,7 +9,7 @@ use onelive_recorder::{
 use onelive_synthetic::{SyntheticOptions, SyntheticOrigin};
 use tokio::sync::mpsc;
 
-use crate::common::{check_file_events, drain, errors, probe, wait_for_bytes};
+use crate::common::{check_file_events, drain, errors, probe, wait_for_bytes, wait_for_file_bytes};
 
 fn context(title: &str) -> EventContext {
     let mut ctx = EventContext::new("test", "chan");
@@ -106,8 +106,7 @@ async fn watchdog_fires_when_the_origin_stalls_and_the_file_is_kept() {
     cfg.io_timeout = Duration::from_secs(60);
     let (tx, mut rx) = mpsc::channel(64);
     let recording = record(cfg, context("stall"), tx).await.unwrap();
-    wait_for_bytes(&recording).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_for_file_bytes(&recording, 80_000).await;
     origin.freeze();
     let frozen_at = tokio::time::Instant::now();
     let outcome = tokio::time::timeout(Duration::from_secs(30), recording.wait()).await.unwrap();
@@ -134,8 +133,7 @@ async fn origin_killed_mid_recording_ends_with_a_reason_and_a_valid_file() {
     cfg.io_timeout = Duration::from_secs(3);
     let (tx, mut rx) = mpsc::channel(64);
     let recording = record(cfg, context("killed"), tx).await.unwrap();
-    wait_for_bytes(&recording).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_for_file_bytes(&recording, 80_000).await;
     origin.stop().await;
     let outcome = tokio::time::timeout(Duration::from_secs(30), recording.wait()).await.unwrap();
     // ffmpeg's HLS demuxer gives up on refused playlist reloads and exits 0;
@@ -156,8 +154,7 @@ async fn stop_while_recording_finalizes_the_file() {
     let cfg = config(origin.hls_url(), StreamKind::Hls, dir.path());
     let (tx, mut rx) = mpsc::channel(64);
     let recording = record(cfg, context("stop"), tx).await.unwrap();
-    wait_for_bytes(&recording).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_for_file_bytes(&recording, 80_000).await;
     let progress = recording.progress();
     assert!(progress.bytes_written > 0 && progress.current_file.is_some(), "{progress:?}");
     let outcome = tokio::time::timeout(Duration::from_secs(20), recording.stop()).await.unwrap();
@@ -318,8 +315,7 @@ async fn dropping_the_handle_stops_and_still_announces_the_file() {
     let cfg = config(origin.hls_url(), StreamKind::Hls, dir.path());
     let (tx, mut rx) = mpsc::channel(64);
     let recording = record(cfg, context("drop"), tx).await.unwrap();
-    wait_for_bytes(&recording).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    wait_for_file_bytes(&recording, 40_000).await;
     drop(recording);
     let mut events = Vec::new();
     // The channel closes once the background task has finished.

@@ -119,7 +119,6 @@ async fn delete_after_a_verified_upload_only() {
     write_file(&sink.rec("b.mp4"), 5000);
     let (status, _) = post(&url, &transmux_event(&new_id(), "/app/rec/b.mp4")).await;
     assert_eq!(status, 200);
-    tokio::time::sleep(Duration::from_millis(50)).await;
     let jobs = sink.settled(Duration::from_secs(20)).await;
     let job = jobs.iter().find(|j| j.file.as_deref() == Some("/app/rec/b.mp4")).unwrap();
     assert_eq!(job.state, JobState::Failed);

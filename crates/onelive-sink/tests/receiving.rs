@@ -102,7 +102,6 @@ async fn wrong_or_missing_key_is_refused_and_creates_no_job() {
     // A key that is a prefix of the right one is wrong too.
     let (status, _) = post(&sink.url("?key=my_super"), &body).await;
     assert_eq!(status, 403);
-    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(sink.jobs().is_empty());
     assert_eq!(pd.requests(), 0);
 }
@@ -199,7 +198,7 @@ async fn duplicate_event_id_runs_once() {
     // And after it ran, still no second run.
     let (status, json) = post(&url, &body).await;
     assert_eq!((status, json["status"].as_str()), (200, Some("duplicate")));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A duplicate creates no job (decided before the answer), so no second upload can follow.
     assert_eq!(pd.uploads().len(), 1);
     assert_eq!(sink.jobs().len(), 1);
 }
@@ -276,7 +275,6 @@ async fn standard_webhooks_signatures_with_rotation() {
     // Missing headers: 401.
     let (status, _) = post(&url, &body).await;
     assert_eq!(status, 401);
-    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(sink.jobs().is_empty());
 
     // Valid with the old and with the new secret (rotation); several signatures in one header.

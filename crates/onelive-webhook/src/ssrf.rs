@@ -6,8 +6,10 @@
 //! unspecified addresses (`0.0.0.0/8`, `::`), multicast and broadcast. IPv4
 //! written in any form (`2852039166`, `0xa9fea9fe`, `169.254.43518`, octal)
 //! is normalised by the WHATWG URL parser before the check, and IPv6 forms
-//! that embed an IPv4 address (`::ffff:a.b.c.d`, `::a.b.c.d`,
-//! `64:ff9b::a.b.c.d`) are checked as that IPv4 address.
+//! that lead to an IPv4 address (`::ffff:a.b.c.d`, `::ffff:0:a.b.c.d`,
+//! `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:AABB:CCDD::`, Teredo
+//! `2001::`) are checked as that IPv4 address; the local-use NAT64 prefix
+//! `64:ff9b:1::/48` is refused as a whole.
 //!
 //! Loopback and private ranges (`10/8`, `172.16/12`, `192.168/16`,
 //! `100.64/10`, `fc00::/7`) are allowed by default, because receivers usually
@@ -61,10 +63,17 @@ impl SsrfPolicy {
     pub fn check(&self, ip: IpAddr) -> Result<(), &'static str> {
         match ip {
             IpAddr::V4(v4) => self.check_v4(v4),
-            IpAddr::V6(v6) => match embedded_v4(v6) {
-                Some(v4) => self.check_v4(v4),
-                None => self.check_v6(v6),
-            },
+            IpAddr::V6(v6) => {
+                // Every IPv4 address a translation or tunnel mechanism would reach through this
+                // IPv6 address is checked as that IPv4 address.
+                for v4 in embedded_v4(v6) {
+                    self.check_v4(v4)?;
+                }
+                if is_local_nat64(v6) {
+                    return Err("local-use NAT64 prefix (64:ff9b:1::/48)");
+                }
+                self.check_v6(v6)
+            }
         }
     }
 
@@ -118,21 +127,41 @@ impl SsrfPolicy {
     }
 }
 
-/// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible
-/// (`::a.b.c.d`) or NAT64 (`64:ff9b::a.b.c.d`) IPv6 address.
-fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return Some(v4);
-    }
+/// The IPv4 addresses that an IPv6 address reaches through a translation or tunnel mechanism:
+/// IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`, SIIT), IPv4-compatible
+/// (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`), 6to4 (`2002:AABB:CCDD::/48`) and Teredo
+/// (`2001::/32`: the server address, and the client address stored inverted).
+fn embedded_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
     let s = ip.segments();
-    let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    let tail = v4(s[6], s[7]);
+    let mut out = Vec::new();
+    if let Some(mapped) = ip.to_ipv4_mapped() {
+        out.push(mapped);
+    }
+    if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        out.push(tail);
+    }
     if s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_loopback() && !ip.is_unspecified() {
-        return Some(tail);
+        out.push(tail);
     }
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return Some(tail);
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..3] == [0x64, 0xff9b, 1] {
+        out.push(tail);
     }
-    None
+    if s[0] == 0x2002 {
+        out.push(v4(s[1], s[2]));
+    }
+    if s[0] == 0x2001 && s[1] == 0 {
+        out.push(v4(s[2], s[3]));
+        out.push(v4(!s[6], !s[7]));
+    }
+    out
+}
+
+/// `64:ff9b:1::/48` (RFC 8215): a site's own NAT64 prefix, where the IPv4 address may sit at any
+/// of the RFC 6052 positions, so no single check can tell where it leads.
+fn is_local_nat64(ip: Ipv6Addr) -> bool {
+    ip.segments()[..3] == [0x64, 0xff9b, 1]
 }
 
 /// The future a [`DnsResolver`] returns.

@@ -23,6 +23,12 @@ const METADATA_SPELLINGS: &[&str] = &[
     "http://[0:0:0:0:0:ffff:169.254.169.254]/",
     "http://[::169.254.169.254]/",
     "http://[64:ff9b::169.254.169.254]/",
+    // SIIT IPv4-translated, local-use NAT64, 6to4 and Teredo forms of 169.254.169.254.
+    "http://[::ffff:0:a9fe:a9fe]/",
+    "http://[64:ff9b:1::a9fe:a9fe]/",
+    "http://[2002:a9fe:a9fe::1]/",
+    "http://[2001:0:a9fe:a9fe::1]/",
+    "http://[2001:0:4136:e378:8000:63bf:5601:5601]/",
     "http://[fe80::1]/",
     "http://[fe80::a9fe:a9fe%25eth0]/",
     "https://169.254.0.1:8443/",
@@ -31,6 +37,23 @@ const METADATA_SPELLINGS: &[&str] = &[
     "http://0.0.0.0/",
     "http://[::]/",
 ];
+
+#[test]
+fn tunnel_forms_of_public_and_private_addresses_follow_the_ipv4_rules() {
+    let default = SsrfPolicy::default();
+    let public = SsrfPolicy::public_only();
+    // 6to4 and NAT64 of a public address are public.
+    for ip in ["2002:0808:0808::1", "64:ff9b::8.8.8.8", "2606:4700::1111"] {
+        let ip: IpAddr = ip.parse().unwrap();
+        assert!(public.check(ip).is_ok(), "{ip}");
+    }
+    // 6to4 of a private address is private: allowed by default, refused when public only.
+    let private: IpAddr = "2002:c0a8:0101::1".parse().unwrap();
+    assert!(default.check(private).is_ok());
+    assert_eq!(public.check(private), Err("private address (refused by configuration)"));
+    let nat64: IpAddr = "64:ff9b:1::1.2.3.4".parse().unwrap();
+    assert_eq!(default.check(nat64), Err("local-use NAT64 prefix (64:ff9b:1::/48)"));
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_spelling_of_a_metadata_address_is_refused() {

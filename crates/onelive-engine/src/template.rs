@@ -49,7 +49,7 @@ pub fn check(template: &str) -> Result<(), String> {
 ///     platform: "bilibili", channel: "1", uname: "u", title: "%Y {title}",
 ///     start_time: time::macros::datetime!(2026-01-02 03:04:05 UTC), part: 2, ext: "ts",
 /// });
-/// assert_eq!(path.to_str(), Some("a_b/2026-01-02_%Y {title}_00000000_part2.ts"));
+/// assert_eq!(path.to_str(), Some("a_b/2026-01-02_％Y {title}_00000000_part2.ts"));
 /// assert!(prepare("{nope}", &v).unwrap_err().contains("{nope}"));
 /// ```
 pub fn prepare(template: &str, v: &EngineValues<'_>) -> Result<FilenameTemplate, String> {
@@ -153,7 +153,7 @@ mod tests {
     fn engine_values_are_text_never_syntax_or_paths() {
         assert_eq!(
             render("{name}/{uname}", "{title}/..%Y", "t", 1),
-            "{title}_..%Y/streamer_part1.ts"
+            "{title}_..％Y/streamer_part1.ts"
         );
         assert_eq!(render("{name}", "..", "t", 1), "__part1.ts");
         assert_eq!(render("{{name}}_{part}", "x", "t", 4), "{name}_4.ts");

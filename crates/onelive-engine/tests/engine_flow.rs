@@ -399,7 +399,7 @@ async fn hostile_titles_and_strftime_dates_name_files_safely() {
     // One folder (the channel) and one file: the title's `/` and `..` stay in the name.
     assert_eq!(relative.components().count(), 2, "{relative:?}");
     let name = relative.file_name().unwrap().to_str().unwrap();
-    let expected = |d: &str| format!("{d}_.._a_b %Y {{title}} {{{{part}}}}_part1.ts");
+    let expected = |d: &str| format!("{d}_.._a_b ％Y {{title}} {{{{part}}}}_part1.ts");
     assert!(name == expected(&before) || name == expected(&after), "{name}");
     assert!(started[0].exists());
     assert!(engine.shutdown(Duration::from_secs(5)).await);

@@ -114,7 +114,7 @@ enum Piece {
 ///     title: "100% fun / {title} %Y", start_time: start, part: 3, ext: "ts",
 /// };
 /// let path = template.render(&values);
-/// assert_eq!(path.to_str(), Some("streamer/2026-11-27-100% fun _ {title} %Y-03.ts"));
+/// assert_eq!(path.to_str(), Some("streamer/2026-11-27-100％ fun _ {title} ％Y-03.ts"));
 /// assert!(FilenameTemplate::parse("{nope}").is_err());
 /// # Ok::<(), onelive_recorder::TemplateError>(())
 /// ```
@@ -242,7 +242,7 @@ impl FilenameTemplate {
                 Piece::Uname => out.push_str(&sanitize_value(values.uname)),
                 Piece::Title => out.push_str(&sanitize_value(values.title)),
                 Piece::StartTime(items) => {
-                    out.push_str(&sanitize_value(&format_time(items, values.start_time)))
+                    out.push_str(&sanitize_time(&format_time(items, values.start_time)))
                 }
                 Piece::Part(width) => out.push_str(&format!("{:0width$}", values.part)),
                 Piece::Ext => out.push_str(&sanitize_value(values.ext)),
@@ -344,24 +344,42 @@ fn format_time(items: &[TimeItem], t: OffsetDateTime) -> String {
 
 /// Makes an untrusted value safe as (part of) one path component.
 ///
-/// Replaces path separators, `: * ? " < > |` and control characters with
-/// `_`, trims spaces and trailing dots, prefixes Windows device names
-/// (`CON`, `NUL`, `COM1`...) with `_`, and caps the length at 100 bytes on a
-/// character boundary. `%`, `{` and `}` are kept as text.
+/// Path separators (`/`, `\\`) and control characters become `_`. The
+/// characters that Windows refuses in names (`: * ? " < > |`) and the ones
+/// that break a file name pasted into a URL or a shell command (`# % & + = ;
+/// $` and the backtick) become their full-width forms (`#` → `＃`, `?` →
+/// `？`, ...), as other recorders do, so a title like `测试直播 #1` stays
+/// readable and survives naive URL building (`PUT .../file/{name}`). Spaces
+/// are trimmed at the ends, trailing dots are removed, Windows device names
+/// (`CON`, `NUL`, `COM1`...) get a `_` prefix, and the length is capped at
+/// 100 bytes on a character boundary. `{` and `}` are kept as text.
 ///
 /// ```
 /// use onelive_recorder::sanitize_value;
-/// assert_eq!(sanitize_value("a/b\\c:d"), "a_b_c_d");
+/// assert_eq!(sanitize_value("a/b\\c"), "a_b_c");
+/// assert_eq!(sanitize_value("测试直播 #1 100% Q&A?"), "测试直播 ＃1 100％ Q＆A？");
+/// assert_eq!(sanitize_value("12:30"), "12：30");
 /// assert_eq!(sanitize_value("CON"), "_CON");
 /// assert_eq!(sanitize_value(".."), "_");
 /// ```
 pub fn sanitize_value(value: &str) -> String {
+    sanitize_with(value, |c| if FULL_WIDTH.contains(c) { full_width(c) } else { c })
+}
+
+/// Sanitizes a formatted `{start_time:...}`: the format is the user's own, so only what a file
+/// system refuses is replaced (`: * ? " < > |` become `_`, as in `%H:%M`); `+` of `%z` and a
+/// literal `%%` stay.
+fn sanitize_time(value: &str) -> String {
+    sanitize_with(value, |c| if ":*?\"<>|".contains(c) { '_' } else { c })
+}
+
+fn sanitize_with(value: &str, map: impl Fn(char) -> char) -> String {
     let replaced: String = value
         .chars()
         .map(|c| match c {
-            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            '/' | '\\' => '_',
             c if c.is_control() => '_',
-            c => c,
+            c => map(c),
         })
         .collect();
     let trimmed = replaced.trim().trim_end_matches(['.', ' ']);
@@ -379,6 +397,15 @@ pub fn sanitize_value(value: &str) -> String {
         out.insert(0, '_');
     }
     truncate_utf8(&out, MAX_VALUE_BYTES).trim_end_matches(['.', ' ']).to_owned()
+}
+
+/// What [`sanitize_value`] turns into full-width forms: the characters Windows refuses in names,
+/// and those that break a name pasted into a URL or a shell command.
+const FULL_WIDTH: &str = ":*?\"<>|#%&+=;$`";
+
+/// The full-width form (U+FF01..U+FF5E) of a printable ASCII character.
+fn full_width(c: char) -> char {
+    char::from_u32(u32::from(c) + 0xFEE0).unwrap_or('_')
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
@@ -437,7 +464,7 @@ mod tests {
         let path = t.render(&values(&title));
         assert_eq!(path.components().count(), 1, "{path:?}");
         let name = path.to_str().unwrap();
-        assert!(name.starts_with("a_b %Y {title} {ext} .._x 🎉é"), "{name}");
+        assert!(name.starts_with("a_b ％Y {title} {ext} .._x 🎉é"), "{name}");
         assert!(name.ends_with("-2026.ts"), "{name}");
         assert!(name.len() <= MAX_COMPONENT_BYTES);
     }
@@ -476,6 +503,12 @@ mod tests {
         assert_eq!(sanitize_value("COM1"), "_COM1");
         assert_eq!(sanitize_value("COM10"), "COM10");
         assert_eq!(sanitize_value("a\u{0}b\nc"), "a_b_c");
+        // Every reserved character, in a title as streamers write them.
+        assert_eq!(
+            sanitize_value("#1 ?a=b&c=d; 50% +$x `y` <z>|\"q\"*"),
+            "＃1 ？a＝b＆c＝d； 50％ ＋＄x ｀y｀ ＜z＞｜＂q＂＊"
+        );
+        assert_eq!(sanitize_value("下播了。。。 :)"), "下播了。。。 ：)");
         assert_eq!(sanitize_value("trailing. . "), "trailing");
         assert_eq!(sanitize_value(""), "_");
         let long = "😀".repeat(100);

@@ -724,9 +724,17 @@
 
   // ------------------------------------------------------------- recording
 
-  function sanitizeValue(value) {
-    // Mirrors onelive-recorder's sanitize_value: `%`, `{` and `}` stay text.
-    let s = Array.from(String(value)).map((ch) => ('/\\:*?"<>|'.includes(ch) || ch.charCodeAt(0) < 32 || ch.charCodeAt(0) === 127 ? '_' : ch)).join('');
+  function sanitizeValue(value, time) {
+    // Mirrors onelive-recorder's sanitize_value: separators and controls become `_`, the
+    // characters Windows, URLs and shells trip on become full-width; `{` and `}` stay text.
+    // A formatted start time (sanitize_time) only loses what file systems refuse, to `_`.
+    const fullWidth = ':*?"<>|#%&+=;$`';
+    let s = Array.from(String(value)).map((ch) => {
+      const code = ch.charCodeAt(0);
+      if ('/\\'.includes(ch) || code < 32 || (code >= 127 && code < 160)) return '_';
+      if (time) return ':*?"<>|'.includes(ch) ? '_' : ch;
+      return fullWidth.includes(ch) ? String.fromCharCode(code + 0xFEE0) : ch;
+    }).join('');
     s = s.trim().replace(/[. ]+$/, '');
     if (!s || /^\.+$/.test(s)) s = '_';
     const stem = s.split('.')[0].toUpperCase();
@@ -803,7 +811,7 @@
     const out = pieces.map((p) => {
       if (typeof p === 'string') return p;
       switch (p.v) {
-        case 'start_time': return sanitizeValue(strftime(p.spec === null ? '%Y%m%d-%H%M%S' : p.spec, v.now).text);
+        case 'start_time': return sanitizeValue(strftime(p.spec === null ? '%Y%m%d-%H%M%S' : p.spec, v.now).text, true);
         case 'date': return strftime('%Y-%m-%d', v.now).text;
         case 'time': return strftime('%H-%M-%S', v.now).text;
         case 'session': return v.session.slice(0, 8);

@@ -743,9 +743,9 @@ impl Scenario<'_> {
         let (head, tail) = preview.split_at(preview.find("alice/").context("preview")? + 6);
         ensure!(head == "rec/bilibili/alice/", "preview {preview:?}");
         ensure!(
-            tail.len() == "20260101_Evening stream_ Q&A _ chat_part1.ts".len()
+            tail.len() == "20260101_Evening stream： Q＆A _ chat_part1.ts".len()
                 && tail[..8].bytes().all(|b| b.is_ascii_digit())
-                && tail.ends_with("_Evening stream_ Q&A _ chat_part1.ts"),
+                && tail.ends_with("_Evening stream： Q＆A _ chat_part1.ts"),
             "preview {preview:?}"
         );
         type_into(c, "#tpl-input", "{session}_{start_time:%%}.{ext}").await?;

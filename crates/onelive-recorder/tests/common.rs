@@ -44,11 +44,7 @@ pub async fn probe(path: &Path) -> (f64, Vec<String>) {
 
 /// Waits until the recording has written bytes.
 pub async fn wait_for_bytes(recording: &onelive_recorder::Recording) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while recording.progress().current_file_bytes == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "no bytes written in 15 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_file_bytes(recording, 1).await;
 }
 
 /// Waits until the current file holds at least `min` bytes (the synthetic origin sends about

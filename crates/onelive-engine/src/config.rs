@@ -164,6 +164,11 @@ pub struct ApiConfig {
     /// Bearer token; required when `listen` is not a loopback address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<Secret>,
+    /// Host names the API answers to besides IP addresses and `localhost`
+    /// (DNS-rebinding guard; `["*"]` answers to any). Cross-origin state
+    /// changes are accepted only from the API's own origin and these hosts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -172,6 +177,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("enabled", &self.enabled)
             .field("listen", &self.listen)
             .field("token", &self.token)
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish()
     }
 }
@@ -365,7 +371,12 @@ impl Default for DiskConfig {
 }
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { enabled: true, listen: default_listen(), token: None }
+        ApiConfig {
+            enabled: true,
+            listen: default_listen(),
+            token: None,
+            allowed_hosts: Vec::new(),
+        }
     }
 }
 
@@ -441,6 +452,15 @@ impl EngineConfig {
         }
         if w.stall_timeout.0 < Duration::from_secs(1) {
             return Err(err("watch.stall_timeout", "must be at least 1s".into()));
+        }
+        if let Some(t) = &self.api.token
+            && !t.is_empty()
+            && t.expose().trim().is_empty()
+        {
+            return Err(err(
+                "api.token",
+                "is only whitespace: set a real token or remove the key".into(),
+            ));
         }
         if self.api.enabled
             && !self.api.listen.ip().is_loopback()
@@ -534,9 +554,26 @@ impl EngineConfig {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "config".into());
         let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+        // The file holds secrets: a new one is private (0600); a rewrite keeps
+        // the mode and owner the user gave the old one.
+        let previous = std::fs::metadata(path).ok();
         {
             use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(werr)?;
+            use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(werr)?;
+            if let Some(meta) = &previous {
+                f.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+                    .map_err(werr)?;
+                // Only root may give a file away; for anyone else the owner is
+                // already theirs, so a refusal changes nothing.
+                let _ = std::os::unix::fs::fchown(&f, Some(meta.uid()), Some(meta.gid()));
+            }
             f.write_all(
                 b"# Written by oneliverec (changes made through the HTTP API are saved here).\n",
             )

@@ -546,10 +546,11 @@ async fn stop_entry_watcher(
 fn snapshot(id: &str, e: &ChannelEntry) -> ChannelSnapshot {
     ChannelSnapshot {
         id: id.to_owned(),
-        url: e.config.url.clone(),
-        name: e.config.name.clone().unwrap_or_else(|| e.cref.channel.clone()),
+        url: crate::redact::redact_urls(&e.config.url).into_owned(),
+        name: crate::redact::redact_urls(e.config.name.as_deref().unwrap_or(&e.cref.channel))
+            .into_owned(),
         platform: e.cref.platform.clone(),
-        channel: e.cref.channel.clone(),
+        channel: crate::redact::redact_urls(&e.cref.channel).into_owned(),
         enabled: e.config.enabled,
         record: e.config.record,
         view: lock(&e.view).clone(),
@@ -577,7 +578,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 pub(crate) async fn publish(shared: &Shared, data: EventData) {
-    let event = Event::new(data);
+    // Tokens in URLs (a direct stream's channel URL, a stream URL quoted in an
+    // error) stay in the engine: nothing published carries a query string.
+    let event = crate::redact::redact_event(Event::new(data));
     let type_name = event.type_name().to_owned();
     match event.data.channel() {
         Some((platform, channel)) => {

@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+mod api_guard;
 pub mod config;
 mod duration;
 mod engine;
@@ -36,6 +37,7 @@ pub mod machine;
 pub mod metrics;
 pub mod recordings;
 mod recovery;
+pub mod redact;
 pub mod seams;
 mod secret;
 mod sessions;

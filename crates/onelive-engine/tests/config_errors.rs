@@ -71,6 +71,12 @@ fn a_public_api_needs_a_token() {
     assert!(reason.contains("0.0.0.0"), "{reason}");
     EngineConfig::parse("[api]\nlisten = \"0.0.0.0:8686\"\ntoken = \"abc\"\n", Path::new("x"))
         .unwrap();
+    // A token of spaces would be accepted by nobody's client and protects nothing.
+    let (key, reason) = err("[api]\nlisten = \"0.0.0.0:8686\"\ntoken = \" \"\n");
+    assert_eq!(key, "api.token");
+    assert!(reason.contains("whitespace"), "{reason}");
+    let (key, _) = err("[api]\ntoken = \"\t \"\n");
+    assert_eq!(key, "api.token");
 }
 
 #[test]

@@ -40,10 +40,12 @@
 //! ```
 #![deny(missing_docs)]
 
+mod child;
 mod config;
 mod disk;
 mod error;
 mod ffmpeg;
+mod handoff;
 mod recording;
 mod redact;
 mod template;

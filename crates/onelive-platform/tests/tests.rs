@@ -7,6 +7,7 @@ mod common;
 mod bilibili;
 mod douyu;
 mod errors;
+mod fields;
 mod generic;
 mod http_client;
 mod huya;

@@ -9,7 +9,8 @@ use serde_json::Value;
 use crate::common::fixture;
 
 /// `(fixture, endpoint)`: the real fixtures and the endpoint each answers.
-/// A fixture that is a JSON array is checked item by item.
+/// A fixture of an endpoint named `... item` is a JSON array, checked item
+/// by item.
 type Table = &'static [(&'static str, &'static str)];
 
 fn check(platform: &str, fields: &[(&str, &[&str])], table: Table) {
@@ -22,7 +23,7 @@ fn check(platform: &str, fields: &[(&str, &[&str])], table: Table) {
         let value: Value =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
         let items: Vec<&Value> = match &value {
-            Value::Array(items) => items.iter().collect(),
+            Value::Array(items) if endpoint.ends_with(" item") => items.iter().collect(),
             other => vec![other],
         };
         for (index, item) in items.iter().enumerate() {
@@ -52,6 +53,22 @@ fn soop_fields_resolve_in_real_responses() {
             ("soop/real/viewpreset.json", "VIEWPRESET item"),
             ("soop/real/aid.json", "player_live_api type=aid"),
             ("soop/real/assign.json", "broad_stream_assign.html"),
+        ],
+    );
+}
+
+#[test]
+fn twitch_fields_resolve_in_real_responses() {
+    check(
+        "twitch",
+        onelive_platform::adapters::twitch::FIELDS,
+        &[
+            ("twitch/real/stream_metadata.json", "GQL user (live)"),
+            ("twitch/real/token.json", "GQL streamPlaybackAccessToken"),
+            ("twitch/real/token_401_integrity.json", "GQL error"),
+            ("twitch/real/token_401_invalid_oauth.json", "GQL 401 invalid token"),
+            ("twitch/real/usher_404_offline.json", "usher error"),
+            ("twitch/real/usher_403_geoblocked.json", "usher error"),
         ],
     );
 }

@@ -71,6 +71,16 @@ pub trait PlatformAdapter: Send + Sync + 'static {
         ctx: &PlatformContext,
         channel: &str,
     ) -> Result<Vec<StreamVariant>>;
+
+    /// The canonical id of `channel`: the one id events, file names and
+    /// sessions should carry for this channel, whatever URL form was pasted
+    /// (Bilibili: the long room id for a short id such as `196`). May ask the
+    /// platform; call it once when a channel is added. The default is
+    /// `channel` unchanged.
+    async fn canonical_channel(&self, ctx: &PlatformContext, channel: &str) -> Result<String> {
+        let _ = ctx;
+        Ok(channel.to_owned())
+    }
 }
 
 /// A channel on a platform, as resolved from a URL.

@@ -141,6 +141,17 @@ impl PlatformRegistry {
     ) -> Result<Vec<StreamVariant>> {
         self.adapter_for(channel)?.stream_variants(ctx, &channel.channel).await
     }
+
+    /// `channel` with its canonical id (see
+    /// [`PlatformAdapter::canonical_channel`]).
+    pub async fn canonical_channel(
+        &self,
+        ctx: &PlatformContext,
+        channel: &ChannelRef,
+    ) -> Result<ChannelRef> {
+        let id = self.adapter_for(channel)?.canonical_channel(ctx, &channel.channel).await?;
+        Ok(ChannelRef { platform: channel.platform.clone(), channel: id })
+    }
 }
 
 /// A registry and a context together: what an engine embeds.
@@ -208,6 +219,13 @@ impl Platforms {
     /// See [`PlatformRegistry::stream_variants`].
     pub async fn stream_variants(&self, channel: &ChannelRef) -> Result<Vec<StreamVariant>> {
         self.registry.stream_variants(&self.context, channel).await
+    }
+
+    /// See [`PlatformRegistry::canonical_channel`]: call it once when a
+    /// channel is added, and key events, file names and sessions by the
+    /// answer.
+    pub async fn canonical_channel(&self, channel: &ChannelRef) -> Result<ChannelRef> {
+        self.registry.canonical_channel(&self.context, channel).await
     }
 
     /// The canonical page URL of `channel` (for `live_start` events).

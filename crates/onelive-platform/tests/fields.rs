@@ -9,9 +9,26 @@ use serde_json::Value;
 use crate::common::fixture;
 
 /// `(fixture, endpoint)`: the real fixtures and the endpoint each answers.
-/// A fixture of an endpoint named `... item` is a JSON array, checked item
-/// by item.
 type Table = &'static [(&'static str, &'static str)];
+
+/// Every expansion of `pointer` in `value` (`*` stands for each item of an
+/// array; an empty array expands to nothing), and whether it resolves to a
+/// non-null value.
+fn expand(value: &Value, pointer: &str) -> Vec<(String, bool)> {
+    let Some((head, tail)) = pointer.split_once("/*") else {
+        return vec![(pointer.to_owned(), value.pointer(pointer).is_some_and(|v| !v.is_null()))];
+    };
+    match value.pointer(head) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, item)| {
+                expand(item, tail).into_iter().map(move |(p, ok)| (format!("{head}/{i}{p}"), ok))
+            })
+            .collect(),
+        _ => vec![(format!("{head} (an array)"), false)],
+    }
+}
 
 fn check(platform: &str, fields: &[(&str, &[&str])], table: Table) {
     let mut missing = Vec::new();
@@ -22,14 +39,10 @@ fn check(platform: &str, fields: &[(&str, &[&str])], table: Table) {
         let text = fixture(file);
         let value: Value =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
-        let items: Vec<&Value> = match &value {
-            Value::Array(items) if endpoint.ends_with(" item") => items.iter().collect(),
-            other => vec![other],
-        };
-        for (index, item) in items.iter().enumerate() {
-            for pointer in *pointers {
-                if item.pointer(pointer).is_none_or(Value::is_null) {
-                    missing.push(format!("{file}[{index}] ({endpoint}): {pointer}"));
+        for pointer in *pointers {
+            for (path, ok) in expand(&value, pointer) {
+                if !ok {
+                    missing.push(format!("{file} ({endpoint}): {path}"));
                 }
             }
         }
@@ -50,7 +63,7 @@ fn soop_fields_resolve_in_real_responses() {
             ("soop/real/player_live.json", "player_live_api type=live (live)"),
             ("soop/real/player_offline.json", "player_live_api type=live (offline)"),
             ("soop/real/player_adult.json", "player_live_api type=live (adult)"),
-            ("soop/real/viewpreset.json", "VIEWPRESET item"),
+            ("soop/real/viewpreset.json", "VIEWPRESET items"),
             ("soop/real/aid.json", "player_live_api type=aid"),
             ("soop/real/assign.json", "broad_stream_assign.html"),
         ],
@@ -74,10 +87,25 @@ fn twitch_fields_resolve_in_real_responses() {
 }
 
 #[test]
+fn bilibili_fields_resolve_in_real_responses() {
+    check(
+        "bilibili",
+        onelive_platform::adapters::bilibili::FIELDS,
+        &[
+            ("bilibili/real/room_init_short_76.json", "room_init"),
+            ("bilibili/real/get_info_room_1_rotation.json", "get_info"),
+            ("bilibili/real/room_play_info_anonymous_250.json", "getRoomPlayInfo"),
+        ],
+    );
+}
+
+#[test]
 fn a_renamed_field_is_caught() {
     // The check itself can fail: a fixture without the field is reported.
     let result = std::panic::catch_unwind(|| {
         check("soop", &[("aid", &["/CHANNEL/AID_RENAMED"])], &[("soop/real/aid.json", "aid")]);
     });
     assert!(result.is_err());
+    let paths = expand(&serde_json::json!({"a": [{"b": 1}, {"c": 2}]}), "/a/*/b");
+    assert_eq!(paths, [("/a/0/b".to_owned(), true), ("/a/1/b".to_owned(), false)]);
 }

@@ -39,8 +39,8 @@ const RESULT_LOGIN: i64 = -6;
 /// `CHANNEL.RESULT`: age gate not passed by the logged-in account.
 const RESULT_AGE_GATE: i64 = -8;
 
-/// The JSON fields this adapter reads, per endpoint, as JSON pointers. A
-/// test checks that every one resolves in every real response of that
+/// The JSON fields this adapter reads, per endpoint, as JSON pointers (`*`
+/// stands for every item of an array). A test checks that every one resolves in every real response of that
 /// endpoint kept as a fixture, so a renamed field cannot hide.
 pub const FIELDS: &[(&str, &[&str])] = &[
     (
@@ -62,7 +62,7 @@ pub const FIELDS: &[(&str, &[&str])] = &[
     ),
     ("player_live_api type=live (offline)", &["/CHANNEL/RESULT"]),
     ("player_live_api type=live (adult)", &["/CHANNEL/RESULT", "/CHANNEL/TITLE", "/CHANNEL/BTIME"]),
-    ("VIEWPRESET item", &["/name", "/label", "/label_resolution", "/bps"]),
+    ("VIEWPRESET items", &["/*/name", "/*/label", "/*/label_resolution", "/*/bps"]),
     ("player_live_api type=aid", &["/CHANNEL/RESULT", "/CHANNEL/AID"]),
     ("broad_stream_assign.html", &["/view_url"]),
 ];

@@ -100,6 +100,18 @@ fn bilibili_fields_resolve_in_real_responses() {
 }
 
 #[test]
+fn huya_fields_resolve_in_real_responses() {
+    check(
+        "huya",
+        onelive_platform::adapters::huya::FIELDS,
+        &[
+            ("huya/real/profile_room_live.json", "profileRoom (live)"),
+            ("huya/real/bit_rate_info.json", "liveData.bitRateInfo (a JSON string)"),
+        ],
+    );
+}
+
+#[test]
 fn a_renamed_field_is_caught() {
     // The check itself can fail: a fixture without the field is reported.
     let result = std::panic::catch_unwind(|| {

@@ -112,6 +112,18 @@ fn huya_fields_resolve_in_real_responses() {
 }
 
 #[test]
+fn douyu_fields_resolve_in_real_responses() {
+    check(
+        "douyu",
+        onelive_platform::adapters::douyu::FIELDS,
+        &[
+            ("douyu/real/betard_live.json", "betard (live)"),
+            ("douyu/real/get_h5_play_v1.json", "getH5PlayV1"),
+        ],
+    );
+}
+
+#[test]
 fn a_renamed_field_is_caught() {
     // The check itself can fail: a fixture without the field is reported.
     let result = std::panic::catch_unwind(|| {

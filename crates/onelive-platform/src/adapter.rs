@@ -81,6 +81,17 @@ pub trait PlatformAdapter: Send + Sync + 'static {
         let _ = ctx;
         Ok(channel.to_owned())
     }
+
+    /// Why `url` is refused, when it is on a domain this platform owns but
+    /// is not a live channel (a VOD, a clip, a directory page): a precise
+    /// message with the URL form to use. The registry then reports it
+    /// instead of handing the URL to a fallback (streamlink would claim a
+    /// Twitch VOD, which can never go live). `None` (the default) when `url`
+    /// is not on this platform's domains, or is a live channel.
+    fn not_a_live_url(&self, url: &str) -> Option<String> {
+        let _ = url;
+        None
+    }
 }
 
 /// A channel on a platform, as resolved from a URL.

@@ -24,7 +24,7 @@ use crate::adapter::{PlatformAdapter, PlatformContext, StreamKind, StreamVariant
 use crate::error::{PlatformError, Result};
 use crate::http::HttpResponse;
 use crate::json;
-use crate::url_match::{host, http_url, is_digits, segments};
+use crate::url_match::{host, http_url, is_digits, on_domain, refusal, segments};
 
 const NAME: &str = "bilibili";
 const API: &str = "https://api.live.bilibili.com";
@@ -353,6 +353,26 @@ impl PlatformAdapter for Bilibili {
 
     fn channel_url(&self, channel: &str) -> String {
         format!("https://live.bilibili.com/{channel}")
+    }
+
+    fn not_a_live_url(&self, url: &str) -> Option<String> {
+        let url = http_url(url)?;
+        if !on_domain(&url, &["bilibili.com", "b23.tv"]) || self.parse_url(url.as_str()).is_some() {
+            return None;
+        }
+        let host = host(&url);
+        let what = if host == "space.bilibili.com" {
+            "a Bilibili user page"
+        } else if host == "b23.tv" {
+            "a Bilibili short link (open it in a browser to see where it leads)"
+        } else if segments(&url).first().is_some_and(|s| s == "video" || s == "bangumi") {
+            "a Bilibili video"
+        } else if host.starts_with("live.") || host.starts_with("m.live.") {
+            "a Bilibili Live page"
+        } else {
+            "a Bilibili page"
+        };
+        Some(refusal(what, "https://live.bilibili.com/<room id>"))
     }
 
     /// The long room id (`room_init`'s `room_id`): `/196` and `/21452505`

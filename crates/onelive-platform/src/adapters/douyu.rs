@@ -24,7 +24,7 @@ use super::{md5_hex, stream_headers, unix_time};
 use crate::adapter::{PlatformAdapter, PlatformContext, StreamKind, StreamVariant};
 use crate::error::{PlatformError, Result};
 use crate::json as j;
-use crate::url_match::{host, http_url, is_digits, query, segments};
+use crate::url_match::{host, http_url, is_digits, on_domain, query, refusal, segments};
 
 const NAME: &str = "douyu";
 const WWW: &str = "https://www.douyu.com";
@@ -399,6 +399,27 @@ impl PlatformAdapter for Douyu {
 
     fn channel_url(&self, channel: &str) -> String {
         format!("https://www.douyu.com/{channel}")
+    }
+
+    fn not_a_live_url(&self, url: &str) -> Option<String> {
+        let url = http_url(url)?;
+        if !on_domain(&url, &["douyu.com", "douyutv.com"]) || self.parse_url(url.as_str()).is_some()
+        {
+            return None;
+        }
+        let first = segments(&url).first().map(|s| s.to_ascii_lowercase());
+        let what = if host(&url) == "v.douyu.com" || first.as_deref() == Some("video") {
+            "a Douyu video page"
+        } else if first.as_deref() == Some("topic") {
+            "a Douyu topic page without ?rid=<room id>"
+        } else if first.as_deref().is_some_and(|f| f == "directory" || f.starts_with("g_")) {
+            "a Douyu category page"
+        } else if first.is_none() {
+            "Douyu's home page"
+        } else {
+            "a Douyu page"
+        };
+        Some(refusal(what, "https://www.douyu.com/<room id>"))
     }
 
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {

@@ -27,7 +27,7 @@ use super::{md5_hex, stream_headers, unix_time};
 use crate::adapter::{PlatformAdapter, PlatformContext, StreamKind, StreamVariant};
 use crate::error::{PlatformError, Result};
 use crate::json as j;
-use crate::url_match::{host, http_url, is_digits, segments};
+use crate::url_match::{host, http_url, is_digits, on_domain, refusal, segments};
 
 const NAME: &str = "huya";
 const API: &str = "https://mp.huya.com/cache.php";
@@ -242,6 +242,24 @@ impl PlatformAdapter for Huya {
 
     fn channel_url(&self, channel: &str) -> String {
         format!("https://www.huya.com/{channel}")
+    }
+
+    fn not_a_live_url(&self, url: &str) -> Option<String> {
+        let url = http_url(url)?;
+        if !on_domain(&url, &["huya.com"]) || self.parse_url(url.as_str()).is_some() {
+            return None;
+        }
+        let first = segments(&url).first().map(|s| s.to_ascii_lowercase());
+        let what = if host(&url) == "v.huya.com" || first.as_deref() == Some("video") {
+            "a Huya video page"
+        } else if matches!(first.as_deref(), Some("g" | "l" | "game" | "directory")) {
+            "a Huya category page"
+        } else if first.is_none() {
+            "Huya's home page"
+        } else {
+            "a Huya page"
+        };
+        Some(refusal(what, "https://www.huya.com/<room number or alias>"))
     }
 
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {

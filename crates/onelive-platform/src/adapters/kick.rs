@@ -27,7 +27,7 @@ use crate::adapter::{PlatformAdapter, PlatformContext, StreamKind, StreamVariant
 use crate::error::{PlatformError, Result};
 use crate::hls;
 use crate::json as j;
-use crate::url_match::{host, http_url, query, segments};
+use crate::url_match::{host, http_url, on_domain, query, refusal, segments};
 
 const NAME: &str = "kick";
 const API: &str = "https://kick.com/api/v2/channels";
@@ -224,6 +224,34 @@ impl PlatformAdapter for Kick {
 
     fn channel_url(&self, channel: &str) -> String {
         format!("https://kick.com/{channel}")
+    }
+
+    fn not_a_live_url(&self, url: &str) -> Option<String> {
+        let url = http_url(url)?;
+        if !on_domain(&url, &["kick.com"]) || self.parse_url(url.as_str()).is_some() {
+            return None;
+        }
+        let segs: Vec<String> = segments(&url).iter().map(|s| s.to_ascii_lowercase()).collect();
+        let what = if query(&url, "clip").is_some() || segs.iter().any(|s| s == "clips") {
+            "a Kick clip"
+        } else if segs.first().is_some_and(|s| s == "video")
+            || segs.get(1).is_some_and(|s| s == "videos")
+        {
+            "a Kick VOD"
+        } else if segs.first().is_some_and(|s| s == "categories" || s == "category") {
+            "a Kick category page"
+        } else if segs.first().is_some_and(|s| s == "search") {
+            "Kick's search page"
+        } else if segs.is_empty() {
+            "Kick's home page"
+        } else {
+            "a Kick page"
+        };
+        let form = match segs.as_slice() {
+            [slug, ..] if !RESERVED.contains(&slug.as_str()) => format!("https://kick.com/{slug}"),
+            _ => "https://kick.com/<slug>".to_owned(),
+        };
+        Some(refusal(what, &form))
     }
 
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {

@@ -23,7 +23,7 @@ use super::stream_headers;
 use crate::adapter::{PlatformAdapter, PlatformContext, StreamKind, StreamVariant};
 use crate::error::{PlatformError, Result};
 use crate::json as j;
-use crate::url_match::{host, http_url, is_digits, segments};
+use crate::url_match::{host, http_url, is_digits, on_domain, refusal, segments};
 
 const NAME: &str = "soop";
 const PLAYER_API: &str = "https://live.sooplive.com/afreeca/player_live_api.php";
@@ -292,6 +292,36 @@ impl PlatformAdapter for Soop {
 
     fn channel_url(&self, channel: &str) -> String {
         format!("{ORIGIN}/{channel}")
+    }
+
+    fn not_a_live_url(&self, url: &str) -> Option<String> {
+        let url = http_url(url)?;
+        if !on_domain(&url, &["sooplive.co.kr", "sooplive.com", "afreecatv.com"])
+            || self.parse_url(url.as_str()).is_some()
+        {
+            return None;
+        }
+        let host = host(&url);
+        let segs = segments(&url);
+        let bj = match segs.as_slice() {
+            [station, bj, ..] if station == "station" => Some(bj.to_ascii_lowercase()),
+            [bj, ..] if host.starts_with("ch.") || host.starts_with("m.") => {
+                Some(bj.to_ascii_lowercase())
+            }
+            _ => None,
+        };
+        let what = if host.starts_with("vod.") {
+            "a SOOP VOD"
+        } else if bj.is_some() {
+            "a SOOP station page"
+        } else {
+            "a SOOP page"
+        };
+        let form = match bj {
+            Some(bj) => format!("{ORIGIN}/{bj}"),
+            None => format!("{ORIGIN}/<bj id>"),
+        };
+        Some(refusal(what, &form))
     }
 
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {

@@ -15,7 +15,7 @@ use crate::error::{PlatformError, Result};
 use crate::hls;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::json as j;
-use crate::url_match::{host, http_url, query, segments};
+use crate::url_match::{host, http_url, on_domain, query, refusal, segments};
 
 const NAME: &str = "twitch";
 const GQL: &str = "https://gql.twitch.tv/gql";
@@ -228,6 +228,37 @@ impl PlatformAdapter for Twitch {
 
     fn channel_url(&self, channel: &str) -> String {
         format!("https://www.twitch.tv/{channel}")
+    }
+
+    fn not_a_live_url(&self, url: &str) -> Option<String> {
+        let url = http_url(url)?;
+        if !on_domain(&url, &["twitch.tv"]) || self.parse_url(url.as_str()).is_some() {
+            return None;
+        }
+        let form = "https://www.twitch.tv/<login>";
+        let segs: Vec<String> = segments(&url).iter().map(|s| s.to_ascii_lowercase()).collect();
+        let host = host(&url);
+        let what = if host == "clips.twitch.tv" || segs.iter().any(|s| s == "clip" || s == "clips")
+        {
+            "a Twitch clip"
+        } else if segs.first().is_some_and(|s| s == "videos" || s == "video")
+            || segs.get(1).is_some_and(|s| s == "videos" || s == "video" || s == "v")
+            || query(&url, "video").is_some()
+        {
+            "a Twitch VOD"
+        } else if segs.first().is_some_and(|s| s == "directory") {
+            "a Twitch directory page"
+        } else if segs.is_empty() {
+            "Twitch's home page"
+        } else {
+            "a Twitch page"
+        };
+        Some(match segs.as_slice() {
+            [login, ..] if valid_login(login) && !RESERVED.contains(&login.as_str()) => {
+                refusal(what, &format!("https://www.twitch.tv/{login}"))
+            }
+            _ => refusal(what, form),
+        })
     }
 
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {

@@ -13,6 +13,7 @@ mod http_client;
 mod huya;
 mod kick;
 mod registry;
+mod shape;
 mod soop;
 mod streamlink;
 mod twitch;

@@ -250,6 +250,7 @@ impl Bilibili {
             .await?;
         let expected = "room_init JSON {code, data: {room_id, live_status}}";
         let data = envelope(response, channel, expected)?;
+        json::require(&data, "/live_status", NAME, &url, "room_init data")?;
         let room_id = json::string(&data, "/room_id")
             .ok_or_else(|| PlatformError::unexpected(NAME, &url, expected, "no data.room_id"))?;
         Ok(Room {
@@ -607,6 +608,10 @@ impl Bilibili {
             .await?;
         let expected = "getRoomPlayInfo JSON {code, data: {playurl_info}}";
         let data = envelope(response, channel, expected)?;
+        json::require(&data, "/playurl_info", NAME, PLAY_INFO, "getRoomPlayInfo data")?;
+        if json::at(&data, "/playurl_info").is_some() {
+            json::require(&data, "/playurl_info/playurl", NAME, PLAY_INFO, "getRoomPlayInfo data")?;
+        }
         Ok(json::at(&data, "/playurl_info/playurl").cloned().map(PlayUrl))
     }
 }

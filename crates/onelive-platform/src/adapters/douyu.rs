@@ -175,6 +175,7 @@ async fn betard(ctx: &PlatformContext, channel: &str) -> Result<(String, Value)>
     if !j::at(&body, "/room").is_some_and(Value::is_object) {
         return Err(response.unexpected("betard JSON {room}"));
     }
+    j::require(&body, "/room/show_status", NAME, &url, "betard")?;
     Ok((rid, body))
 }
 

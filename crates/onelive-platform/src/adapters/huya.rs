@@ -106,10 +106,16 @@ async fn profile_room(ctx: &PlatformContext, channel: &str) -> Result<Value> {
     let body: Value = serde_json::from_str(&text)
         .map_err(|e| PlatformError::unexpected(NAME, API, expected, e.to_string()))?;
     match j::int(&body, "/status") {
-        Some(200) => j::at(&body, "/data")
-            .filter(|d| d.is_object())
-            .cloned()
-            .ok_or_else(|| PlatformError::unexpected(NAME, API, expected, "no data object")),
+        Some(200) => {
+            let data = j::at(&body, "/data")
+                .filter(|d| d.is_object())
+                .cloned()
+                .ok_or_else(|| PlatformError::unexpected(NAME, API, expected, "no data object"))?;
+            for field in ["/liveStatus", "/profileInfo"] {
+                j::require(&data, field, NAME, API, "profileRoom data")?;
+            }
+            Ok(data)
+        }
         Some(422) | Some(404) => Err(PlatformError::not_found(NAME, channel)),
         Some(429) => Err(PlatformError::rate_limited(NAME, None)),
         Some(403) => Err(PlatformError::blocked(NAME, j::string_or_empty(&body, "/message"))),

@@ -176,6 +176,7 @@ async fn channel_json(ctx: &PlatformContext, channel: &str) -> Result<Value> {
     if !body.is_object() || body.get("slug").is_none() && body.get("user").is_none() {
         return Err(response.unexpected("channel JSON {slug, user, livestream}"));
     }
+    j::require(&body, "/livestream", NAME, &url, "api/v2/channels")?;
     Ok(body)
 }
 

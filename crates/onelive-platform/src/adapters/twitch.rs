@@ -265,6 +265,7 @@ impl PlatformAdapter for Twitch {
         let body = json!({"query": INFO_QUERY, "variables": {"login": channel}});
         let response = Twitch::gql(ctx, body).send().await?;
         let data = Twitch::gql_data(response, "GQL JSON {data: {user}}")?;
+        j::require(&data, "/user", NAME, GQL, "GQL data")?;
         let Some(user) = j::at(&data, "/user") else {
             return Err(PlatformError::not_found(NAME, channel));
         };
@@ -299,6 +300,14 @@ impl PlatformAdapter for Twitch {
             "variables": {"login": channel, "playerType": "site"}});
         let response = Twitch::gql(ctx, body).send().await?;
         let data = Twitch::gql_data(response, "GQL JSON {data: {streamPlaybackAccessToken}}")?;
+        j::require(&data, "/streamPlaybackAccessToken", NAME, GQL, "GQL data")?;
+        if j::at(&data, "/streamPlaybackAccessToken").is_some() {
+            for field in
+                ["/streamPlaybackAccessToken/value", "/streamPlaybackAccessToken/signature"]
+            {
+                j::require(&data, field, NAME, GQL, "GQL data")?;
+            }
+        }
         let (Some(value), Some(signature)) = (
             j::string(&data, "/streamPlaybackAccessToken/value"),
             j::string(&data, "/streamPlaybackAccessToken/signature"),

@@ -3,7 +3,7 @@
 
 mod progress_bars;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -97,6 +97,21 @@ enum JobsCommand {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    match run(cli) {
+        // `onelive-sink jobs list | head`: the reader left; that is not an error.
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Jobs { command }) => jobs(&cli.config, command),
         Some(Command::CheckConfig) => {
@@ -128,27 +143,30 @@ fn open_store(config_path: &std::path::Path) -> Result<JobStore> {
 
 fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
     let store = open_store(config_path)?;
+    let mut out = std::io::stdout().lock();
     match command {
         JobsCommand::List { state, limit, json } => {
             let state = state.map(|s| s.parse::<JobState>()).transpose()?;
             let list = store.list(state, limit)?;
             if json {
                 for job in &list {
-                    println!("{}", serde_json::to_string(job)?);
+                    writeln!(out, "{}", serde_json::to_string(job)?)?;
                 }
                 return Ok(());
             }
-            println!(
+            writeln!(
+                out,
                 "{:>6}  {:<8}  {:>8}  {:<16}  {:<10}  {:<22}  DETAIL",
                 "ID", "STATE", "ATTEMPTS", "RULE", "ACTION", "EVENT"
-            );
+            )?;
             for job in &list {
                 let detail = match job.state {
                     JobState::Done => job.result.clone(),
                     _ => job.last_error.clone().or_else(|| job.file.clone()),
                 }
                 .unwrap_or_default();
-                println!(
+                writeln!(
+                    out,
                     "{:>6}  {:<8}  {:>8}  {:<16}  {:<10}  {:<22}  {}",
                     job.id,
                     job.state.as_str(),
@@ -157,7 +175,7 @@ fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
                     job.action_kind,
                     job.event_type,
                     detail
-                );
+                )?;
             }
             Ok(())
         }
@@ -169,15 +187,16 @@ fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
             if let Some(obj) = value.as_object_mut() {
                 obj.insert("event".into(), event.unwrap_or(serde_json::Value::Null));
             }
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
             Ok(())
         }
         JobsCommand::Retry { id } => {
             let job = store.retry(id)?;
-            println!(
+            writeln!(
+                out,
                 "job {} is {} again; a running sink picks it up within a second",
                 job.id, job.state
-            );
+            )?;
             Ok(())
         }
     }

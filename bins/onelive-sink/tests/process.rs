@@ -198,3 +198,26 @@ async fn sigterm_stops_gracefully() {
     let log = sink.full_log();
     assert!(log.contains("onelive-sink stopped"), "{log}");
 }
+
+#[test]
+fn jobs_list_into_a_closed_pipe_exits_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &key_auth(), "http://127.0.0.1:9/api", "");
+    // The store exists (as after a first run), so the listing prints.
+    drop(onelive_sink::store::JobStore::open(&dir.path().join("jobs.db")).unwrap());
+    // `| head` that has already exited: the read end is closed before the
+    // program writes, so its first write fails with EPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(bin())
+        .current_dir(dir.path())
+        .args(["--config", "sink.toml", "jobs", "list"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}

@@ -132,6 +132,26 @@ pub struct ServerConfig {
     pub path: String,
     /// Largest accepted body in bytes, default 1 MiB.
     pub body_limit: usize,
+    /// Seconds the whole request head may take to arrive, default 10. It
+    /// also bounds how long a kept-alive connection may sit idle waiting for
+    /// its next request. A client sending a byte at a time is dropped.
+    pub header_timeout_secs: f64,
+    /// Seconds the whole body may take to arrive once the head is in,
+    /// default 30 (answered 408 when exceeded).
+    pub body_timeout_secs: f64,
+    /// Connections served at once, default 1024. Beyond that, new
+    /// connections wait in the kernel's accept queue until one closes.
+    pub max_connections: usize,
+    /// Connections one client address may hold open at once, default 64
+    /// (trusted proxies are exempt). A connection beyond it is closed at once.
+    pub max_connections_per_ip: usize,
+    /// Largest request head (request line and headers) in bytes, default
+    /// 16 KiB (answered 431).
+    pub max_header_bytes: usize,
+    /// Bytes of request bodies held in memory at once over all
+    /// connections, default 64 MiB. A request waits (within its body
+    /// timeout) for room before its body is read.
+    pub body_memory_limit: usize,
 }
 
 impl Default for ServerConfig {
@@ -140,6 +160,12 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 5000)),
             path: "/webhook".into(),
             body_limit: 1024 * 1024,
+            header_timeout_secs: 10.0,
+            body_timeout_secs: 30.0,
+            max_connections: 1024,
+            max_connections_per_ip: 64,
+            max_header_bytes: 16 * 1024,
+            body_memory_limit: 64 * 1024 * 1024,
         }
     }
 }
@@ -437,6 +463,29 @@ impl SinkConfig {
         if self.server.body_limit == 0 {
             return bad("server.body_limit must be > 0".into());
         }
+        for (name, value) in [
+            ("header_timeout_secs", self.server.header_timeout_secs),
+            ("body_timeout_secs", self.server.body_timeout_secs),
+        ] {
+            if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+                return bad(format!("server.{name} must be > 0 and at most 86400, got {value}"));
+            }
+        }
+        if self.server.max_connections == 0 || self.server.max_connections > 1_000_000 {
+            return bad("server.max_connections must be between 1 and 1000000".into());
+        }
+        if self.server.max_connections_per_ip == 0 {
+            return bad("server.max_connections_per_ip must be >= 1".into());
+        }
+        if self.server.max_header_bytes < 1024 {
+            return bad("server.max_header_bytes must be >= 1024".into());
+        }
+        if self.server.body_memory_limit < self.server.body_limit {
+            return bad(format!(
+                "server.body_memory_limit ({}) must be >= server.body_limit ({})",
+                self.server.body_memory_limit, self.server.body_limit
+            ));
+        }
         if self.jobs.concurrency == 0 {
             return bad("jobs.concurrency must be >= 1".into());
         }
@@ -445,8 +494,13 @@ impl SinkConfig {
             return bad("jobs.progress_interval_secs must be > 0".into());
         }
         for (i, k) in self.auth.keys.iter().enumerate() {
-            if k.expose().is_empty() {
-                return bad(format!("auth.keys[{i}] is empty"));
+            if k.expose().trim().is_empty() {
+                return bad(format!("auth.keys[{i}] is empty or only whitespace"));
+            }
+            if k.expose().trim() != k.expose() {
+                return bad(format!(
+                    "auth.keys[{i}] starts or ends with whitespace (a copy-paste slip?)"
+                ));
             }
         }
         self.auth.webhook_secrets()?;
@@ -488,8 +542,8 @@ impl SinkConfig {
                         if let Some(t) = types.iter().find(|t| !carries_file(**t)) {
                             return bad(format!("{at}: event type {t} carries no file to upload"));
                         }
-                        if c.api_key.expose().is_empty() {
-                            return bad(format!("{at}: api_key is empty"));
+                        if c.api_key.expose().trim().is_empty() {
+                            return bad(format!("{at}: api_key is empty or only whitespace"));
                         }
                         if reqwest::Url::parse(&c.api).is_err() {
                             return bad(format!("{at}: api {:?} is not a URL", c.api));

@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) policy: PathPolicy,
     pub(crate) store: JobStore,
     pub(crate) notify: Notify,
+    /// Memory for request bodies being read, in KiB.
+    pub(crate) body_budget: Semaphore,
     rules: Vec<(RuleConfig, Vec<EventType>)>,
     client: reqwest::Client,
     progress: Arc<dyn ProgressReporter>,
@@ -131,6 +133,7 @@ impl Sink {
                     .unwrap_or(Duration::from_secs(10)),
             ))
         });
+        let body_budget = Semaphore::new(config.server.body_memory_limit / 1024);
         Ok(Sink {
             inner: Arc::new(Inner {
                 config,
@@ -138,6 +141,7 @@ impl Sink {
                 policy,
                 store,
                 notify: Notify::new(),
+                body_budget,
                 rules,
                 client,
                 progress,
@@ -152,7 +156,8 @@ impl Sink {
 
     /// The axum router with the webhook route. Serve it with
     /// `into_make_service_with_connect_info::<SocketAddr>()` so that the IP
-    /// allowlist sees client addresses.
+    /// allowlist sees client addresses. [`Sink::serve`] adds what a plain
+    /// `axum::serve` lacks: connection limits and the header-read timeout.
     pub fn router(&self) -> axum::Router {
         crate::server::router(Arc::clone(&self.inner))
     }
@@ -181,9 +186,16 @@ impl Sink {
                 self.inner.config.server.path
             );
         }
-        let app = self.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
+        let server = &self.inner.config.server;
+        let limits = crate::listen::Limits {
+            max_connections: server.max_connections,
+            max_connections_per_ip: server.max_connections_per_ip,
+            header_timeout: Duration::try_from_secs_f64(server.header_timeout_secs)
+                .unwrap_or(Duration::from_secs(10)),
+            max_header_bytes: server.max_header_bytes,
+            exempt: self.inner.config.auth.trusted_proxies.clone(),
+        };
+        let result = crate::listen::serve(listener, self.router(), limits, shutdown)
             .await
             .map_err(|e| Error::Server(e.to_string()));
         workers.abort();

@@ -4,5 +4,6 @@ mod actions;
 mod common;
 mod confinement;
 mod durability;
+mod hardening;
 mod pixeldrain;
 mod receiving;

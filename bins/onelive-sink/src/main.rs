@@ -156,7 +156,7 @@ fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
             }
             writeln!(
                 out,
-                "{:>6}  {:<8}  {:>8}  {:<16}  {:<10}  {:<22}  DETAIL",
+                "{:>6}  {:<8}  {:>8}  {:<16}  {:<22}  {:<22}  DETAIL",
                 "ID", "STATE", "ATTEMPTS", "RULE", "ACTION", "EVENT"
             )?;
             for job in &list {
@@ -165,14 +165,21 @@ fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
                     _ => job.last_error.clone().or_else(|| job.file.clone()),
                 }
                 .unwrap_or_default();
+                // A chain step shows as `kind NAME <- #PARENT`.
+                let action = match (&job.step, job.parent_id) {
+                    (Some(step), Some(parent)) => {
+                        format!("{} {step} <- #{parent}", job.action_kind)
+                    }
+                    _ => job.action_kind.clone(),
+                };
                 writeln!(
                     out,
-                    "{:>6}  {:<8}  {:>8}  {:<16}  {:<10}  {:<22}  {}",
+                    "{:>6}  {:<8}  {:>8}  {:<16}  {:<22}  {:<22}  {}",
                     job.id,
                     job.state.as_str(),
                     format!("{}/{}", job.attempts, job.max_attempts),
                     job.rule,
-                    job.action_kind,
+                    action,
                     job.event_type,
                     detail
                 )?;
@@ -183,8 +190,28 @@ fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
             let job = store.job(id)?;
             let body = store.event_body(&job.event_id)?;
             let event = body.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok());
+            // The chain: every job from the first step down, this one included.
+            let mut root = job.clone();
+            while let Some(parent) = root.parent_id {
+                root = store.job(parent)?;
+            }
+            let mut chain = Vec::new();
+            let mut queue = std::collections::VecDeque::from([root]);
+            while let Some(step) = queue.pop_front() {
+                queue.extend(store.children(step.id)?);
+                chain.push(serde_json::json!({
+                    "id": step.id,
+                    "parent_id": step.parent_id,
+                    "step": step.step,
+                    "action_kind": step.action_kind,
+                    "state": step.state,
+                    "result": step.result,
+                    "last_error": step.last_error,
+                }));
+            }
             let mut value = serde_json::to_value(&job)?;
             if let Some(obj) = value.as_object_mut() {
+                obj.insert("chain".into(), serde_json::Value::Array(chain));
                 obj.insert("event".into(), event.unwrap_or(serde_json::Value::Null));
             }
             writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;

@@ -1,6 +1,7 @@
 //! Integration tests of onelive-sink (loopback only).
 
 mod actions;
+mod chains;
 mod common;
 mod confinement;
 mod durability;

@@ -556,7 +556,7 @@ fn snapshot(id: &str, e: &ChannelEntry) -> ChannelSnapshot {
     }
 }
 
-fn numbered_webhooks(webhooks: &[WebhookConfig]) -> Vec<WebhookConfig> {
+pub(crate) fn numbered_webhooks(webhooks: &[WebhookConfig]) -> Vec<WebhookConfig> {
     webhooks
         .iter()
         .enumerate()

@@ -71,6 +71,13 @@ pub trait PlatformAdapter: Send + Sync + 'static {
         ctx: &PlatformContext,
         channel: &str,
     ) -> Result<Vec<StreamVariant>>;
+
+    /// The shortest interval between two status polls of one channel that
+    /// this platform tolerates, or `None` for the engine's default (5 s).
+    /// A user's `[watch.min_interval]` entry for the platform overrides it.
+    fn min_poll_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// A channel on a platform, as resolved from a URL.

@@ -190,7 +190,7 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         enabled: true,
     }];
     let state_dir = config.state_dir(None);
-    let parts = wiring::real_parts(&config, &state_dir).await?;
+    let parts = wiring::real_parts(&config, &state_dir, &[]).await?;
     let engine = Engine::start(config, None, parts).await?;
     println!("  recording into {}", out.join("rec").display());
     println!();

@@ -13,6 +13,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::EngineError;
+use crate::backoff::{Backoff, Episode};
 use crate::config::{ChannelConfig, EngineConfig, WebhookConfig};
 use crate::seams::{ChannelRef, EventDelivery, LiveSource, Recorder, Transmuxer};
 use crate::watcher::{ChannelView, WatcherCommand, WatcherContext, run_watcher};
@@ -606,6 +607,37 @@ fn save_transmux_queue(shared: &Shared) {
 /// Transmux jobs not finished yet, resumed at the next start.
 const TRANSMUX_QUEUE_FILE: &str = "transmux-queue.json";
 
+/// Tries of one transmux job before it is given up (the recording is kept).
+const TRANSMUX_ATTEMPTS: u32 = 6;
+/// The waits between the tries of a failing transmux job: 5 s, 10 s, 20 s...
+const TRANSMUX_RETRY: Backoff =
+    Backoff { base: Duration::from_secs(5), cap: Duration::from_secs(600), jitter: 0.2 };
+
+async fn transmux_done(shared: &Shared, job: &TransmuxJob, output: PathBuf) {
+    shared.counters.transmux_done.fetch_add(1, Ordering::Relaxed);
+    lock(&shared.transmux_pending).retain(|j| j.input != job.input);
+    save_transmux_queue(shared);
+    crate::recordings::transmux(
+        shared,
+        &job.input,
+        crate::recordings::TransmuxState::Done,
+        Some(output.display().to_string()),
+        None,
+    );
+    publish(
+        shared,
+        EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
+            platform: job.platform.clone(),
+            channel: job.channel.clone(),
+            input: job.input.display().to_string(),
+            output: output.display().to_string(),
+            session_id: job.session_id,
+            live_info: job.live_info.clone(),
+        }),
+    )
+    .await;
+}
+
 pub(crate) fn submit_transmux(shared: &Arc<Shared>, job: TransmuxJob) {
     {
         let mut pending = lock(&shared.transmux_pending);
@@ -624,38 +656,53 @@ pub(crate) fn submit_transmux(shared: &Arc<Shared>, job: TransmuxJob) {
     let shared2 = shared.clone();
     let handle = tokio::spawn(async move {
         let shared = shared2;
-        let Ok(_permit) = shared.transmux_permits.clone().acquire_owned().await else { return };
-        let (format, delete_source) = {
-            let c = lock(&shared.config);
-            (c.transmux.format.clone(), c.transmux.delete_source)
-        };
-        match shared.parts.transmuxer.transmux(&job, &format, delete_source).await {
-            Ok(output) => {
-                shared.counters.transmux_done.fetch_add(1, Ordering::Relaxed);
-                lock(&shared.transmux_pending).retain(|j| j.input != job.input);
-                save_transmux_queue(&shared);
-                crate::recordings::transmux(
-                    &shared,
-                    &job.input,
-                    crate::recordings::TransmuxState::Done,
-                    Some(output.display().to_string()),
-                    None,
-                );
+        let mut stopping = shared.stopping.subscribe();
+        let mut episode = Episode::default();
+        loop {
+            let result = {
+                let Ok(_permit) = shared.transmux_permits.clone().acquire_owned().await else {
+                    return;
+                };
+                let (format, delete_source) = {
+                    let c = lock(&shared.config);
+                    (c.transmux.format.clone(), c.transmux.delete_source)
+                };
+                shared.parts.transmuxer.transmux(&job, &format, delete_source).await
+            };
+            let e = match result {
+                Ok(output) => {
+                    transmux_done(&shared, &job, output).await;
+                    return;
+                }
+                Err(e) => e,
+            };
+            shared.counters.transmux_failed.fetch_add(1, Ordering::Relaxed);
+            let failures = episode.fail();
+            let give_up = failures >= TRANSMUX_ATTEMPTS;
+            if episode.report() {
+                let retry = if give_up {
+                    String::new()
+                } else {
+                    format!("; retrying (at most {TRANSMUX_ATTEMPTS} attempts)")
+                };
                 publish(
                     &shared,
-                    EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
+                    EventData::Error(ErrorData {
                         platform: job.platform.clone(),
                         channel: job.channel.clone(),
-                        input: job.input.display().to_string(),
-                        output: output.display().to_string(),
+                        error: format!(
+                            "transmux of {} failed (the recording is kept): {e}{retry}",
+                            job.input.display()
+                        ),
                         session_id: job.session_id,
-                        live_info: job.live_info.clone(),
                     }),
                 )
                 .await;
+            } else {
+                tracing::warn!(input = %job.input.display(), error = %e, failures, "transmux failed again");
             }
-            Err(e) => {
-                shared.counters.transmux_failed.fetch_add(1, Ordering::Relaxed);
+            if give_up {
+                tracing::error!(input = %job.input.display(), failures, "transmux given up; the recording is kept");
                 lock(&shared.transmux_pending).retain(|j| j.input != job.input);
                 save_transmux_queue(&shared);
                 crate::recordings::transmux(
@@ -665,19 +712,13 @@ pub(crate) fn submit_transmux(shared: &Arc<Shared>, job: TransmuxJob) {
                     None,
                     Some(e.to_string()),
                 );
-                publish(
-                    &shared,
-                    EventData::Error(ErrorData {
-                        platform: job.platform.clone(),
-                        channel: job.channel.clone(),
-                        error: format!(
-                            "transmux of {} failed (the recording is kept): {e}",
-                            job.input.display()
-                        ),
-                        session_id: job.session_id,
-                    }),
-                )
-                .await;
+                return;
+            }
+            let delay = TRANSMUX_RETRY.delay(failures, rand::random::<f64>());
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                // Shutting down: the job stays queued and resumes at the next start.
+                _ = stopping.wait_for(|s| *s) => return,
             }
         }
     });

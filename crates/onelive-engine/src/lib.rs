@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+mod backoff;
 pub mod config;
 mod duration;
 mod engine;

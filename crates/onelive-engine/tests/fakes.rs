@@ -227,3 +227,65 @@ pub async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A recorder whose recordings fail at once, without a file (a full disk,
+/// a stream URL that never plays), while `failing`; then it records like
+/// [`FakeRecorder`]. Every start is timed.
+#[derive(Clone, Default)]
+pub struct FailingRecorder {
+    pub failing: Arc<std::sync::atomic::AtomicBool>,
+    pub starts: Arc<Mutex<Vec<std::time::Instant>>>,
+    pub inner: FakeRecorder,
+}
+
+#[async_trait]
+impl Recorder for FailingRecorder {
+    async fn start(&self, request: RecordingRequest) -> Result<RecordingHandle, EngineError> {
+        self.starts.lock().unwrap().push(std::time::Instant::now());
+        if !self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return self.inner.start(request).await;
+        }
+        let (tx, rx) = mpsc::channel(4);
+        let _ = tx
+            .send(RecordingEvent::Error {
+                message: "ffmpeg: cannot open the output: No space left on device".into(),
+            })
+            .await;
+        let _ = tx
+            .send(RecordingEvent::Stopped {
+                reason: "ffmpeg exited with status 1".into(),
+                failed: true,
+                next_part: 0,
+            })
+            .await;
+        Ok(RecordingHandle { events: rx, control: Box::new(FakeControl(None)) })
+    }
+}
+
+/// A transmuxer that fails `failures` times (no space left), then copies
+/// like [`FakeTransmuxer`].
+#[derive(Clone, Default)]
+pub struct FlakyTransmuxer {
+    pub failures: Arc<Mutex<u32>>,
+    pub calls: Arc<Mutex<u32>>,
+}
+
+#[async_trait]
+impl Transmuxer for FlakyTransmuxer {
+    async fn transmux(
+        &self,
+        job: &TransmuxJob,
+        format: &str,
+        delete_source: bool,
+    ) -> Result<PathBuf, EngineError> {
+        *self.calls.lock().unwrap() += 1;
+        {
+            let mut left = self.failures.lock().unwrap();
+            if *left > 0 {
+                *left -= 1;
+                return Err(EngineError::Transmux("No space left on device".into()));
+            }
+        }
+        FakeTransmuxer.transmux(job, format, delete_source).await
+    }
+}

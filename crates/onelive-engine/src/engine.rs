@@ -194,6 +194,7 @@ impl Engine {
         });
         let engine = Engine { shared };
         engine.publish(EventData::AppLaunch).await;
+        crate::sessions::announce_pending(&engine.shared).await;
         engine.resume_transmux_jobs();
         let leftovers = crate::recovery::load(&engine.shared.state_dir);
         // Still listed until checked, so that a shutdown during the check
@@ -578,7 +579,12 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 pub(crate) async fn publish(shared: &Shared, data: EventData) {
-    let event = Event::new(data);
+    publish_event(shared, Event::new(data)).await;
+}
+
+/// Publishes an event built by the caller (whose id it may have saved:
+/// the outbox keeps one copy of each event id).
+pub(crate) async fn publish_event(shared: &Shared, event: Event) {
     let type_name = event.type_name().to_owned();
     match event.data.channel() {
         Some((platform, channel)) => {

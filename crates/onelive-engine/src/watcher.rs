@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use onelive_events::{
-    ErrorData, EventData, LiveData, LiveInfo, LiveInfoChangeData, Uuid, VideoFileCreateData,
+    ErrorData, Event, EventData, LiveData, LiveInfo, LiveInfoChangeData, Uuid, VideoFileCreateData,
     VideoFileFinishData,
 };
 use rand::Rng;
@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::backoff::{Backoff, Episode};
 use crate::config::ChannelConfig;
-use crate::engine::{Shared, TransmuxJob, lock, publish, submit_transmux};
+use crate::engine::{Shared, TransmuxJob, lock, publish, publish_event, submit_transmux};
 use crate::machine::{Action, ChannelMachine, Observation, Phase};
 use crate::seams::{ChannelRef, PollResult, RecordingEvent, RecordingHandle, RecordingRequest};
 use crate::template::{EngineValues, prepare};
@@ -103,6 +103,9 @@ struct Watcher {
     retry: Backoff,
     /// No recording starts before this (set after a failure).
     retry_at: Option<Instant>,
+    /// A lost stream source, reported only if the next poll finds the
+    /// channel still live (else the stream simply ended).
+    source_lost: Option<(Uuid, String)>,
 }
 
 /// A recording that ends sooner than this without a good file is a quick failure.
@@ -186,6 +189,7 @@ pub(crate) async fn run_watcher(
         episode: Episode::default(),
         retry: recording_retry(interval),
         retry_at: None,
+        source_lost: None,
     };
     loop {
         let wake = match w.machine.deadline() {
@@ -325,6 +329,18 @@ impl Watcher {
             }
         };
         let live = matches!(observation, Some(Observation::Live(_)));
+        if let Some((session_id, message)) = self.source_lost.take() {
+            if live {
+                if self.episode.failures() == 0 || self.episode.report() {
+                    self.emit_error(Some(session_id), message).await;
+                }
+            } else {
+                tracing::info!(
+                    platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel,
+                    "the stream source went away and the channel is no longer live: the stream ended"
+                );
+            }
+        }
         let mut actions = match observation {
             Some(obs) => self.machine.observe(now, obs),
             None => self.machine.tick(now),
@@ -372,7 +388,12 @@ impl Watcher {
         for action in actions {
             match action {
                 Action::LiveStart { session_id, info } => {
-                    self.emit(EventData::LiveStart(self.live_data(session_id, info))).await;
+                    // One durable step with the session: it is saved with
+                    // its `live_start` before the event is published (see
+                    // `OpenSession::pending_live_start`).
+                    let event = Event::new(EventData::LiveStart(self.live_data(session_id, info)));
+                    self.persist_session_with(Some(event.to_json()));
+                    publish_event(&self.ctx.shared, event).await;
                 }
                 Action::LiveEnd { session_id, info } => {
                     self.emit(EventData::LiveEnd(self.live_data(session_id, info))).await;
@@ -411,6 +432,12 @@ impl Watcher {
     /// Writes the open session to `open-sessions.json` when it started,
     /// ended, got a new part or new metadata, or the heartbeat is due while live.
     fn persist_session(&mut self) {
+        self.persist_session_with(None);
+    }
+
+    /// [`Self::persist_session`], saving `live_start` (an event's JSON)
+    /// with the session until the next write.
+    fn persist_session_with(&mut self, live_start: Option<String>) {
         let key = crate::sessions::key(&self.ctx.cref.platform, &self.ctx.cref.channel);
         let Some(session_id) = self.machine.session_id() else {
             if self.persisted.take().is_some() {
@@ -430,13 +457,18 @@ impl Watcher {
                 let beat = live
                     && now_ms.saturating_sub(p.last_live_at)
                         >= i64::try_from(self.heartbeat.as_millis()).unwrap_or(i64::MAX);
-                if !beat && p.next_part == next_part && p.live_info == info {
+                if !beat
+                    && p.next_part == next_part
+                    && p.live_info == info
+                    && p.pending_live_start == live_start
+                {
                     return;
                 }
                 crate::sessions::OpenSession {
                     next_part,
                     live_info: info,
                     last_live_at: if live { now_ms } else { p.last_live_at },
+                    pending_live_start: live_start,
                     ..p.clone()
                 }
             }
@@ -450,6 +482,7 @@ impl Watcher {
                 live_info: info,
                 next_part,
                 last_live_at: now_ms,
+                pending_live_start: live_start,
             },
         };
         crate::sessions::upsert(&self.ctx.shared, next.clone());
@@ -669,7 +702,8 @@ impl Watcher {
         // Poll now: still live -> next part. After a quick failure, wait:
         // longer and longer while the failures go on.
         let delay = if !good && (failed || lasted < QUICK_FAILURE) {
-            let message = (failed && !created)
+            // (A lost source is judged at the next poll instead.)
+            let message = (failed && !created && self.source_lost.is_none())
                 .then(|| format!("recording failed before writing a file: {reason}"));
             if let Some(m) = &message {
                 lock(&self.ctx.view).last_error = Some(m.clone());
@@ -789,6 +823,10 @@ impl Watcher {
                         "recording error (one error event per failure episode)"
                     );
                 }
+            }
+            RecordingEvent::SourceLost { message } => {
+                // Judged at the next poll (which comes at once when the recording ends).
+                self.source_lost = Some((rec.session_id, message));
             }
             RecordingEvent::Stopped { .. } => {}
         }

@@ -9,7 +9,7 @@ use onelive_engine::{Engine, EngineParts};
 use onelive_events::EventData;
 
 use crate::engine_flow::{config, count};
-use crate::fakes::{FailingRecorder, Fakes, FlakyTransmuxer, wait_for};
+use crate::fakes::{FailingRecorder, Fakes, FlakyTransmuxer, LosingRecorder, wait_for};
 
 fn errors(f: &Fakes) -> Vec<String> {
     f.delivery
@@ -92,4 +92,52 @@ async fn a_failed_transmux_is_retried_and_reported_once() {
     );
     assert!(engine.pending_transmux_jobs().is_empty());
     engine.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn losing_source(still_live: bool) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let recorder = LosingRecorder::default();
+    let parts = EngineParts { recorder: Arc::new(recorder.clone()), ..f.parts() };
+    let mut c = config(dir.path(), &["jane"]);
+    // The next scheduled poll is far: the one that judges the loss is the
+    // poll made at once when the recording ends.
+    c.watch.poll_interval = onelive_engine::HumanDuration(Duration::from_secs(30));
+    let engine = Engine::start(c, None, parts).await.unwrap();
+    f.source.live("jane", "t", "c");
+    wait_for("video_file_create", Duration::from_secs(40), || {
+        count(&f.delivery.types(), "video_file_create") == 1
+    })
+    .await;
+    if !still_live {
+        f.source.offline("jane");
+    }
+    recorder.lose.notify_one();
+    if still_live {
+        // A real loss: reported, and the next part records.
+        wait_for("part 2", Duration::from_secs(20), || {
+            count(&f.delivery.types(), "video_file_create") == 2
+        })
+        .await;
+    } else {
+        wait_for("live_end", Duration::from_secs(20), || {
+            count(&f.delivery.types(), "live_end") == 1
+        })
+        .await;
+    }
+    engine.shutdown(Duration::from_secs(5)).await;
+    errors(&f)
+}
+
+#[tokio::test]
+async fn a_source_lost_at_the_end_of_a_stream_is_no_error() {
+    let errs = losing_source(false).await;
+    assert!(errs.is_empty(), "{errs:?}");
+}
+
+#[tokio::test]
+async fn a_source_lost_while_the_channel_is_live_is_one_error() {
+    let errs = losing_source(true).await;
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("lost the stream source"), "{errs:?}");
 }

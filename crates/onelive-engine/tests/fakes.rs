@@ -289,3 +289,46 @@ impl Transmuxer for FlakyTransmuxer {
         FakeTransmuxer.transmux(job, format, delete_source).await
     }
 }
+
+/// A recorder whose stream source goes away when `lose` is notified (the
+/// file is finished, then [`RecordingEvent::SourceLost`] and a failed stop,
+/// as the ffmpeg recorder reports it); a stop request ends it normally.
+#[derive(Clone, Default)]
+pub struct LosingRecorder {
+    pub lose: Arc<tokio::sync::Notify>,
+    pub starts: Arc<Mutex<u32>>,
+}
+
+#[async_trait]
+impl Recorder for LosingRecorder {
+    async fn start(&self, request: RecordingRequest) -> Result<RecordingHandle, EngineError> {
+        let n = {
+            let mut starts = self.starts.lock().unwrap();
+            *starts += 1;
+            *starts
+        };
+        let path = request.output_dir.join(format!("lost-{n}.ts"));
+        std::fs::create_dir_all(&request.output_dir).unwrap();
+        let (tx, rx) = mpsc::channel(16);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let lose = self.lose.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(RecordingEvent::FileCreated { path: path.clone() }).await;
+            let _ = std::fs::write(&path, b"0123456789");
+            let lost = tokio::select! {
+                () = lose.notified() => true,
+                _ = stop_rx => false,
+            };
+            let _ = tx.send(RecordingEvent::FileFinished { path, size: 10, duration: 1.5 }).await;
+            if lost {
+                let message = "lost the stream source, ffmpeg ended: Failed to reload playlist 0";
+                let _ = tx.send(RecordingEvent::SourceLost { message: message.into() }).await;
+            }
+            let reason = if lost { "lost the stream source" } else { "stopped" };
+            let _ = tx
+                .send(RecordingEvent::Stopped { reason: reason.into(), failed: lost, next_part: 0 })
+                .await;
+        });
+        Ok(RecordingHandle { events: rx, control: Box::new(FakeControl(Some(stop_tx))) })
+    }
+}

@@ -5,3 +5,4 @@ mod backoff;
 mod config_errors;
 mod engine_flow;
 mod fakes;
+mod handoff;

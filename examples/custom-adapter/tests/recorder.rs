@@ -46,6 +46,8 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
             let mut events = r.events.lock().unwrap();
             if !events.iter().any(|e| e.id == event.id) {
                 events.push(event);
+                // Concurrent deliveries may complete out of order: keep event order.
+                events.sort_by_key(|e| (e.ts, e.id));
             }
             StatusCode::NO_CONTENT
         }

@@ -80,6 +80,9 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
         describe(&event)
     );
     received.events.push(event);
+    // Deliveries run concurrently and may complete out of order (see
+    // docs/webhook-delivery.md, "Ordering"): keep them in event order.
+    received.events.sort_by_key(|e| (e.ts, e.id));
     StatusCode::OK
 }
 

@@ -143,6 +143,9 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
     let mut events = r.events.lock().unwrap();
     if !events.iter().any(|e| e.id == event.id) {
         events.push(event);
+        // Deliveries run concurrently and may complete out of order (see
+        // docs/webhook-delivery.md, "Ordering"): the tests read event order.
+        events.sort_by_key(|e| (e.ts, e.id));
     }
     StatusCode::NO_CONTENT
 }

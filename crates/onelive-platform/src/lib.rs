@@ -56,11 +56,11 @@ mod adapter;
 pub mod adapters;
 mod config;
 mod error;
-mod hls;
+pub mod hls;
 mod http;
 mod json;
 mod registry;
-mod url_match;
+pub mod url_match;
 
 pub use adapter::{
     ChannelRef, Clock, FixedClock, OsRandom, PlatformAdapter, PlatformContext, RandomSource,

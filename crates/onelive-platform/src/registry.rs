@@ -43,6 +43,7 @@ impl PlatformRegistry {
             Arc::new(adapters::douyu::Douyu::new()),
             Arc::new(adapters::soop::Soop),
             Arc::new(adapters::kick::Kick),
+            Arc::new(adapters::douyin::Douyin::new()),
         ];
         let mut fallback: Vec<Arc<dyn PlatformAdapter>> =
             vec![Arc::new(adapters::generic::Generic)];

@@ -1,6 +1,8 @@
 //! The built-in adapters. Each is also usable on its own.
 
 pub mod bilibili;
+mod bytedance;
+pub mod douyin;
 pub mod douyu;
 pub mod generic;
 pub mod huya;

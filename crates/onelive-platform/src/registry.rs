@@ -44,6 +44,7 @@ impl PlatformRegistry {
             Arc::new(adapters::soop::Soop),
             Arc::new(adapters::kick::Kick),
             Arc::new(adapters::douyin::Douyin::new()),
+            Arc::new(adapters::tiktok::TikTok),
         ];
         let mut fallback: Vec<Arc<dyn PlatformAdapter>> =
             vec![Arc::new(adapters::generic::Generic)];

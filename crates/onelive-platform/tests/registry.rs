@@ -51,7 +51,10 @@ fn builtins_in_order_with_generic_last() {
         .iter()
         .map(|a| a.name().to_owned())
         .collect();
-    assert_eq!(names, ["bilibili", "twitch", "huya", "douyu", "soop", "kick", "generic"]);
+    assert_eq!(
+        names,
+        ["bilibili", "twitch", "huya", "douyu", "soop", "kick", "douyin", "tiktok", "generic"]
+    );
     let with_streamlink = PlatformRegistry::builtin(&PlatformsConfig::default());
     let names: Vec<String> =
         with_streamlink.adapters().iter().map(|a| a.name().to_owned()).collect();

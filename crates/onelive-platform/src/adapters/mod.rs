@@ -9,6 +9,7 @@ pub mod huya;
 pub mod kick;
 pub mod soop;
 pub mod streamlink;
+pub mod tiktok;
 pub mod twitch;
 
 use std::collections::BTreeMap;

@@ -71,6 +71,11 @@ pub trait PlatformAdapter: Send + Sync + 'static {
         ctx: &PlatformContext,
         channel: &str,
     ) -> Result<Vec<StreamVariant>>;
+
+    /// The shortest poll interval this adapter tolerates; None = the engine's default.
+    fn min_poll_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// A channel on a platform, as resolved from a URL.

@@ -11,6 +11,7 @@ pub mod soop;
 pub mod streamlink;
 pub mod tiktok;
 pub mod twitch;
+pub mod ytdlp;
 
 use std::collections::BTreeMap;
 

@@ -12,8 +12,8 @@
 //! yt-dlp says a download needs. Host overrides do not apply (yt-dlp does
 //! its own HTTP); the global or `[platforms.ytdlp]` proxy and user agent
 //! are passed on, and `[platforms.ytdlp] cookies` never reach the
-//! process list (they are not passed at all: use a cookies file through
-//! yt-dlp's own configuration).
+//! process list (they are not passed at all: put `--cookies <file>` in
+//! yt-dlp's own configuration file, which it reads).
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -84,7 +84,7 @@ impl YtDlp {
         let site = config.site(NAME);
         let mut command = tokio::process::Command::new(&self.program);
         command
-            .args(["-J", "--no-playlist", "--no-warnings", "--no-progress", "--ignore-config"])
+            .args(["-J", "--no-playlist", "--no-warnings", "--no-progress"])
             .arg("--socket-timeout")
             .arg(config.timeout_secs.max(1).to_string())
             .arg("--user-agent")

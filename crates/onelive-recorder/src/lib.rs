@@ -44,11 +44,14 @@ mod config;
 mod disk;
 mod error;
 mod ffmpeg;
+mod native;
 mod recording;
 mod redact;
 mod template;
 
-pub use config::{Container, EventContext, RecordingConfig, SplitPolicy, StreamKind, StreamSource};
+pub use config::{
+    Container, Engine, EventContext, RecordingConfig, SplitPolicy, StreamKind, StreamSource,
+};
 pub use disk::free_bytes;
 pub use error::RecorderError;
 pub use recording::{

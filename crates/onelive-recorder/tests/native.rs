@@ -1,0 +1,252 @@
+//! The native engine against live loopback origins: the synthetic FLV
+//! channel and the scripted broken FLV origin. Every file is checked with
+//! ffprobe/ffmpeg.
+
+use std::path::Path;
+use std::time::Duration;
+
+use onelive_events::EventData;
+use onelive_recorder::{
+    EndReason, Engine, EventContext, RecordingConfig, SplitPolicy, StreamKind, StreamSource, record,
+};
+use onelive_synthetic::{BrokenFlvOptions, BrokenFlvOrigin, SyntheticOptions, SyntheticOrigin};
+
+use crate::common::{drain, errors};
+
+fn native(url: String, kind: StreamKind, dir: &Path) -> RecordingConfig {
+    let mut cfg = RecordingConfig::new(StreamSource::new(url, kind), dir);
+    cfg.engine = Engine::Native;
+    cfg.min_free_bytes = 0;
+    cfg
+}
+
+/// What ffprobe sees in a file, packet by packet.
+#[derive(Debug)]
+pub struct Packets {
+    pub video_pts: Vec<f64>,
+    pub audio_pts: Vec<f64>,
+    pub first_video_key: bool,
+    pub width: u64,
+    /// End of the last packet (pts + duration), the timeline's own duration.
+    pub end: f64,
+}
+
+pub async fn packets(path: &Path) -> Packets {
+    let out = tokio::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "packet=codec_type,pts_time,duration_time,flags:stream=codec_type,width",
+        ])
+        .args(["-of", "json"])
+        .arg(path)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffprobe on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut p = Packets {
+        video_pts: vec![],
+        audio_pts: vec![],
+        first_video_key: false,
+        width: 0,
+        end: 0.0,
+    };
+    for s in v["streams"].as_array().unwrap() {
+        if s["codec_type"] == "video" {
+            p.width = s["width"].as_u64().unwrap_or(0);
+        }
+    }
+    for pkt in v["packets"].as_array().unwrap() {
+        let pts: f64 = pkt["pts_time"].as_str().unwrap().parse().unwrap();
+        let dur: f64 = pkt["duration_time"].as_str().and_then(|d| d.parse().ok()).unwrap_or(0.0);
+        p.end = p.end.max(pts + dur);
+        if pkt["codec_type"] == "video" {
+            if p.video_pts.is_empty() {
+                p.first_video_key = pkt["flags"].as_str().unwrap().starts_with('K');
+            }
+            p.video_pts.push(pts);
+        } else {
+            p.audio_pts.push(pts);
+        }
+    }
+    p
+}
+
+/// `ffmpeg -v error -i FILE -f null -` prints nothing.
+pub async fn decodes_cleanly(path: &Path) {
+    let out = tokio::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{} does not decode cleanly: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every finished file: valid, decodes end to end, starts at 0 with a
+/// keyframe, never goes backwards; its event has the true size and a
+/// duration within 0.1 s of the packets' timeline. Returns the files' packets.
+async fn check_finished(events: &[onelive_events::Event]) -> Vec<Packets> {
+    let mut out = Vec::new();
+    for e in events {
+        let EventData::VideoFileFinish(f) = &e.data else { continue };
+        let path = Path::new(&f.path);
+        assert_eq!(f.filesize, std::fs::metadata(path).unwrap().len(), "true size of {}", f.path);
+        decodes_cleanly(path).await;
+        let p = packets(path).await;
+        assert!(p.first_video_key, "{} does not start with a keyframe", f.path);
+        let first = p.video_pts[0].min(p.audio_pts.first().copied().unwrap_or(f64::MAX));
+        assert!(first.abs() < 1e-9, "{} starts at {first}", f.path);
+        for (name, pts) in [("video", &p.video_pts), ("audio", &p.audio_pts)] {
+            for w in pts.windows(2) {
+                assert!(w[1] > w[0], "{name} goes backwards in {}: {w:?}", f.path);
+            }
+        }
+        assert!(
+            (f.duration - p.end).abs() < 0.1,
+            "{}: event says {} s, packets end at {}",
+            f.path,
+            f.duration,
+            p.end
+        );
+        out.push(p);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_broken_cdn_flv_stream_is_recorded_repaired() {
+    let origin = BrokenFlvOrigin::start(BrokenFlvOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let cfg = native(origin.url(), StreamKind::Flv, dir.path());
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(120), recording.wait())
+        .await
+        .expect("the stream ends");
+    let events = drain(&mut rx);
+    assert_eq!(outcome.reason, EndReason::StreamEnded, "{:?}", errors(&events));
+    assert_eq!(origin.connections_served(), 2, "the recorder reconnected once");
+    // The resolution change starts part 2; the reconnect stays in part 1.
+    assert_eq!(outcome.files.len(), 2, "{outcome:?}");
+    let parts = check_finished(&events).await;
+    assert_eq!((parts[0].width, parts[1].width), (320, 640));
+    let (a, b) = origin.video_frames();
+    // Every frame exactly once: nothing lost at the reconnect, the replay dropped.
+    assert_eq!((parts[0].video_pts.len(), parts[1].video_pts.len()), (a, b));
+    // The jumps and the reset were stitched: no hole longer than a frame or two.
+    for w in parts[0].video_pts.windows(2) {
+        assert!(w[1] - w[0] < 0.2, "a gap in part 1: {w:?}");
+    }
+    assert!((outcome.files[0].duration - 6.0).abs() < 0.2, "{outcome:?}");
+}
+
+#[tokio::test]
+async fn flv_duration_splits_are_gapless() {
+    let opts =
+        SyntheticOptions { duration: Some(Duration::from_secs(7)), ..SyntheticOptions::default() };
+    let fps = opts.fps as usize;
+    let origin = SyntheticOrigin::start(opts).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let mut cfg = native(origin.flv_url(), StreamKind::Flv, dir.path());
+    cfg.split = SplitPolicy { max_duration: Some(Duration::from_secs(2)), max_bytes: None };
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(120), recording.wait())
+        .await
+        .expect("the stream ends");
+    let events = drain(&mut rx);
+    assert_eq!(outcome.reason, EndReason::StreamEnded, "{:?}", errors(&events));
+    assert!(errors(&events).is_empty(), "{:?}", errors(&events));
+    let parts = check_finished(&events).await;
+    assert_eq!(parts.len(), 4, "{outcome:?}");
+    // Each split is at a keyframe (1 s GOP): exactly 2 s of frames per part,
+    // and all 7 s of frames across the parts, none lost or duplicated.
+    let counts: Vec<usize> = parts.iter().map(|p| p.video_pts.len()).collect();
+    assert_eq!(counts, [2 * fps, 2 * fps, 2 * fps, fps]);
+    // Part N ends one frame before part N+1 starts: last PTS + one frame
+    // is its duration, and the next part starts at 0.
+    for p in &parts[..3] {
+        assert!(
+            (p.video_pts.last().unwrap() + 1.0 / fps as f64 - 2.0).abs() < 1e-3,
+            "{:?}",
+            p.video_pts.last()
+        );
+    }
+    assert_eq!(outcome.next_part, 5);
+}
+
+#[tokio::test]
+async fn a_stream_that_is_not_flv_falls_back_to_ffmpeg_with_an_error_event() {
+    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    // An HLS playlist announced as FLV.
+    let mut cfg = native(origin.hls_url(), StreamKind::Flv, dir.path());
+    cfg.stop_after = Some(Duration::from_secs(3));
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(120), recording.wait()).await.expect("it ends");
+    let events = drain(&mut rx);
+    let errs = errors(&events);
+    assert!(
+        errs.iter().any(|e| e.contains("native engine cannot record this stream")
+            && e.contains("not an FLV stream")),
+        "{errs:?}"
+    );
+    // ffmpeg took over and recorded it.
+    assert_eq!(outcome.reason, EndReason::LimitReached, "{errs:?}");
+    assert_eq!(outcome.files.len(), 1);
+}
+
+#[tokio::test]
+async fn stopping_a_native_flv_recording_finalizes_a_seekable_file() {
+    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let cfg = native(origin.flv_url(), StreamKind::Flv, dir.path());
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    // Wait for three seconds of media (a condition, not a time).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while recording.progress().media_time < Duration::from_secs(3) {
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", recording.progress());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let outcome = recording.stop().await;
+    assert_eq!(outcome.reason, EndReason::Stopped);
+    let events = drain(&mut rx);
+    let parts = check_finished(&events).await;
+    assert_eq!(parts.len(), 1);
+    // The onMetaData written at close: ffprobe's format duration is ours,
+    // and the keyframe index lets ffmpeg seek to the last second directly.
+    let f = &outcome.files[0];
+    let (duration, _) = crate::common::probe(&f.path).await;
+    assert!((duration - f.duration).abs() < 1e-3);
+    let seek = tokio::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-ss"])
+        .arg(format!("{:.3}", f.duration - 1.0))
+        .arg("-i")
+        .arg(&f.path)
+        .args(["-f", "null", "-"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        seek.status.success() && seek.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&seek.stderr)
+    );
+}

@@ -250,3 +250,47 @@ async fn stopping_a_native_flv_recording_finalizes_a_seekable_file() {
         String::from_utf8_lossy(&seek.stderr)
     );
 }
+
+#[tokio::test]
+async fn native_hls_splits_at_segment_boundaries_with_true_durations() {
+    let opts =
+        SyntheticOptions { duration: Some(Duration::from_secs(8)), ..SyntheticOptions::default() };
+    let origin = SyntheticOrigin::start(opts).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let mut cfg = native(origin.hls_url(), StreamKind::Hls, dir.path());
+    cfg.split = SplitPolicy { max_duration: Some(Duration::from_secs(2)), max_bytes: None };
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(120), recording.wait())
+        .await
+        .expect("the stream ends");
+    let events = drain(&mut rx);
+    assert_eq!(outcome.reason, EndReason::StreamEnded, "{:?}", errors(&events));
+    assert!(errors(&events).is_empty(), "{:?}", errors(&events));
+    assert!(outcome.files.len() >= 3, "{outcome:?}");
+    let mut frames = 0;
+    for e in &events {
+        let EventData::VideoFileFinish(f) = &e.data else { continue };
+        let path = Path::new(&f.path);
+        assert_eq!(f.filesize, std::fs::metadata(path).unwrap().len());
+        decodes_cleanly(path).await;
+        let p = packets(path).await;
+        assert!(p.first_video_key, "{} does not start with a keyframe", f.path);
+        for w in p.video_pts.windows(2) {
+            assert!(w[1] > w[0], "video goes backwards in {}: {w:?}", f.path);
+        }
+        let (duration, types) = crate::common::probe(path).await;
+        assert_eq!(types, ["audio", "video"]);
+        assert!(
+            (f.duration - duration).abs() < 0.1,
+            "{}: event {} vs ffprobe {duration}",
+            f.path,
+            f.duration
+        );
+        frames += p.video_pts.len();
+    }
+    // Consecutive segments, each once: the frames add up to whole seconds
+    // of the 15 fps stream (the recording starts a few segments behind the
+    // live edge, so not necessarily from the first second).
+    assert_eq!(frames % 15, 0, "{frames} frames");
+}

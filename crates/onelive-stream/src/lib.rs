@@ -16,6 +16,8 @@
 //! - [`hls::PlaylistTracker`]: follows a live HLS media playlist (media
 //!   sequence, discontinuities, playlist resets, `EXT-X-MAP`, encryption) and
 //!   says which segments are new.
+//! - [`ts::TsSpan`]: the media duration of MPEG-TS bytes from their PES
+//!   timestamps (no ffprobe run needed).
 //!
 //! ```
 //! use onelive_stream::flv::{FlvReader, FlvRepairer, Output, RepairConfig};
@@ -35,5 +37,6 @@
 mod error;
 pub mod flv;
 pub mod hls;
+pub mod ts;
 
 pub use error::StreamError;

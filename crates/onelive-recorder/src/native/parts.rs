@@ -67,6 +67,10 @@ impl<'a> Parts<'a> {
         self.current.is_some() || !self.files.is_empty() || !self.discarded.is_empty()
     }
 
+    pub(crate) fn is_open(&self) -> bool {
+        self.current.is_some()
+    }
+
     /// Media seconds finished plus `current` seconds of the open part.
     pub(crate) fn total_media(&self, current: f64) -> f64 {
         self.recorded + current

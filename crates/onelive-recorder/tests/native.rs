@@ -294,3 +294,100 @@ async fn native_hls_splits_at_segment_boundaries_with_true_durations() {
     // live edge, so not necessarily from the first second).
     assert_eq!(frames % 15, 0, "{frames} frames");
 }
+
+#[tokio::test]
+async fn native_unreachable_origin_is_reported_without_secrets() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    for kind in [StreamKind::Flv, StreamKind::Hls] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("http://127.0.0.1:{port}/live.flv?token=supersecret-token");
+        let mut cfg = native(url, kind, dir.path());
+        cfg.source = cfg.source.with_cookie("SESSDATA=cookie-secret-value");
+        cfg.reconnect = false;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+        let outcome =
+            tokio::time::timeout(Duration::from_secs(20), recording.wait()).await.unwrap();
+        let EndReason::SourceLost { stderr } = &outcome.reason else { panic!("{outcome:?}") };
+        assert!(stderr.contains("Connection refused"), "{stderr}");
+        let events = drain(&mut rx);
+        let errs = errors(&events);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("lost the stream source"), "{errs:?}");
+        for text in [stderr, &errs[0]] {
+            assert!(
+                !text.contains("supersecret-token") && !text.contains("cookie-secret"),
+                "{text}"
+            );
+        }
+        assert!(outcome.files.is_empty() && outcome.discarded.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn native_watchdog_fires_when_the_origin_stalls_and_the_file_is_kept() {
+    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    for (url, kind) in [(origin.flv_url(), StreamKind::Flv), (origin.hls_url(), StreamKind::Hls)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = native(url, kind, dir.path());
+        cfg.stall_timeout = Duration::from_secs(3);
+        cfg.io_timeout = Duration::from_secs(60);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+        crate::common::wait_for_file_bytes(&recording, 80_000).await;
+        origin.freeze();
+        let outcome =
+            tokio::time::timeout(Duration::from_secs(30), recording.wait()).await.unwrap();
+        origin.unfreeze();
+        assert_eq!(
+            outcome.reason,
+            EndReason::Stalled { after: Duration::from_secs(3) },
+            "{kind:?} {outcome:?}"
+        );
+        let events = drain(&mut rx);
+        assert_eq!(outcome.files.len(), 1, "{outcome:?}");
+        assert!(errors(&events).iter().any(|e| e.contains("stalled")));
+        assert_eq!(outcome.next_part, 2, "the caller restarts into part 2");
+        let (duration, types) = crate::common::probe(&outcome.files[0].path).await;
+        assert_eq!(types, ["audio", "video"]);
+        assert!(
+            (duration - outcome.files[0].duration).abs() < 0.1,
+            "{kind:?}: {duration} vs {outcome:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn native_origin_killed_mid_recording_is_source_lost_with_a_valid_file() {
+    let mut origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = native(origin.hls_url(), StreamKind::Hls, dir.path());
+    cfg.stall_timeout = Duration::from_secs(4);
+    cfg.io_timeout = Duration::from_secs(3);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    crate::common::wait_for_file_bytes(&recording, 80_000).await;
+    origin.stop().await;
+    let outcome = tokio::time::timeout(Duration::from_secs(30), recording.wait()).await.unwrap();
+    let EndReason::SourceLost { stderr } = &outcome.reason else { panic!("{outcome:?}") };
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert_eq!(outcome.files.len(), 1, "{outcome:?}");
+    let events = drain(&mut rx);
+    assert!(errors(&events).iter().any(|e| e.contains("lost the stream source")));
+    check_finished_ts(&events).await;
+}
+
+/// TS parts: valid, decode cleanly, true sizes, durations within 0.1 s of ffprobe.
+async fn check_finished_ts(events: &[onelive_events::Event]) {
+    for e in events {
+        let EventData::VideoFileFinish(f) = &e.data else { continue };
+        let path = Path::new(&f.path);
+        assert_eq!(f.filesize, std::fs::metadata(path).unwrap().len());
+        decodes_cleanly(path).await;
+        let (duration, _) = crate::common::probe(path).await;
+        assert!((f.duration - duration).abs() < 0.1, "{}: {} vs {duration}", f.path, f.duration);
+    }
+}

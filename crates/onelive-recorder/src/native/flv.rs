@@ -57,17 +57,7 @@ pub(super) async fn record(
             break NativeEnd::Done(EndReason::Stopped);
         }
         if let Some(since) = lost_since {
-            if st.last_progress.elapsed() >= cfg.stall_timeout {
-                parts
-                    .emitter()
-                    .error(format!(
-                        "recording stalled: no progress for {} s (last error: {last_error})",
-                        cfg.stall_timeout.as_secs()
-                    ))
-                    .await;
-                break NativeEnd::Done(EndReason::Stalled { after: cfg.stall_timeout });
-            }
-            if since.elapsed() >= RECONNECT_WINDOW {
+            if !cfg.reconnect || since.elapsed() >= RECONNECT_WINDOW.min(cfg.stall_timeout) {
                 parts.emitter().error(format!("lost the stream source: {last_error}")).await;
                 break NativeEnd::Done(EndReason::SourceLost { stderr: last_error });
             }
@@ -80,6 +70,14 @@ pub(super) async fn record(
         }
         let resp = tokio::select! {
             _ = stop.cancelled() => break NativeEnd::Done(EndReason::Stopped),
+            _ = tokio::time::sleep_until(st.last_progress + cfg.stall_timeout) => {
+                if lost_since.is_some() {
+                    // Reconnects have been failing: the source is gone, not stalled.
+                    parts.emitter().error(format!("lost the stream source: {last_error}")).await;
+                    break NativeEnd::Done(EndReason::SourceLost { stderr: last_error });
+                }
+                break stalled(cfg, parts).await;
+            }
             r = http::get(cfg, &cfg.source.url, &redactor) => r,
         };
         let resp = match resp {

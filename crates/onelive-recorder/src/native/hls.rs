@@ -38,6 +38,7 @@ pub(super) async fn record(
     let mut part = Part { span: TsSpan::new(), bytes: 0 };
     let mut last_progress = Instant::now();
     let mut failing_since: Option<Instant> = None;
+    let mut last_error = String::new();
     let mut gap = false;
     let end = 'outer: loop {
         if stop.is_cancelled() {
@@ -46,6 +47,14 @@ pub(super) async fn record(
         let reload_started = Instant::now();
         let text = tokio::select! {
             _ = stop.cancelled() => break NativeEnd::Done(EndReason::Stopped),
+            _ = tokio::time::sleep_until(last_progress + cfg.stall_timeout) => {
+                if failing_since.is_some() {
+                    // Reloads have been failing: the source is gone, not stalled.
+                    parts.emitter().error(format!("lost the stream source: {last_error}")).await;
+                    break NativeEnd::Done(EndReason::SourceLost { stderr: last_error });
+                }
+                break stalled(cfg, parts, "the playlist does not answer").await;
+            }
             r = fetch(cfg, base.as_str(), &redactor) => r,
         };
         let update = match text.and_then(|t| {
@@ -66,14 +75,11 @@ pub(super) async fn record(
                 break NativeEnd::Done(EndReason::SourceLost { stderr: why });
             }
             Err(f) => {
-                let last_error = f.message().to_owned();
+                last_error = f.message().to_owned();
                 let since = *failing_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= RECONNECT_WINDOW {
+                if !cfg.reconnect || since.elapsed() >= RECONNECT_WINDOW.min(cfg.stall_timeout) {
                     parts.emitter().error(format!("lost the stream source: {last_error}")).await;
-                    break NativeEnd::Done(EndReason::SourceLost { stderr: last_error });
-                }
-                if last_progress.elapsed() >= cfg.stall_timeout {
-                    break stalled(cfg, parts, &last_error).await;
+                    break NativeEnd::Done(EndReason::SourceLost { stderr: last_error.clone() });
                 }
                 if !pause(stop, Duration::from_millis(500)).await {
                     break NativeEnd::Done(EndReason::Stopped);
@@ -106,6 +112,7 @@ pub(super) async fn record(
             }
             let bytes = tokio::select! {
                 _ = stop.cancelled() => break 'outer NativeEnd::Done(EndReason::Stopped),
+                _ = tokio::time::sleep_until(last_progress + cfg.stall_timeout) => break 'outer stalled(cfg, parts, "a segment does not arrive").await,
                 b = segment(cfg, &base, seg, &redactor) => b,
             };
             let bytes = match bytes {

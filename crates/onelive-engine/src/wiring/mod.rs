@@ -42,7 +42,7 @@ pub async fn real_parts(
     })?;
     Ok(EngineParts {
         source: Arc::new(PlatformSource::new(&config.platforms)?),
-        recorder: Arc::new(FfmpegRecorder::default()),
+        recorder: Arc::new(FfmpegRecorder::default().with_engine(config.recording.engine)),
         transmuxer: Arc::new(VerifiedTransmuxer::default()),
         delivery: Arc::new(WebhookDelivery::open(state_dir).await?),
     })

@@ -28,6 +28,9 @@ pub struct EngineConfig {
     /// Remuxing of finished recordings to `.mp4`/`.mkv`.
     #[serde(default)]
     pub transmux: TransmuxConfig,
+    /// `[recording]`: which recording engine runs.
+    #[serde(default)]
+    pub recording: RecordingSection,
     /// Polling, debounce and concurrency.
     #[serde(default)]
     pub watch: WatchConfig,
@@ -75,6 +78,17 @@ pub struct OutputConfig {
     /// `.flv` for HTTP-FLV), `ts` or `flv`.
     #[serde(default = "default_container")]
     pub container: String,
+}
+
+/// `[recording]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingSection {
+    /// `native` (default: in-process HTTP-FLV/HLS with FLV repair and
+    /// gapless splits, falling back to ffmpeg for streams it cannot handle)
+    /// or `ffmpeg` (one `ffmpeg -c copy` per part). See `docs/recording.md`.
+    #[serde(default)]
+    pub engine: onelive_recorder::Engine,
 }
 
 /// `[split]`: cut a recording into a new part on these limits (0 = never).

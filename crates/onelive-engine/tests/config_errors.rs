@@ -167,3 +167,15 @@ fn an_unreadable_file_names_the_file() {
     let e = EngineConfig::load(Path::new("/nonexistent/oneliverec.toml")).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/oneliverec.toml"), "{e}");
 }
+
+#[test]
+fn the_recording_engine_is_native_by_default_and_checked() {
+    let default = EngineConfig::parse("", Path::new("a.toml")).unwrap();
+    assert_eq!(default.recording.engine, onelive_recorder::Engine::Native);
+    let ffmpeg =
+        EngineConfig::parse("[recording]\nengine = \"ffmpeg\"\n", Path::new("a.toml")).unwrap();
+    assert_eq!(ffmpeg.recording.engine, onelive_recorder::Engine::Ffmpeg);
+    let (key, reason) = err("[recording]\nengine = \"gstreamer\"\n");
+    assert_eq!(key, "recording.engine");
+    assert!(reason.contains("native") && reason.contains("ffmpeg"), "{reason}");
+}

@@ -301,6 +301,8 @@ pub enum ActionConfig {
     Exec(ExecConfig),
     /// POST the event to another URL.
     Forward(ForwardConfig),
+    /// On `live_end`: concatenate the session's parts into one file.
+    Merge(MergeConfig),
 }
 
 impl ActionConfig {
@@ -310,6 +312,7 @@ impl ActionConfig {
             ActionConfig::Pixeldrain(_) => "pixeldrain",
             ActionConfig::Exec(_) => "exec",
             ActionConfig::Forward(_) => "forward",
+            ActionConfig::Merge(_) => "merge",
         }
     }
 
@@ -319,6 +322,7 @@ impl ActionConfig {
             ActionConfig::Pixeldrain(c) => (c.attempts, c.retry_delay_secs),
             ActionConfig::Exec(c) => (c.attempts, c.retry_delay_secs),
             ActionConfig::Forward(c) => (c.attempts, c.retry_delay_secs),
+            ActionConfig::Merge(c) => (c.attempts, c.retry_delay_secs),
         };
         RetryPolicy { attempts: attempts.max(1), delay: secs(delay) }
     }
@@ -329,6 +333,7 @@ impl ActionConfig {
             ActionConfig::Pixeldrain(c) => &c.then,
             ActionConfig::Exec(c) => &c.then,
             ActionConfig::Forward(c) => &c.then,
+            ActionConfig::Merge(c) => &c.then,
         }
     }
 
@@ -434,6 +439,47 @@ pub struct ForwardConfig {
     pub timeout_secs: f64,
 }
 
+/// `kind = "merge"` (rules selecting `live_end` only).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeConfig {
+    /// Named actions to run on each merged file.
+    #[serde(default)]
+    pub then: Vec<String>,
+    /// Merge the transmuxed files (`video_transmux_finish` outputs) and wait
+    /// until every part has one (default true); false merges the recorded
+    /// files (`video_file_finish` paths) as they are.
+    #[serde(default = "yes")]
+    pub transmuxed: bool,
+    /// Delete the parts once the merged file is verified (default false).
+    #[serde(default)]
+    pub delete_parts: bool,
+    /// The ffmpeg program, default `ffmpeg`.
+    #[serde(default = "ffmpeg")]
+    pub ffmpeg: String,
+    /// The ffprobe program, default `ffprobe`.
+    #[serde(default = "ffprobe")]
+    pub ffprobe: String,
+    /// Attempts, default 30 (an attempt waiting for a part's transmux fails).
+    #[serde(default = "thirty_u32")]
+    pub attempts: u32,
+    /// Seconds before the second attempt (doubling after), default 10.
+    #[serde(default = "ten")]
+    pub retry_delay_secs: f64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn ffmpeg() -> String {
+    "ffmpeg".into()
+}
+fn ffprobe() -> String {
+    "ffprobe".into()
+}
+fn thirty_u32() -> u32 {
+    30
+}
 fn default_api() -> String {
     DEFAULT_PIXELDRAIN_API.into()
 }
@@ -567,6 +613,14 @@ impl SinkConfig {
                 {
                     return bad(format!("{at}: event type {t} carries no file to upload"));
                 }
+                if let ActionConfig::Merge(_) = action {
+                    if types.iter().any(|t| *t != EventType::LiveEnd) {
+                        return bad(format!(
+                            "{at}: merge runs on live_end only; events must be [\"live_end\"]"
+                        ));
+                    }
+                    needs_roots = true;
+                }
                 check_action(&at, action)?;
                 if action.uses_file() && types.iter().any(|t| carries_file(*t)) {
                     needs_roots = true;
@@ -578,6 +632,9 @@ impl SinkConfig {
             let at = format!("actions.{name} ({})", action.kind());
             if name.is_empty() {
                 return bad("an [actions] name is empty".into());
+            }
+            if let ActionConfig::Merge(_) = action {
+                return bad(format!("{at}: merge runs on live_end in a rule, not as a then step"));
             }
             check_action(&at, action)?;
             if action.uses_file() {
@@ -657,6 +714,12 @@ fn check_action(at: &str, action: &ActionConfig) -> Result<()> {
             }
             if !(c.timeout_secs.is_finite() && c.timeout_secs > 0.0) {
                 return bad(format!("{at}: timeout_secs must be > 0"));
+            }
+            check_delay(at, c.retry_delay_secs)
+        }
+        ActionConfig::Merge(c) => {
+            if c.ffmpeg.is_empty() || c.ffprobe.is_empty() {
+                return bad(format!("{at}: ffmpeg and ffprobe must not be empty"));
             }
             check_delay(at, c.retry_delay_secs)
         }

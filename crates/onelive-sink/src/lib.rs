@@ -46,6 +46,7 @@ pub mod auth;
 pub mod config;
 mod error;
 mod listen;
+mod merge;
 pub mod paths;
 pub mod progress;
 mod server;

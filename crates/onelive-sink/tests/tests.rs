@@ -6,5 +6,6 @@ mod common;
 mod confinement;
 mod durability;
 mod hardening;
+mod merge;
 mod pixeldrain;
 mod receiving;

@@ -303,6 +303,8 @@ pub enum ActionConfig {
     Forward(ForwardConfig),
     /// On `live_end`: concatenate the session's parts into one file.
     Merge(MergeConfig),
+    /// Upload the file to an rclone remote.
+    Rclone(RcloneConfig),
 }
 
 impl ActionConfig {
@@ -313,6 +315,7 @@ impl ActionConfig {
             ActionConfig::Exec(_) => "exec",
             ActionConfig::Forward(_) => "forward",
             ActionConfig::Merge(_) => "merge",
+            ActionConfig::Rclone(_) => "rclone",
         }
     }
 
@@ -323,6 +326,7 @@ impl ActionConfig {
             ActionConfig::Exec(c) => (c.attempts, c.retry_delay_secs),
             ActionConfig::Forward(c) => (c.attempts, c.retry_delay_secs),
             ActionConfig::Merge(c) => (c.attempts, c.retry_delay_secs),
+            ActionConfig::Rclone(c) => (c.attempts, c.retry_delay_secs),
         };
         RetryPolicy { attempts: attempts.max(1), delay: secs(delay) }
     }
@@ -334,12 +338,16 @@ impl ActionConfig {
             ActionConfig::Exec(c) => &c.then,
             ActionConfig::Forward(c) => &c.then,
             ActionConfig::Merge(c) => &c.then,
+            ActionConfig::Rclone(c) => &c.then,
         }
     }
 
     /// Whether this action works on the event's file.
     pub fn uses_file(&self) -> bool {
-        matches!(self, ActionConfig::Pixeldrain(_) | ActionConfig::Exec(_))
+        matches!(
+            self,
+            ActionConfig::Pixeldrain(_) | ActionConfig::Exec(_) | ActionConfig::Rclone(_)
+        )
     }
 }
 
@@ -468,6 +476,41 @@ pub struct MergeConfig {
     pub retry_delay_secs: f64,
 }
 
+/// `kind = "rclone"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RcloneConfig {
+    /// Named actions to run on this upload's result.
+    #[serde(default)]
+    pub then: Vec<String>,
+    /// Destination folder, `remote:path` (the file keeps its name). A
+    /// secret: connection strings may carry passwords; results and logs
+    /// show it without parameters.
+    pub remote: SecretString,
+    /// rclone's configuration file (`--config`); default: rclone's own.
+    #[serde(default)]
+    pub config: Option<PathBuf>,
+    /// Ask `rclone link` for a share link after the upload (default true);
+    /// remotes without links give `remote:path` as the result.
+    #[serde(default = "yes")]
+    pub link: bool,
+    /// The rclone program, default `rclone`.
+    #[serde(default = "rclone")]
+    pub rclone: String,
+    /// More arguments for `rclone copyto`, e.g. `["--bwlimit", "10M"]`.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+    /// Attempts, default 3.
+    #[serde(default = "three")]
+    pub attempts: u32,
+    /// Seconds before the second attempt (doubling after), default 10.
+    #[serde(default = "ten")]
+    pub retry_delay_secs: f64,
+}
+
+fn rclone() -> String {
+    "rclone".into()
+}
 fn yes() -> bool {
     true
 }
@@ -608,7 +651,7 @@ impl SinkConfig {
             }
             for (j, action) in rule.actions.iter().enumerate() {
                 let at = format!("{at}.actions[{j}] ({})", action.kind());
-                if let ActionConfig::Pixeldrain(_) = action
+                if let ActionConfig::Pixeldrain(_) | ActionConfig::Rclone(_) = action
                     && let Some(t) = types.iter().find(|t| !carries_file(**t))
                 {
                     return bad(format!("{at}: event type {t} carries no file to upload"));
@@ -714,6 +757,17 @@ fn check_action(at: &str, action: &ActionConfig) -> Result<()> {
             }
             if !(c.timeout_secs.is_finite() && c.timeout_secs > 0.0) {
                 return bad(format!("{at}: timeout_secs must be > 0"));
+            }
+            check_delay(at, c.retry_delay_secs)
+        }
+        ActionConfig::Rclone(c) => {
+            if !c.remote.expose().contains(':') {
+                return bad(format!(
+                    "{at}: remote must be `remote:path` (e.g. \"drive:recordings\"), got a plain path"
+                ));
+            }
+            if c.rclone.is_empty() {
+                return bad(format!("{at}: rclone must not be empty"));
             }
             check_delay(at, c.retry_delay_secs)
         }

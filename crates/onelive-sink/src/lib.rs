@@ -49,6 +49,7 @@ mod listen;
 mod merge;
 pub mod paths;
 pub mod progress;
+mod rclone;
 mod server;
 mod sink;
 pub mod stand_in;

@@ -260,10 +260,15 @@ pub(crate) async fn merge(config: &MergeConfig, parts: &[PathBuf]) -> Result<Mer
     Ok(Merged { summary, files })
 }
 
-/// Checks that a program runs (`-version`), for a clear startup error.
-pub(crate) fn check_program(program: &str, needed_by: &str) -> Result<(), Error> {
+/// Checks that a program runs (`program version_arg`), for a clear
+/// startup error.
+pub(crate) fn check_program(
+    program: &str,
+    version_arg: &str,
+    needed_by: &str,
+) -> Result<(), Error> {
     match std::process::Command::new(program)
-        .arg("-version")
+        .arg(version_arg)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

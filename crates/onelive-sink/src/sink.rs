@@ -143,8 +143,24 @@ impl Sink {
             if let ActionConfig::Merge(m) = action {
                 keeps_session_files = true;
                 let who = format!("rule {:?} (merge)", rule.name);
-                crate::merge::check_program(&m.ffmpeg, &who)?;
-                crate::merge::check_program(&m.ffprobe, &who)?;
+                crate::merge::check_program(&m.ffmpeg, "-version", &who)?;
+                crate::merge::check_program(&m.ffprobe, "-version", &who)?;
+            }
+            if let ActionConfig::Rclone(r) = action {
+                crate::merge::check_program(
+                    &r.rclone,
+                    "version",
+                    &format!("rule {:?} (rclone)", rule.name),
+                )?;
+            }
+        }
+        for (name, action) in &config.actions {
+            if let ActionConfig::Rclone(r) = action {
+                crate::merge::check_program(
+                    &r.rclone,
+                    "version",
+                    &format!("[actions.{name}] (rclone)"),
+                )?;
             }
         }
         Ok(Sink {
@@ -381,6 +397,12 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Vec<String>),
             // A program that prints a path made a file: the next steps take it.
             let produced = output.printed.filter(|p| p.starts_with('/'));
             return Ok((output.summary, produced.into_iter().collect()));
+        }
+        ActionConfig::Rclone(c) => {
+            let Some(file) = &file else {
+                return Err((Error::Action("rclone: the event carries no file".into()), false));
+            };
+            crate::rclone::upload(c, file, inner.progress.as_ref()).await
         }
         ActionConfig::Merge(c) => {
             let parts = session_parts(inner, &event, c).await?;

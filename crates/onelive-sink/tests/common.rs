@@ -32,10 +32,19 @@ impl TestSink {
     }
 
     pub async fn start_in(dir: TempDir, toml: &str) -> TestSink {
+        Self::start_with(dir, toml, None).await
+    }
+
+    /// Like `start_in`, with upload progress going to `progress`.
+    pub async fn start_with(
+        dir: TempDir,
+        toml: &str,
+        progress: Option<std::sync::Arc<dyn onelive_sink::progress::ProgressReporter>>,
+    ) -> TestSink {
         let config = SinkConfig::from_toml_str(toml).unwrap();
         let sink = Sink::new(
             config,
-            SinkOptions { base_dir: Some(dir.path().to_owned()), ..Default::default() },
+            SinkOptions { base_dir: Some(dir.path().to_owned()), progress, ..Default::default() },
         )
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

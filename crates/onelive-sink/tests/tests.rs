@@ -8,4 +8,5 @@ mod durability;
 mod hardening;
 mod merge;
 mod pixeldrain;
+mod rclone;
 mod receiving;

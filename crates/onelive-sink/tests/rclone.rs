@@ -46,11 +46,14 @@ fn serve_webdav() -> WebDav {
     WebDav { child, url, root }
 }
 
+/// Per upload: label, total, bytes reported, finished successfully.
+type Seen = Arc<Mutex<Vec<(String, u64, u64, bool)>>>;
+
 /// Records the bytes reported per upload.
 #[derive(Debug, Default)]
-struct Recorded(Arc<Mutex<Vec<(String, u64, u64, bool)>>>);
+struct Recorded(Seen);
 
-struct Handle(Arc<Mutex<Vec<(String, u64, u64, bool)>>>, usize);
+struct Handle(Seen, usize);
 
 impl ProgressReporter for Recorded {
     fn start(&self, label: &str, total: u64) -> Box<dyn ProgressHandle> {

@@ -305,6 +305,9 @@ pub enum ActionConfig {
     Merge(MergeConfig),
     /// Upload the file to an rclone remote.
     Rclone(RcloneConfig),
+    /// Send a notification (Telegram, Discord, ntfy, Bark, ServerChan,
+    /// PushPlus, WeCom, DingTalk, Gotify).
+    Notify(NotifyConfig),
 }
 
 impl ActionConfig {
@@ -316,6 +319,7 @@ impl ActionConfig {
             ActionConfig::Forward(_) => "forward",
             ActionConfig::Merge(_) => "merge",
             ActionConfig::Rclone(_) => "rclone",
+            ActionConfig::Notify(_) => "notify",
         }
     }
 
@@ -327,6 +331,7 @@ impl ActionConfig {
             ActionConfig::Forward(c) => (c.attempts, c.retry_delay_secs),
             ActionConfig::Merge(c) => (c.attempts, c.retry_delay_secs),
             ActionConfig::Rclone(c) => (c.attempts, c.retry_delay_secs),
+            ActionConfig::Notify(c) => (c.attempts, c.retry_delay_secs),
         };
         RetryPolicy { attempts: attempts.max(1), delay: secs(delay) }
     }
@@ -339,6 +344,7 @@ impl ActionConfig {
             ActionConfig::Forward(c) => &c.then,
             ActionConfig::Merge(c) => &c.then,
             ActionConfig::Rclone(c) => &c.then,
+            ActionConfig::Notify(c) => &c.then,
         }
     }
 
@@ -506,6 +512,63 @@ pub struct RcloneConfig {
     /// Seconds before the second attempt (doubling after), default 10.
     #[serde(default = "ten")]
     pub retry_delay_secs: f64,
+}
+
+/// Language of the default notification messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    /// English (default).
+    #[default]
+    En,
+    /// Chinese.
+    Zh,
+}
+
+/// `kind = "notify"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Named actions to run after the notification.
+    #[serde(default)]
+    pub then: Vec<String>,
+    /// Which service.
+    pub service: crate::notify::Service,
+    /// The service's credential: bot token, SendKey, webhook key, access
+    /// token, device key or application token.
+    #[serde(default)]
+    pub token: Option<SecretString>,
+    /// Webhook URL (Discord), server (Gotify, self-hosted ntfy or Bark), or
+    /// another API base.
+    #[serde(default)]
+    pub url: Option<SecretString>,
+    /// Telegram chat id.
+    #[serde(default)]
+    pub chat_id: Option<String>,
+    /// ntfy topic.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// DingTalk signing secret (`SEC...`).
+    #[serde(default)]
+    pub secret: Option<SecretString>,
+    /// Title template (MiniJinja); default by event and language.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Message template (MiniJinja); default by event and language.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Language of the default templates, `en` or `zh`.
+    #[serde(default)]
+    pub language: Language,
+    /// Attempts, default 3.
+    #[serde(default = "three")]
+    pub attempts: u32,
+    /// Seconds before the second attempt, default 10.
+    #[serde(default = "ten")]
+    pub retry_delay_secs: f64,
+    /// Seconds per request, default 30.
+    #[serde(default = "thirty")]
+    pub timeout_secs: f64,
 }
 
 fn rclone() -> String {
@@ -758,6 +821,10 @@ fn check_action(at: &str, action: &ActionConfig) -> Result<()> {
             if !(c.timeout_secs.is_finite() && c.timeout_secs > 0.0) {
                 return bad(format!("{at}: timeout_secs must be > 0"));
             }
+            check_delay(at, c.retry_delay_secs)
+        }
+        ActionConfig::Notify(c) => {
+            crate::notify::check(at, c).map_err(Error::Config)?;
             check_delay(at, c.retry_delay_secs)
         }
         ActionConfig::Rclone(c) => {

@@ -398,6 +398,25 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Vec<String>),
             let produced = output.printed.filter(|p| p.starts_with('/'));
             return Ok((output.summary, produced.into_iter().collect()));
         }
+        ActionConfig::Notify(c) => {
+            // Earlier steps' outputs, oldest first, as `steps` in templates.
+            let mut steps = Vec::new();
+            let mut parent = job.parent_id;
+            while let Some(id) = parent {
+                let store = inner.store.clone();
+                let Ok(p) = blocking(inner, move |_| store.job(id)).await else { break };
+                steps.insert(0, p.result.clone().unwrap_or_default());
+                parent = p.parent_id;
+            }
+            let shown = file.as_ref().map(|f| f.to_string_lossy().into_owned());
+            let ctx = crate::notify::context(
+                &event,
+                shown.as_deref().or(job.file.as_deref()),
+                job.input.as_deref(),
+                &steps,
+            );
+            crate::notify::send(&inner.client, c, &ctx, &event).await
+        }
         ActionConfig::Rclone(c) => {
             let Some(file) = &file else {
                 return Err((Error::Action("rclone: the event carries no file".into()), false));

@@ -184,45 +184,34 @@ pub fn write_file(path: &Path, len: usize) -> Vec<u8> {
     bytes
 }
 
-/// A loopback HTTP receiver that records every POST body (any path) and
-/// answers 200, or 500 while told to fail.
+/// A loopback HTTP receiver that records every request (path with query,
+/// body, headers) and answers 200 `{"ok":true}`, or 500 while told to fail.
 pub struct Receiver {
     pub addr: SocketAddr,
     pub bodies: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
     pub failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    headers: std::sync::Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Receiver {
     pub async fn start() -> Receiver {
-        use axum::extract::State;
-        type Shared = (
-            std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
-            std::sync::Arc<std::sync::atomic::AtomicBool>,
-        );
         let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let state: Shared = (bodies.clone(), failing.clone());
-        let app =
-            axum::Router::new()
-                .fallback(
-                    |State((bodies, failing)): State<Shared>,
-                     uri: axum::http::Uri,
-                     body: String| async move {
-                        if failing.load(std::sync::atomic::Ordering::SeqCst) {
-                            return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down");
-                        }
-                        bodies.lock().unwrap().push((uri.path().to_owned(), body));
-                        (axum::http::StatusCode::OK, "ok")
-                    },
-                )
-                .with_state(state);
+        let headers = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let state: Shared = (bodies.clone(), failing.clone(), headers.clone());
+        let app = axum::Router::new().fallback(record).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Receiver { addr, bodies, failing, task }
+        Receiver { addr, bodies, failing, headers, task }
+    }
+
+    /// The headers of each recorded request, in order.
+    pub fn headers(&self) -> Vec<axum::http::HeaderMap> {
+        self.headers.lock().unwrap().clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -232,6 +221,27 @@ impl Receiver {
     pub fn bodies(&self) -> Vec<(String, String)> {
         self.bodies.lock().unwrap().clone()
     }
+}
+
+type Shared = (
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::sync::Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>>,
+);
+
+async fn record(
+    axum::extract::State((bodies, failing, headers)): axum::extract::State<Shared>,
+    uri: axum::http::Uri,
+    map: axum::http::HeaderMap,
+    body: String,
+) -> (axum::http::StatusCode, &'static str) {
+    if failing.load(std::sync::atomic::Ordering::SeqCst) {
+        return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down");
+    }
+    let target = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    bodies.lock().unwrap().push((target, body));
+    headers.lock().unwrap().push(map);
+    (axum::http::StatusCode::OK, "{\"ok\":true}")
 }
 
 impl Drop for Receiver {

@@ -7,6 +7,7 @@ mod confinement;
 mod durability;
 mod hardening;
 mod merge;
+mod notify;
 mod pixeldrain;
 mod rclone;
 mod receiving;

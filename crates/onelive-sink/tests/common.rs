@@ -249,3 +249,51 @@ impl Drop for Receiver {
         self.task.abort();
     }
 }
+
+pub struct WebDav {
+    child: std::process::Child,
+    pub url: String,
+    pub root: tempfile::TempDir,
+}
+
+impl Drop for WebDav {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `rclone serve webdav` on an ephemeral loopback port.
+pub fn serve_webdav() -> WebDav {
+    let root = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("rclone")
+        .args(["serve", "webdav", "--addr", "127.0.0.1:0"])
+        .arg(root.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rclone is installed (scripts/install-deps.sh)");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let url = loop {
+        let line = lines.next().expect("rclone serve ended").unwrap();
+        if let Some(rest) = line.split("started on ").nth(1) {
+            break rest.trim().trim_end_matches('/').to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    WebDav { child, url, root }
+}
+
+/// A real 1-second H.264 + AAC part made by ffmpeg.
+pub fn make_part(path: &Path, size: &str) {
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=size={size}:rate=25"))
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "1"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

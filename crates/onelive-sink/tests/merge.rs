@@ -7,19 +7,6 @@ use onelive_sink::store::JobState;
 
 use crate::common::*;
 
-/// A real 1-second H.264 + AAC part made by ffmpeg.
-fn make_part(path: &Path, size: &str) {
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc=size={size}:rate=25"))
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "1"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 fn duration(path: &Path) -> f64 {
     let out = std::process::Command::new("ffprobe")
         .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])

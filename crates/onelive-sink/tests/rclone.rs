@@ -1,8 +1,6 @@
 //! `rclone`: the real rclone program uploading to a WebDAV remote that
 //! rclone itself serves on loopback.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,41 +8,6 @@ use onelive_sink::progress::{ProgressHandle, ProgressReporter};
 use onelive_sink::store::JobState;
 
 use crate::common::*;
-
-struct WebDav {
-    child: Child,
-    url: String,
-    root: tempfile::TempDir,
-}
-
-impl Drop for WebDav {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `rclone serve webdav` on an ephemeral loopback port.
-fn serve_webdav() -> WebDav {
-    let root = tempfile::tempdir().unwrap();
-    let mut child = Command::new("rclone")
-        .args(["serve", "webdav", "--addr", "127.0.0.1:0"])
-        .arg(root.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rclone is installed (scripts/install-deps.sh)");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("rclone serve ended").unwrap();
-        if let Some(rest) = line.split("started on ").nth(1) {
-            break rest.trim().trim_end_matches('/').to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    WebDav { child, url, root }
-}
 
 /// Per upload: label, total, bytes reported, finished successfully.
 type Seen = Arc<Mutex<Vec<(String, u64, u64, bool)>>>;

@@ -5,6 +5,7 @@ mod chains;
 mod common;
 mod confinement;
 mod durability;
+mod example;
 mod hardening;
 mod merge;
 mod notify;

@@ -548,10 +548,11 @@ async fn stop_entry_watcher(
 fn snapshot(id: &str, e: &ChannelEntry) -> ChannelSnapshot {
     ChannelSnapshot {
         id: id.to_owned(),
-        url: e.config.url.clone(),
-        name: e.config.name.clone().unwrap_or_else(|| e.cref.channel.clone()),
+        url: crate::redact::redact_urls(&e.config.url).into_owned(),
+        name: crate::redact::redact_urls(e.config.name.as_deref().unwrap_or(&e.cref.channel))
+            .into_owned(),
         platform: e.cref.platform.clone(),
-        channel: e.cref.channel.clone(),
+        channel: crate::redact::redact_urls(&e.cref.channel).into_owned(),
         enabled: e.config.enabled,
         record: e.config.record,
         view: lock(&e.view).clone(),
@@ -585,6 +586,9 @@ pub(crate) async fn publish(shared: &Shared, data: EventData) {
 /// Publishes an event built by the caller (whose id it may have saved:
 /// the outbox keeps one copy of each event id).
 pub(crate) async fn publish_event(shared: &Shared, event: Event) {
+    // Tokens in URLs (a direct stream's channel URL, a stream URL quoted in an
+    // error) stay in the engine: nothing published carries a query string.
+    let event = crate::redact::redact_event(event);
     let type_name = event.type_name().to_owned();
     match event.data.channel() {
         Some((platform, channel)) => {

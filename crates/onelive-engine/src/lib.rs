@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+mod api_guard;
 mod backoff;
 pub mod config;
 mod duration;
@@ -39,6 +40,7 @@ pub mod machine;
 pub mod metrics;
 pub mod recordings;
 mod recovery;
+pub mod redact;
 pub mod seams;
 mod secret;
 mod service;

@@ -45,3 +45,15 @@ pub fn query(url: &Url, key: &str) -> Option<String> {
 pub fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
+
+/// True when `url`'s host is `domain` or a subdomain of it.
+pub(crate) fn on_domain(url: &Url, domains: &[&str]) -> bool {
+    let host = host(url);
+    domains.iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
+}
+
+/// A refusal message for a URL of `platform` that is not a live channel:
+/// `"<what>, not a live channel: use <form>"`.
+pub(crate) fn refusal(what: &str, form: &str) -> String {
+    format!("{what}, not a live channel: use {form}")
+}

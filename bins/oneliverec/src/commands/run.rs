@@ -31,7 +31,7 @@ pub(crate) fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(RedactedStderr)
         .try_init();
 }
 
@@ -42,8 +42,38 @@ pub(crate) fn init_logging_quiet() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(RedactedStderr)
         .try_init();
+}
+
+/// stderr, with the query strings of URLs in log lines hidden (stream and
+/// channel URLs carry tokens and signatures).
+struct RedactedStderr;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactedStderr {
+    type Writer = Redacted<std::io::Stderr>;
+    fn make_writer(&'a self) -> Self::Writer {
+        Redacted(std::io::stderr())
+    }
+}
+
+/// A writer that hides URL query strings; the formatter hands it one whole
+/// log line per `write`.
+struct Redacted<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Redacted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(buf) {
+            Ok(text) => {
+                self.0.write_all(onelive_engine::redact::redact_urls(text).as_bytes())?;
+                Ok(buf.len())
+            }
+            Err(_) => self.0.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// `oneliverec run`.

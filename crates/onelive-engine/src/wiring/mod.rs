@@ -90,7 +90,7 @@ pub async fn real_parts_with(
     })?;
     Ok(EngineParts {
         source: Arc::new(PlatformSource::from_platforms(platforms, config.platforms.clone())),
-        recorder: Arc::new(FfmpegRecorder::default()),
+        recorder: Arc::new(FfmpegRecorder::default().with_engine(config.recording.engine)),
         transmuxer: Arc::new(VerifiedTransmuxer::default()),
         delivery: Arc::new(WebhookDelivery::open(state_dir).await?),
     })

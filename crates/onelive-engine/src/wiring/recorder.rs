@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use onelive_events::{Event, EventData};
 use onelive_recorder::{
-    Container, EndReason, RecordingConfig, SplitPolicy, StreamKind, StreamSource, record,
+    Container, EndReason, Engine, RecordingConfig, SplitPolicy, StreamKind, StreamSource, record,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,18 +18,29 @@ use crate::seams::{Recorder, RecordingControl, RecordingEvent, RecordingHandle, 
 pub struct FfmpegRecorder {
     ffmpeg: PathBuf,
     ffprobe: PathBuf,
+    engine: Engine,
 }
 
 impl Default for FfmpegRecorder {
     fn default() -> Self {
-        FfmpegRecorder { ffmpeg: PathBuf::from("ffmpeg"), ffprobe: PathBuf::from("ffprobe") }
+        FfmpegRecorder {
+            ffmpeg: PathBuf::from("ffmpeg"),
+            ffprobe: PathBuf::from("ffprobe"),
+            engine: Engine::default(),
+        }
     }
 }
 
 impl FfmpegRecorder {
     /// Uses these executables.
     pub fn new(ffmpeg: PathBuf, ffprobe: PathBuf) -> Self {
-        FfmpegRecorder { ffmpeg, ffprobe }
+        FfmpegRecorder { ffmpeg, ffprobe, engine: Engine::default() }
+    }
+
+    /// Records with this engine (`[recording] engine`).
+    pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
     }
 }
 
@@ -69,6 +80,7 @@ impl Recorder for FfmpegRecorder {
         config.first_part = request.first_part.max(1);
         config.stall_timeout = request.stall_timeout.max(Duration::from_secs(1));
         config.min_free_bytes = request.min_free_bytes;
+        config.engine = self.engine;
         config.ffmpeg = self.ffmpeg.clone();
         config.ffprobe = self.ffprobe.clone();
 

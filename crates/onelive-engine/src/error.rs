@@ -38,18 +38,19 @@ pub enum EngineError {
     /// Something that was looked up does not exist.
     #[error("not found: {0}")]
     NotFound(String),
-    /// A platform adapter failed.
-    #[error("platform: {0}")]
-    Platform(String),
+    /// A platform adapter failed; its typed error (with
+    /// [`kind`](onelive_platform::PlatformError::kind)) is kept.
+    #[error(transparent)]
+    Platform(#[from] onelive_platform::PlatformError),
     /// The recorder failed.
-    #[error("recorder: {0}")]
-    Recorder(String),
+    #[error(transparent)]
+    Recorder(#[from] onelive_recorder::RecorderError),
     /// The transmuxer failed.
-    #[error("transmux: {0}")]
-    Transmux(String),
+    #[error(transparent)]
+    Transmux(#[from] onelive_transmux::TransmuxError),
     /// The webhook dispatcher failed.
-    #[error("webhook: {0}")]
-    Webhook(String),
+    #[error(transparent)]
+    Webhook(#[from] onelive_webhook::Error),
     /// An I/O error (binding the API socket, creating folders...).
     #[error("{context}: {reason}")]
     Io {

@@ -44,9 +44,9 @@ impl FakeSource {
 #[async_trait]
 impl LiveSource for FakeSource {
     fn resolve(&self, url: &str) -> Result<ChannelRef, EngineError> {
-        let channel = url
-            .strip_prefix("https://fake.test/")
-            .ok_or_else(|| EngineError::Platform(format!("no adapter claims {url}")))?;
+        let channel = url.strip_prefix("https://fake.test/").ok_or_else(|| {
+            onelive_platform::PlatformError::UnsupportedUrl(format!("no adapter claims {url}"))
+        })?;
         Ok(ChannelRef { platform: "fake".into(), channel: channel.into(), url: url.into() })
     }
     fn min_poll_interval(&self, _platform: &str) -> Duration {
@@ -143,7 +143,10 @@ impl Transmuxer for FakeTransmuxer {
         _delete_source: bool,
     ) -> Result<PathBuf, EngineError> {
         let out = job.input.with_extension(format);
-        std::fs::copy(&job.input, &out).map_err(|e| EngineError::Transmux(e.to_string()))?;
+        std::fs::copy(&job.input, &out).map_err(|source| onelive_transmux::TransmuxError::Io {
+            context: format!("cannot copy {}", job.input.display()),
+            source,
+        })?;
         Ok(out)
     }
 }
@@ -283,7 +286,10 @@ impl Transmuxer for FlakyTransmuxer {
             let mut left = self.failures.lock().unwrap();
             if *left > 0 {
                 *left -= 1;
-                return Err(EngineError::Transmux("No space left on device".into()));
+                return Err(EngineError::Transmux(onelive_transmux::TransmuxError::Io {
+                    context: format!("cannot write {}", job.input.with_extension(format).display()),
+                    source: std::io::Error::other("No space left on device"),
+                }));
             }
         }
         FakeTransmuxer.transmux(job, format, delete_source).await

@@ -26,8 +26,7 @@ pub fn platforms(
     config: &EngineConfig,
     custom: &[Arc<dyn PlatformAdapter>],
 ) -> Result<Platforms, EngineError> {
-    let mut platforms = Platforms::from_config(&config.platforms)
-        .map_err(|e| EngineError::Platform(e.to_string()))?;
+    let mut platforms = Platforms::from_config(&config.platforms)?;
     for adapter in custom {
         platforms.register(adapter.clone());
     }

@@ -28,8 +28,7 @@ impl std::fmt::Debug for PlatformSource {
 impl PlatformSource {
     /// Builds the adapters and their HTTP client.
     pub fn new(config: &PlatformsConfig) -> Result<Self, EngineError> {
-        let platforms =
-            Platforms::from_config(config).map_err(|e| EngineError::Platform(e.to_string()))?;
+        let platforms = Platforms::from_config(config)?;
         Ok(PlatformSource { platforms, config: config.clone() })
     }
 
@@ -49,7 +48,7 @@ impl PlatformSource {
 #[async_trait]
 impl LiveSource for PlatformSource {
     fn resolve(&self, url: &str) -> Result<ChannelRef, EngineError> {
-        let c = self.platforms.resolve(url).map_err(|e| EngineError::Platform(e.to_string()))?;
+        let c = self.platforms.resolve(url)?;
         Ok(ChannelRef { platform: c.platform, channel: c.channel, url: url.trim().to_owned() })
     }
 
@@ -80,18 +79,14 @@ impl LiveSource for PlatformSource {
         channel: &ChannelRef,
         quality: &[String],
     ) -> Result<StreamChoice, EngineError> {
-        let variants = self
-            .platforms
-            .stream_variants(&Self::cref(channel))
-            .await
-            .map_err(|e| EngineError::Platform(e.to_string()))?;
+        let variants = self.platforms.stream_variants(&Self::cref(channel)).await?;
         let preference = if quality.is_empty() {
             self.config.quality_for(&channel.platform)
         } else {
             quality.to_vec()
         };
         let chosen = select_variant(&variants, &preference).ok_or_else(|| {
-            EngineError::Platform(format!("{}: no stream variant offered", channel.platform))
+            EngineError::NotFound(format!("{}: no stream variant offered", channel.platform))
         })?;
         Ok(StreamChoice {
             url: chosen.url.clone(),
@@ -103,5 +98,33 @@ impl LiveSource for PlatformSource {
                 .map(|(k, v)| (k.clone(), Secret::new(v.clone())))
                 .collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_errors_keep_their_type_and_kind() {
+        let config = PlatformsConfig { streamlink: false, ..PlatformsConfig::default() };
+        let source = PlatformSource::new(&config).unwrap();
+        match source.resolve("https://example.com/not-a-live-room") {
+            Err(EngineError::Platform(e)) => assert_eq!(e.kind(), ErrorKind::UnsupportedUrl),
+            other => panic!("expected a typed platform error, got {other:?}"),
+        }
+        assert_eq!(
+            source.resolve(" https://live.bilibili.com/1 ").unwrap().url,
+            "https://live.bilibili.com/1"
+        );
+    }
+
+    #[test]
+    fn the_minimum_poll_interval_comes_from_the_adapter() {
+        let config = PlatformsConfig { streamlink: false, ..PlatformsConfig::default() };
+        let source = PlatformSource::new(&config).unwrap();
+        assert_eq!(source.min_poll_interval("generic"), Duration::ZERO);
+        assert_eq!(source.min_poll_interval("bilibili"), DEFAULT_MIN_POLL_INTERVAL);
+        assert_eq!(source.min_poll_interval("no-such-platform"), DEFAULT_MIN_POLL_INTERVAL);
     }
 }

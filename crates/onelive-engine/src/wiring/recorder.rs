@@ -87,9 +87,7 @@ impl Recorder for FfmpegRecorder {
         let (ev_tx, mut ev_rx) = mpsc::channel::<Event>(64);
         // The context names the files; the engine turns the file facts
         // into its own events with the session data.
-        let recording = record(config, request.context, ev_tx)
-            .await
-            .map_err(|e| EngineError::Recorder(e.to_string()))?;
+        let recording = record(config, request.context, ev_tx).await?;
         let mut progress = recording.subscribe_progress();
         let (out_tx, out_rx) = mpsc::channel::<RecordingEvent>(64);
         let (stop_tx, mut stop_rx) = oneshot::channel::<()>();

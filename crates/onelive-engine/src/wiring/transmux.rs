@@ -45,8 +45,7 @@ impl Transmuxer for VerifiedTransmuxer {
             platform: job.platform.clone(),
             start_time: info.start_time,
         };
-        let report =
-            transmux(&j, &self.options).await.map_err(|e| EngineError::Transmux(e.to_string()))?;
+        let report = transmux(&j, &self.options).await?;
         Ok(report.output)
     }
 }

@@ -34,7 +34,7 @@ fn werr(e: onelive_webhook::Error) -> EngineError {
         onelive_webhook::Error::InvalidEndpoint { .. } | onelive_webhook::Error::Secret(_) => {
             EngineError::Invalid(e.to_string())
         }
-        other => EngineError::Webhook(other.to_string()),
+        other => EngineError::Webhook(other),
     }
 }
 
@@ -90,8 +90,7 @@ fn record(r: onelive_webhook::DeliveryRecord) -> DeliveryRecord {
 impl EventDelivery for WebhookDelivery {
     async fn publish(&self, event: &Event) -> Result<(), EngineError> {
         let guard = self.dispatcher.read().await;
-        let d =
-            guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
+        let d = guard.as_ref().ok_or(EngineError::Webhook(onelive_webhook::Error::Closed))?;
         d.enqueue(event).await.map_err(werr)?;
         Ok(())
     }
@@ -99,16 +98,14 @@ impl EventDelivery for WebhookDelivery {
     async fn set_endpoints(&self, endpoints: &[WebhookConfig]) -> Result<(), EngineError> {
         let list = endpoints.iter().map(endpoint_of).collect::<Result<Vec<_>, _>>()?;
         let guard = self.dispatcher.read().await;
-        let d =
-            guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
+        let d = guard.as_ref().ok_or(EngineError::Webhook(onelive_webhook::Error::Closed))?;
         d.sync_endpoints(list).await.map_err(werr)
     }
 
     async fn send_test(&self, endpoint: &WebhookConfig) -> Result<String, EngineError> {
         let e = endpoint_of(endpoint)?;
         let guard = self.dispatcher.read().await;
-        let d =
-            guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
+        let d = guard.as_ref().ok_or(EngineError::Webhook(onelive_webhook::Error::Closed))?;
         let outcome = d.send_test_to(&e).await.map_err(werr)?;
         Ok(match (outcome.success, outcome.status, outcome.error) {
             (true, Some(s), _) => {
@@ -127,8 +124,7 @@ impl EventDelivery for WebhookDelivery {
         limit: usize,
     ) -> Result<Vec<DeliveryRecord>, EngineError> {
         let guard = self.dispatcher.read().await;
-        let d =
-            guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
+        let d = guard.as_ref().ok_or(EngineError::Webhook(onelive_webhook::Error::Closed))?;
         let ids: Vec<String> = match webhook_id {
             Some(id) => vec![id.to_owned()],
             None => d.endpoints().into_iter().map(|e| e.id).collect(),
@@ -147,8 +143,7 @@ impl EventDelivery for WebhookDelivery {
             .parse()
             .map_err(|_| EngineError::NotFound(format!("delivery {delivery_id}")))?;
         let guard = self.dispatcher.read().await;
-        let d =
-            guard.as_ref().ok_or_else(|| EngineError::Webhook("the outbox is closed".into()))?;
+        let d = guard.as_ref().ok_or(EngineError::Webhook(onelive_webhook::Error::Closed))?;
         d.redeliver(id).await.map_err(werr)
     }
 

@@ -391,3 +391,51 @@ async fn check_finished_ts(events: &[onelive_events::Event]) {
         assert!((f.duration - duration).abs() < 0.1, "{}: {} vs {duration}", f.path, f.duration);
     }
 }
+
+#[tokio::test]
+async fn a_broken_hls_stream_gives_valid_parts_and_reports_the_gap() {
+    use onelive_synthetic::{BrokenHlsOptions, BrokenHlsOrigin};
+    let origin = BrokenHlsOrigin::start(BrokenHlsOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let cfg = native(origin.url(), StreamKind::Hls, dir.path());
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(120), recording.wait())
+        .await
+        .expect("the stream ends");
+    let events = drain(&mut rx);
+    let errs = errors(&events);
+    assert_eq!(outcome.reason, EndReason::StreamEnded, "{errs:?}");
+    // The 404 segment is retried, then recorded as a gap; the recording goes on.
+    assert!(
+        errs.iter().any(|e| e.contains("segment 3 failed") && e.contains("recorded as a gap")),
+        "{errs:?}"
+    );
+    // A new part after the gap, after the media-sequence jump and at the
+    // discontinuity (another resolution): each file has one timeline.
+    assert!(outcome.files.len() >= 3, "{outcome:?} {errs:?}");
+    let mut widths = Vec::new();
+    let mut frames = 0;
+    for f in &outcome.files {
+        decodes_cleanly(&f.path).await;
+        let p = packets(&f.path).await;
+        assert!(p.first_video_key, "{} does not start with a keyframe", f.path.display());
+        for w in p.video_pts.windows(2) {
+            assert!(w[1] > w[0] && w[1] - w[0] < 0.2, "a jump in {}: {w:?}", f.path.display());
+        }
+        let (duration, _) = crate::common::probe(&f.path).await;
+        assert!(
+            (f.duration - duration).abs() < 0.1,
+            "{}: {} vs {duration}",
+            f.path.display(),
+            f.duration
+        );
+        assert_eq!(p.video_pts.len() % 15, 0, "whole segments only");
+        frames += p.video_pts.len();
+        widths.push(p.width);
+    }
+    assert_eq!(widths.last(), Some(&480), "{widths:?}");
+    assert!(widths[..widths.len() - 1].iter().all(|w| *w == 320), "{widths:?}");
+    let (a, b) = origin.recordable_segments();
+    assert!(frames <= ((a + b) * 15) as usize && frames >= (b * 15) as usize, "{frames} frames");
+}

@@ -8,6 +8,8 @@ command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_
 # The web UI's browser tests (bins/oneliverec/tests/e2e_webui.rs) drive headless Chromium.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+# onelive-sink's `rclone` action and its tests run the real rclone (serving WebDAV on loopback).
+command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
 
 if [ "${#need_apt[@]}" -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
@@ -30,5 +32,15 @@ if ! command -v streamlink >/dev/null 2>&1; then
     if ! { command -v python3 >/dev/null 2>&1 && python3 -m pip install --quiet streamlink >/dev/null 2>&1; } \
         && ! { command -v python3 >/dev/null 2>&1 && python3 -m pip install --quiet --break-system-packages streamlink >/dev/null 2>&1; }; then
         echo "install-deps: could not install streamlink (pip install streamlink); its tests will be skipped" >&2
+    fi
+fi
+
+# onelive-platform's yt-dlp fallback and its tests use the yt-dlp CLI (PyPI).
+# Optional: without it, those tests print a notice and skip.
+if ! command -v yt-dlp >/dev/null 2>&1; then
+    echo "install-deps: installing yt-dlp with pip" >&2
+    if ! { command -v python3 >/dev/null 2>&1 && python3 -m pip install --quiet yt-dlp >/dev/null 2>&1; } \
+        && ! { command -v python3 >/dev/null 2>&1 && python3 -m pip install --quiet --break-system-packages yt-dlp >/dev/null 2>&1; }; then
+        echo "install-deps: could not install yt-dlp (pip install yt-dlp); its tests will be skipped" >&2
     fi
 fi

@@ -178,6 +178,11 @@ pub struct ApiConfig {
     /// Bearer token; required when `listen` is not a loopback address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<Secret>,
+    /// Host names the API answers to besides IP addresses and `localhost`
+    /// (DNS-rebinding guard; `["*"]` answers to any). Cross-origin state
+    /// changes are accepted only from the API's own origin and these hosts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -186,6 +191,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("enabled", &self.enabled)
             .field("listen", &self.listen)
             .field("token", &self.token)
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish()
     }
 }
@@ -379,7 +385,12 @@ impl Default for DiskConfig {
 }
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { enabled: true, listen: default_listen(), token: None }
+        ApiConfig {
+            enabled: true,
+            listen: default_listen(),
+            token: None,
+            allowed_hosts: Vec::new(),
+        }
     }
 }
 
@@ -455,6 +466,15 @@ impl EngineConfig {
         }
         if w.stall_timeout.0 < Duration::from_secs(1) {
             return Err(err("watch.stall_timeout", "must be at least 1s".into()));
+        }
+        if let Some(t) = &self.api.token
+            && !t.is_empty()
+            && t.expose().trim().is_empty()
+        {
+            return Err(err(
+                "api.token",
+                "is only whitespace: set a real token or remove the key".into(),
+            ));
         }
         if self.api.enabled
             && !self.api.listen.ip().is_loopback()
@@ -548,9 +568,26 @@ impl EngineConfig {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "config".into());
         let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+        // The file holds secrets: a new one is private (0600); a rewrite keeps
+        // the mode and owner the user gave the old one.
+        let previous = std::fs::metadata(path).ok();
         {
             use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(werr)?;
+            use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(werr)?;
+            if let Some(meta) = &previous {
+                f.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+                    .map_err(werr)?;
+                // Only root may give a file away; for anyone else the owner is
+                // already theirs, so a refusal changes nothing.
+                let _ = std::os::unix::fs::fchown(&f, Some(meta.uid()), Some(meta.gid()));
+            }
             f.write_all(
                 b"# Written by oneliverec (changes made through the HTTP API are saved here).\n",
             )
@@ -601,7 +638,7 @@ fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result
         let key = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.message().to_owned();
-        let line = inner.span().map(|s| line_of(text, s.start));
+        let mut line = inner.span().map(|s| line_of(text, s.start));
         let mut key = if key == "." { String::new() } else { key };
         // serde reports unknown and missing keys at the parent path.
         let mut reason = message.clone();
@@ -609,6 +646,12 @@ fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result
             let name = rest.split('`').next().unwrap_or(rest);
             if key.rsplit('.').next() != Some(name) {
                 key = join_key(&key, name);
+            }
+            // Inside a flattened table (`[platforms.NAME]`) serde loses the
+            // table's name and the span: find the key in the text.
+            if let Some((written, at)) = locate_key(text, &key) {
+                key = written;
+                line = Some(at);
             }
             let expected = rest.split_once(", expected ").map(|(_, e)| e).unwrap_or("");
             reason = if expected.is_empty() {
@@ -629,6 +672,43 @@ fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result
         }
         EngineError::Config { path: path.to_path_buf(), key, reason }
     })
+}
+
+/// Where the dotted `key` is written: the key with its full table name and
+/// its line. A key of a table's sub-table (`platforms.cookie` written in
+/// `[platforms.bilibili]`) is found there. Keys inside arrays of tables and
+/// inline tables are not located.
+fn locate_key(text: &str, key: &str) -> Option<(String, usize)> {
+    let (prefix, leaf) = key.rsplit_once('.').unwrap_or(("", key));
+    if key.contains('[') {
+        return None;
+    }
+    let mut table = Some(String::new());
+    let mut nested = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.starts_with("[[") {
+            table = None;
+            continue;
+        }
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            table = Some(header.chars().filter(|c| !c.is_whitespace() && *c != '"').collect());
+            continue;
+        }
+        let Some(current) = &table else { continue };
+        let Some((name, _)) = line.split_once('=') else { continue };
+        if name.trim().trim_matches('"') != leaf {
+            continue;
+        }
+        if current == prefix {
+            return Some((key.to_owned(), i + 1));
+        }
+        let under = prefix.is_empty() || current.starts_with(&format!("{prefix}."));
+        if under && nested.is_none() {
+            nested = Some((join_key(current, leaf), i + 1));
+        }
+    }
+    nested
 }
 
 fn join_key(parent: &str, name: &str) -> String {

@@ -24,6 +24,10 @@ fn unknown_keys_are_named_with_their_path() {
     assert_eq!(key, "channels[0].nmae");
     let (key, _) = err("colour = 1\n");
     assert_eq!(key, "colour");
+    // Inside a platform's table (a flattened map, where serde loses the place).
+    let (key, reason) = err("[output]\nfolder = \"rec\"\n\n[platforms.bilibili]\ncookie = \"x\"\n");
+    assert_eq!(key, "platforms.bilibili.cookie");
+    assert!(reason.contains("line 5"), "{reason}");
 }
 
 #[test]
@@ -71,6 +75,12 @@ fn a_public_api_needs_a_token() {
     assert!(reason.contains("0.0.0.0"), "{reason}");
     EngineConfig::parse("[api]\nlisten = \"0.0.0.0:8686\"\ntoken = \"abc\"\n", Path::new("x"))
         .unwrap();
+    // A token of spaces would be accepted by nobody's client and protects nothing.
+    let (key, reason) = err("[api]\nlisten = \"0.0.0.0:8686\"\ntoken = \" \"\n");
+    assert_eq!(key, "api.token");
+    assert!(reason.contains("whitespace"), "{reason}");
+    let (key, _) = err("[api]\ntoken = \"\t \"\n");
+    assert_eq!(key, "api.token");
 }
 
 #[test]

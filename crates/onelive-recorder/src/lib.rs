@@ -43,10 +43,12 @@
 //! ```
 #![deny(missing_docs)]
 
+mod child;
 mod config;
 mod disk;
 mod error;
 mod ffmpeg;
+mod handoff;
 mod native;
 mod recording;
 mod redact;

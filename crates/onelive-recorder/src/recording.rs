@@ -365,20 +365,37 @@ pub(crate) async fn run(
             emitter.error(message.clone()).await;
             break EndReason::StartFailed { message };
         }
-        let args = ffmpeg::record_args(&cfg, &path, limit);
+        // A URL with a query string (tokens, signatures) reaches ffmpeg through
+        // a one-shot loopback redirect, not its world-readable command line.
+        let handoff = if cfg.source.url.contains('?') {
+            match crate::handoff::Handoff::start(&cfg.source.url).await {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    let message = format!("cannot hand the stream URL to ffmpeg: {e}");
+                    emitter.error(message.clone()).await;
+                    break EndReason::StartFailed { message };
+                }
+            }
+        } else {
+            None
+        };
+        let input = handoff.as_ref().map_or(cfg.source.url.as_str(), |h| h.local_url());
+        let args = ffmpeg::record_args(&cfg, input, &path, limit);
         tracing::info!(
             command = %ffmpeg::loggable_command(&cfg.ffmpeg, &args, &cfg, &redactor),
             part,
             "starting ffmpeg"
         );
-        let child = Command::new(&cfg.ffmpeg)
+        let mut command = Command::new(&cfg.ffmpeg);
+        command
             .args(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
-            .process_group(0)
-            .spawn();
+            .process_group(0);
+        crate::child::die_with_parent(&mut command);
+        let child = command.spawn();
         let mut child = match child {
             Ok(c) => c,
             Err(e) => {

@@ -13,7 +13,7 @@ use crate::auth::Authenticator;
 use crate::config::{ActionConfig, RuleConfig, SinkConfig};
 use crate::paths::PathPolicy;
 use crate::progress::{LogProgress, ProgressReporter};
-use crate::store::{Job, JobStore, now_ms};
+use crate::store::{Job, JobStore, NewStep, now_ms};
 use crate::{Error, Result, actions};
 
 /// How the sink is started, besides its configuration.
@@ -34,7 +34,11 @@ pub(crate) struct Inner {
     pub(crate) policy: PathPolicy,
     pub(crate) store: JobStore,
     pub(crate) notify: Notify,
+    /// Memory for request bodies being read, in KiB.
+    pub(crate) body_budget: Semaphore,
     rules: Vec<(RuleConfig, Vec<EventType>)>,
+    /// Whether file events of sessions are stored for `merge`.
+    pub(crate) keeps_session_files: bool,
     client: reqwest::Client,
     progress: Arc<dyn ProgressReporter>,
 }
@@ -131,6 +135,34 @@ impl Sink {
                     .unwrap_or(Duration::from_secs(10)),
             ))
         });
+        let body_budget = Semaphore::new(config.server.body_memory_limit / 1024);
+        let mut keeps_session_files = false;
+        for (rule, action) in
+            config.rules.iter().flat_map(|r| r.actions.iter().map(move |a| (r, a)))
+        {
+            if let ActionConfig::Merge(m) = action {
+                keeps_session_files = true;
+                let who = format!("rule {:?} (merge)", rule.name);
+                crate::merge::check_program(&m.ffmpeg, "-version", &who)?;
+                crate::merge::check_program(&m.ffprobe, "-version", &who)?;
+            }
+            if let ActionConfig::Rclone(r) = action {
+                crate::merge::check_program(
+                    &r.rclone,
+                    "version",
+                    &format!("rule {:?} (rclone)", rule.name),
+                )?;
+            }
+        }
+        for (name, action) in &config.actions {
+            if let ActionConfig::Rclone(r) = action {
+                crate::merge::check_program(
+                    &r.rclone,
+                    "version",
+                    &format!("[actions.{name}] (rclone)"),
+                )?;
+            }
+        }
         Ok(Sink {
             inner: Arc::new(Inner {
                 config,
@@ -138,7 +170,9 @@ impl Sink {
                 policy,
                 store,
                 notify: Notify::new(),
+                body_budget,
                 rules,
+                keeps_session_files,
                 client,
                 progress,
             }),
@@ -152,7 +186,8 @@ impl Sink {
 
     /// The axum router with the webhook route. Serve it with
     /// `into_make_service_with_connect_info::<SocketAddr>()` so that the IP
-    /// allowlist sees client addresses.
+    /// allowlist sees client addresses. [`Sink::serve`] adds what a plain
+    /// `axum::serve` lacks: connection limits and the header-read timeout.
     pub fn router(&self) -> axum::Router {
         crate::server::router(Arc::clone(&self.inner))
     }
@@ -181,9 +216,16 @@ impl Sink {
                 self.inner.config.server.path
             );
         }
-        let app = self.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
+        let server = &self.inner.config.server;
+        let limits = crate::listen::Limits {
+            max_connections: server.max_connections,
+            max_connections_per_ip: server.max_connections_per_ip,
+            header_timeout: Duration::try_from_secs_f64(server.header_timeout_secs)
+                .unwrap_or(Duration::from_secs(10)),
+            max_header_bytes: server.max_header_bytes,
+            exempt: self.inner.config.auth.trusted_proxies.clone(),
+        };
+        let result = crate::listen::serve(listener, self.router(), limits, shutdown)
             .await
             .map_err(|e| Error::Server(e.to_string()));
         workers.abort();
@@ -245,19 +287,38 @@ async fn run_job(inner: &Arc<Inner>, job: Job) {
     );
     let outcome = attempt(inner, &job).await;
     let record = match outcome {
-        Ok(result) => {
-            tracing::info!("job {id} done: {result}");
-            let store = inner.store.clone();
-            blocking(inner, move |_| store.mark_done(id, &result)).await
+        Ok((result, produced)) => {
+            // One step per produced file (a merge may make several), else
+            // one on this job's file.
+            let files: Vec<Option<String>> = if produced.is_empty() {
+                vec![job.file.clone()]
+            } else {
+                produced.into_iter().map(Some).collect()
+            };
+            let mut steps = Vec::new();
+            for name in find_action(inner, &job).map(|a| a.then().to_vec()).unwrap_or_default() {
+                let Some(step) = inner.config.actions.get(&name) else { continue };
+                for file in &files {
+                    steps.push(NewStep {
+                        action_kind: step.kind().to_owned(),
+                        file: file.clone(),
+                        max_attempts: step.retry().attempts,
+                        step: name.clone(),
+                    });
+                }
+            }
+            if steps.is_empty() {
+                tracing::info!("job {id} done: {result}");
+            } else {
+                let names: Vec<&str> = steps.iter().map(|s| s.step.as_str()).collect();
+                tracing::info!("job {id} done: {result}; next: {}", names.join(", "));
+            }
+            blocking(inner, move |s| s.mark_done(id, &result, &steps)).await
         }
         Err((e, retryable)) => {
             let message = e.to_string();
             let retry_at = if retryable && job.attempts < job.max_attempts {
-                let delay = inner
-                    .rules
-                    .iter()
-                    .find(|(r, _)| r.name == job.rule)
-                    .and_then(|(r, _)| r.actions.get(job.action_index as usize))
+                let delay = find_action(inner, &job)
                     .map(|a| a.retry().delay_after(job.attempts))
                     .unwrap_or(Duration::from_secs(10));
                 tracing::warn!(
@@ -279,8 +340,21 @@ async fn run_job(inner: &Arc<Inner>, job: Job) {
     }
 }
 
-/// One attempt; the error says whether another attempt could help.
-async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<String, (Error, bool)> {
+/// The configured action a job runs: a rule's action, or a named chain step.
+fn find_action<'a>(inner: &'a Inner, job: &Job) -> Option<&'a ActionConfig> {
+    match &job.step {
+        Some(step) => inner.config.actions.get(step),
+        None => inner
+            .rules
+            .iter()
+            .find(|(r, _)| r.name == job.rule)
+            .and_then(|(r, _)| r.actions.get(job.action_index as usize)),
+    }
+}
+
+/// One attempt: its output and, if it made one, the file it produced (the
+/// next steps' file). The error says whether another attempt could help.
+async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Vec<String>), (Error, bool)> {
     let event_id = job.event_id.clone();
     let body = blocking(inner, move |s| s.event_body(&event_id))
         .await
@@ -290,17 +364,18 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<String, (Error, bool)>
         })?;
     let event = Event::from_json(body.as_bytes())
         .map_err(|e| (Error::Action(format!("stored event {}: {e}", job.event_id)), false))?;
-    let action = inner
-        .rules
-        .iter()
-        .find(|(r, _)| r.name == job.rule)
-        .and_then(|(r, _)| r.actions.get(job.action_index as usize))
-        .filter(|a| a.kind() == job.action_kind)
-        .ok_or_else(|| {
-            let msg = format!(
-                "rule {:?} has no {} action #{} any more (configuration changed)",
-                job.rule, job.action_kind, job.action_index
-            );
+    let action =
+        find_action(inner, job).filter(|a| a.kind() == job.action_kind).ok_or_else(|| {
+            let msg = match &job.step {
+                Some(step) => format!(
+                    "there is no {} action [actions.{step}] any more (configuration changed)",
+                    job.action_kind
+                ),
+                None => format!(
+                    "rule {:?} has no {} action #{} any more (configuration changed)",
+                    job.rule, job.action_kind, job.action_index
+                ),
+            };
             (Error::Action(msg), false)
         })?;
     // Confinement is checked again: the file may have changed since the event.
@@ -315,7 +390,44 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<String, (Error, bool)>
             };
             actions::pixeldrain(&inner.client, c, file, inner.progress.as_ref()).await
         }
-        ActionConfig::Exec(c) => actions::exec(c, &event, &body, file.as_deref()).await,
+        ActionConfig::Exec(c) => {
+            let output = actions::exec(c, &event, &body, file.as_deref(), job.input.as_deref())
+                .await
+                .map_err(|e| (e, true))?;
+            // A program that prints a path made a file: the next steps take it.
+            let produced = output.printed.filter(|p| p.starts_with('/'));
+            return Ok((output.summary, produced.into_iter().collect()));
+        }
+        ActionConfig::Notify(c) => {
+            // Earlier steps' outputs, oldest first, as `steps` in templates.
+            let mut steps = Vec::new();
+            let mut parent = job.parent_id;
+            while let Some(id) = parent {
+                let store = inner.store.clone();
+                let Ok(p) = blocking(inner, move |_| store.job(id)).await else { break };
+                steps.insert(0, p.result.clone().unwrap_or_default());
+                parent = p.parent_id;
+            }
+            let shown = file.as_ref().map(|f| f.to_string_lossy().into_owned());
+            let ctx = crate::notify::context(
+                &event,
+                shown.as_deref().or(job.file.as_deref()),
+                job.input.as_deref(),
+                &steps,
+            );
+            crate::notify::send(&inner.client, c, &ctx, &event).await
+        }
+        ActionConfig::Rclone(c) => {
+            let Some(file) = &file else {
+                return Err((Error::Action("rclone: the event carries no file".into()), false));
+            };
+            crate::rclone::upload(c, file, inner.progress.as_ref()).await
+        }
+        ActionConfig::Merge(c) => {
+            let parts = session_parts(inner, &event, c).await?;
+            let merged = crate::merge::merge(c, &parts).await.map_err(|e| (e, true))?;
+            return Ok((merged.summary, merged.files));
+        }
         ActionConfig::Forward(c) => {
             let shown = file.as_ref().map(|f| f.to_string_lossy().into_owned());
             actions::forward(
@@ -324,9 +436,67 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<String, (Error, bool)>
                 &event,
                 &body,
                 shown.as_deref().or(job.file.as_deref()),
+                job.input.as_deref(),
             )
             .await
         }
     };
-    result.map_err(|e| (e, true))
+    result.map(|r| (r, Vec::new())).map_err(|e| (e, true))
+}
+
+/// The files of `event`'s live session in part order, confined. An attempt
+/// fails (to be retried) while a recorded part has no transmuxed file yet.
+async fn session_parts(
+    inner: &Arc<Inner>,
+    event: &Event,
+    config: &crate::config::MergeConfig,
+) -> Result<Vec<PathBuf>, (Error, bool)> {
+    let Some(session) = event.data.session_id() else {
+        let e = Error::Action(
+            "merge: the live_end carries no session_id, so its parts are unknown".into(),
+        );
+        return Err((e, false));
+    };
+    let session = session.to_string();
+    let rows = blocking(inner, move |s| s.session_files(&session)).await.map_err(|e| (e, true))?;
+    let mut recorded = Vec::new();
+    let mut transmuxed = Vec::new();
+    for (_, body) in &rows {
+        let Ok(e) = Event::from_json(body.as_bytes()) else { continue };
+        match e.data {
+            EventData::VideoFileFinish(d) => recorded.push(d.path),
+            EventData::VideoTransmuxFinish(d) => transmuxed.push((d.input, d.output)),
+            _ => {}
+        }
+    }
+    let chosen: Vec<String> = if !config.transmuxed {
+        recorded
+    } else if recorded.is_empty() {
+        transmuxed.into_iter().map(|(_, o)| o).collect()
+    } else {
+        let mut out = Vec::new();
+        let mut missing = Vec::new();
+        for path in &recorded {
+            match transmuxed.iter().find(|(i, _)| i == path) {
+                Some((_, o)) => out.push(o.clone()),
+                None => missing.push(path.as_str()),
+            }
+        }
+        if !missing.is_empty() {
+            let e = Error::Action(format!(
+                "merge: waiting for the transmux of {} part(s): {}",
+                missing.len(),
+                missing.join(", ")
+            ));
+            return Err((e, true));
+        }
+        out
+    };
+    if chosen.is_empty() {
+        return Err((
+            Error::Action("merge: no file events were received for this session".into()),
+            true,
+        ));
+    }
+    chosen.iter().map(|p| inner.policy.resolve(p).map_err(|e| (e, true))).collect()
 }

@@ -1,8 +1,14 @@
 //! Integration tests of onelive-sink (loopback only).
 
 mod actions;
+mod chains;
 mod common;
 mod confinement;
 mod durability;
+mod example;
+mod hardening;
+mod merge;
+mod notify;
 mod pixeldrain;
+mod rclone;
 mod receiving;

@@ -12,6 +12,9 @@ pub enum RecorderError {
     /// The configuration makes no sense.
     #[error("invalid recording configuration: {0}")]
     InvalidConfig(String),
+    /// The input is not what it should be (e.g. not an FLV file).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// A file system operation failed.
     #[error("{context}: {source}")]
     Io {

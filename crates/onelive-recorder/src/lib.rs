@@ -52,6 +52,7 @@ mod handoff;
 mod native;
 mod recording;
 mod redact;
+mod repair;
 mod template;
 
 pub use config::{
@@ -59,10 +60,12 @@ pub use config::{
 };
 pub use disk::free_bytes;
 pub use error::RecorderError;
+pub use onelive_stream::flv::RepairStats;
 pub use recording::{
     EndReason, FinishedFile, Recording, RecordingOutcome, RecordingProgress, record,
 };
 pub use redact::{REDACTED, is_secret_header, redact_urls};
+pub use repair::{RepairReport, RepairedFile, repair_flv_file};
 pub use template::{
     DEFAULT_TEMPLATE, DEFAULT_TIME_FORMAT, FilenameTemplate, TEMPLATE_VARIABLES, TemplateError,
     TemplateValues, sanitize_value,

@@ -391,3 +391,105 @@ async fn check_finished_ts(events: &[onelive_events::Event]) {
         assert!((f.duration - duration).abs() < 0.1, "{}: {} vs {duration}", f.path, f.duration);
     }
 }
+
+#[tokio::test]
+async fn a_broken_hls_stream_gives_valid_parts_and_reports_the_gap() {
+    use onelive_synthetic::{BrokenHlsOptions, BrokenHlsOrigin};
+    let origin = BrokenHlsOrigin::start(BrokenHlsOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let cfg = native(origin.url(), StreamKind::Hls, dir.path());
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(120), recording.wait())
+        .await
+        .expect("the stream ends");
+    let events = drain(&mut rx);
+    let errs = errors(&events);
+    assert_eq!(outcome.reason, EndReason::StreamEnded, "{errs:?}");
+    // The 404 segment is retried, then recorded as a gap; the recording goes on.
+    assert!(
+        errs.iter().any(|e| e.contains("segment 3 failed") && e.contains("recorded as a gap")),
+        "{errs:?}"
+    );
+    // A new part after the gap, after the media-sequence jump and at the
+    // discontinuity (another resolution): each file has one timeline.
+    assert!(outcome.files.len() >= 3, "{outcome:?} {errs:?}");
+    let mut widths = Vec::new();
+    let mut frames = 0;
+    for f in &outcome.files {
+        decodes_cleanly(&f.path).await;
+        let p = packets(&f.path).await;
+        assert!(p.first_video_key, "{} does not start with a keyframe", f.path.display());
+        for w in p.video_pts.windows(2) {
+            assert!(w[1] > w[0] && w[1] - w[0] < 0.2, "a jump in {}: {w:?}", f.path.display());
+        }
+        let (duration, _) = crate::common::probe(&f.path).await;
+        assert!(
+            (f.duration - duration).abs() < 0.1,
+            "{}: {} vs {duration}",
+            f.path.display(),
+            f.duration
+        );
+        assert_eq!(p.video_pts.len() % 15, 0, "whole segments only");
+        frames += p.video_pts.len();
+        widths.push(p.width);
+    }
+    assert_eq!(widths.last(), Some(&480), "{widths:?}");
+    assert!(widths[..widths.len() - 1].iter().all(|w| *w == 320), "{widths:?}");
+    let (a, b) = origin.recordable_segments();
+    assert!(frames <= ((a + b) * 15) as usize && frames >= (b * 15) as usize, "{frames} frames");
+}
+
+#[tokio::test]
+async fn repair_flv_file_fixes_a_raw_dump_of_a_broken_stream() {
+    let origin =
+        BrokenFlvOrigin::start(BrokenFlvOptions { speed: 50.0, ..BrokenFlvOptions::default() })
+            .await
+            .unwrap();
+    // What a recorder that writes the bytes as received leaves behind: both
+    // connections' bytes, back to back.
+    let mut raw = Vec::new();
+    for _ in 0..2 {
+        let mut resp = reqwest::get(origin.url()).await.unwrap();
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            raw.extend_from_slice(&chunk);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("raw.flv");
+    std::fs::write(&input, &raw).unwrap();
+    let output = dir.path().join("fixed.flv");
+    let report = tokio::task::spawn_blocking({
+        let (i, o) = (input.clone(), output.clone());
+        move || onelive_recorder::repair_flv_file(&i, &o)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(report.files.len(), 2, "{report:?}");
+    assert_eq!(report.files[0].path, output);
+    // How many replayed tags overlap depends on how much of connection 1
+    // got out before its abort; the frame counts below are exact.
+    assert!(report.stats.duplicates_dropped > 0 && report.stats.discontinuities >= 3, "{report:?}");
+    assert_eq!(report.stats.reconnects, 1);
+    let (a, b) = origin.video_frames();
+    for (f, (frames, width)) in report.files.iter().zip([(a, 320), (b, 640)]) {
+        decodes_cleanly(&f.path).await;
+        let p = packets(&f.path).await;
+        assert_eq!((p.video_pts.len(), p.width), (frames, width), "{}", f.path.display());
+        assert!(
+            p.video_pts.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] < 0.2),
+            "{}",
+            f.path.display()
+        );
+        assert!((f.duration - p.end).abs() < 0.1);
+        assert_eq!(f.size, std::fs::metadata(&f.path).unwrap().len());
+    }
+    // Not an FLV: a clear error, nothing written.
+    std::fs::write(dir.path().join("x.txt"), b"#EXTM3U\n").unwrap();
+    let err =
+        onelive_recorder::repair_flv_file(&dir.path().join("x.txt"), &dir.path().join("y.flv"))
+            .unwrap_err();
+    assert!(err.to_string().contains("not a readable FLV"), "{err}");
+    assert!(!dir.path().join("y.flv").exists());
+}

@@ -19,7 +19,8 @@
 //! [`BrokenFlvOrigin`] serves a scripted HTTP-FLV stream that misbehaves
 //! like the CDNs do (timestamp jumps and resets, a broken connection whose
 //! reconnect replays tags, a mid-stream resolution change), for testing
-//! stream repair.
+//! stream repair, and [`BrokenHlsOrigin`] a live HLS playlist with a 404
+//! segment, a media-sequence jump and a discontinuity.
 //!
 //! Every ffmpeg child is killed when the origin is dropped. Nothing here
 //! panics; failures are [`SyntheticError`]s.
@@ -36,8 +37,10 @@
 #![deny(missing_docs)]
 
 mod broken;
+mod broken_hls;
 mod origin;
 mod server;
 
 pub use broken::{BrokenFlvOptions, BrokenFlvOrigin};
+pub use broken_hls::{BrokenHlsOptions, BrokenHlsOrigin};
 pub use origin::{OriginState, SyntheticError, SyntheticOptions, SyntheticOrigin};

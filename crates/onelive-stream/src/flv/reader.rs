@@ -20,7 +20,8 @@ pub enum Item {
 ///
 /// Tag bodies are handed out without copying. Back pointers
 /// (`PreviousTagSize`) are skipped without being trusted, as CDNs get them
-/// wrong. A new connection needs a new reader (or [`reset`](Self::reset)).
+/// wrong. A second FLV header at a tag boundary (two connections' bytes
+/// back to back) is handed out as another [`Item::Header`].
 #[derive(Debug, Default)]
 pub struct FlvReader {
     buf: BytesMut,
@@ -108,6 +109,17 @@ impl FlvReader {
         let Some(&type_byte) = self.buf.first() else {
             return Ok(None);
         };
+        if type_byte == b'F' {
+            // A second FLV header at a tag boundary: the bytes of another
+            // connection appended (a raw dump across a reconnect).
+            if self.buf.len() < 4 {
+                return Ok(None);
+            }
+            if &self.buf[..4] == b"FLV\x01" {
+                self.header_done = false;
+                return self.next_item();
+            }
+        }
         let Some(kind) = TagKind::from_byte(type_byte) else {
             let offset = self.offset;
             return Err(self.fail(StreamError::CorruptTag { offset, tag_type: type_byte }));
@@ -175,6 +187,28 @@ mod tests {
         assert_eq!(got[0], Item::Header(FlvHeader { has_audio: true, has_video: true }));
         assert_eq!(got[1..], [Item::Tag(tags[0].clone()), Item::Tag(tags[1].clone())]);
         assert_eq!(r.position(), bytes.len() as u64);
+    }
+
+    #[test]
+    fn a_second_header_mid_stream_is_another_header_item() {
+        let tag =
+            Tag { kind: TagKind::Audio, timestamp: 5, data: Bytes::from_static(&[0xaf, 1, 9]) };
+        let mut bytes = stream(std::slice::from_ref(&tag));
+        bytes.extend(stream(std::slice::from_ref(&tag)));
+        let mut r = FlvReader::new();
+        r.push(&bytes);
+        let mut headers = 0;
+        let mut tags = 0;
+        while let Some(item) = r.next_item().unwrap() {
+            match item {
+                Item::Header(_) => headers += 1,
+                Item::Tag(t) => {
+                    assert_eq!(t, tag);
+                    tags += 1;
+                }
+            }
+        }
+        assert_eq!((headers, tags), (2, 2));
     }
 
     #[test]

@@ -32,3 +32,13 @@ if ! command -v streamlink >/dev/null 2>&1; then
         echo "install-deps: could not install streamlink (pip install streamlink); its tests will be skipped" >&2
     fi
 fi
+
+# onelive-platform's yt-dlp fallback and its tests use the yt-dlp CLI (PyPI).
+# Optional: without it, those tests print a notice and skip.
+if ! command -v yt-dlp >/dev/null 2>&1; then
+    echo "install-deps: installing yt-dlp with pip" >&2
+    if ! { command -v python3 >/dev/null 2>&1 && python3 -m pip install --quiet yt-dlp >/dev/null 2>&1; } \
+        && ! { command -v python3 >/dev/null 2>&1 && python3 -m pip install --quiet --break-system-packages yt-dlp >/dev/null 2>&1; }; then
+        echo "install-deps: could not install yt-dlp (pip install yt-dlp); its tests will be skipped" >&2
+    fi
+fi

@@ -72,6 +72,13 @@ pub trait PlatformAdapter: Send + Sync + 'static {
         channel: &str,
     ) -> Result<Vec<StreamVariant>>;
 
+    /// The shortest interval between two status polls of one channel that
+    /// this platform tolerates, or `None` for the engine's default (5 s).
+    /// A user's `[watch.min_interval]` entry for the platform overrides it.
+    fn min_poll_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// The canonical id of `channel`: the one id events, file names and
     /// sessions should carry for this channel, whatever URL form was pasted
     /// (Bilibili: the long room id for a short id such as `196`). May ask the

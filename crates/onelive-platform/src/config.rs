@@ -37,8 +37,28 @@ pub const DEFAULT_USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) 
 /// // Debug never shows secrets.
 /// assert!(!format!("{config:?}").contains("secret"));
 /// ```
+///
+/// The fallbacks are switched either with a key (`streamlink = false`) or
+/// in their table, which also takes their proxy and user agent:
+///
+/// ```
+/// use onelive_platform::PlatformsConfig;
+///
+/// let config: PlatformsConfig = toml::from_str(r#"
+///     [streamlink]
+///     enabled = false
+///
+///     [ytdlp]
+///     proxy = "http://127.0.0.1:3128"
+/// "#).unwrap();
+/// assert!(!config.streamlink);
+/// assert!(config.ytdlp);
+/// assert_eq!(config.site("ytdlp").proxy.as_deref(), Some("http://127.0.0.1:3128"));
+/// let config: PlatformsConfig = toml::from_str("ytdlp = false").unwrap();
+/// assert!(!config.ytdlp && config.streamlink);
+/// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(try_from = "RawPlatformsConfig", into = "RawPlatformsConfig")]
 pub struct PlatformsConfig {
     /// User-Agent for every platform ([`DEFAULT_USER_AGENT`] when unset).
     pub user_agent: Option<String>,
@@ -61,11 +81,144 @@ pub struct PlatformsConfig {
     /// (default `streamlink` on `PATH`).
     pub streamlink_path: Option<String>,
     /// Whether the streamlink fallback is enabled (default true; it only
-    /// works when streamlink is installed).
+    /// works when streamlink is installed). In TOML: `streamlink = false`,
+    /// or `enabled = false` in `[platforms.streamlink]`.
     pub streamlink: bool,
+    /// The `yt-dlp` executable used by the yt-dlp fallback (default
+    /// `yt-dlp` on `PATH`).
+    pub ytdlp_path: Option<String>,
+    /// Whether the yt-dlp fallback is enabled (default true; it only works
+    /// when yt-dlp is installed). In TOML: `ytdlp = false`, or
+    /// `enabled = false` in `[platforms.ytdlp]`.
+    pub ytdlp: bool,
     /// Per-platform settings, keyed by platform name.
-    #[serde(flatten)]
     pub sites: BTreeMap<String, SiteConfig>,
+}
+
+/// The TOML form of [`PlatformsConfig`]: `streamlink` and `ytdlp` may be a
+/// bool or a table.
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+struct RawPlatformsConfig {
+    user_agent: Option<String>,
+    proxy: Option<String>,
+    timeout_secs: u64,
+    connect_timeout_secs: u64,
+    host_overrides: BTreeMap<String, String>,
+    quality: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    streamlink_path: Option<String>,
+    streamlink: Toggle,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ytdlp_path: Option<String>,
+    ytdlp: Toggle,
+    #[serde(flatten)]
+    sites: BTreeMap<String, SiteConfig>,
+}
+
+/// `streamlink = false` or `[platforms.streamlink]`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Toggle {
+    Enabled(bool),
+    Site(SiteConfig),
+}
+
+impl Default for Toggle {
+    fn default() -> Self {
+        Toggle::Enabled(true)
+    }
+}
+
+impl<'de> Deserialize<'de> for Toggle {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Toggle;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false, or a table with enabled, proxy or user_agent")
+            }
+            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<Toggle, E> {
+                Ok(Toggle::Enabled(value))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Toggle, A::Error> {
+                SiteConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Toggle::Site)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// The fallbacks that can be switched off.
+const TOGGLED: [&str; 2] = ["streamlink", "ytdlp"];
+
+impl TryFrom<RawPlatformsConfig> for PlatformsConfig {
+    type Error = String;
+
+    fn try_from(raw: RawPlatformsConfig) -> Result<Self, String> {
+        if let Some((name, _)) = raw.sites.iter().find(|(_, site)| site.enabled.is_some()) {
+            return Err(format!(
+                "[platforms.{name}] enabled: only the streamlink and ytdlp fallbacks can be \
+                 switched off (remove the channel to stop watching it)"
+            ));
+        }
+        let mut sites = raw.sites;
+        let mut toggle = |name: &str, toggle: Toggle| match toggle {
+            Toggle::Enabled(on) => on,
+            Toggle::Site(site) => {
+                let on = site.enabled.unwrap_or(true);
+                sites.insert(name.to_owned(), SiteConfig { enabled: None, ..site });
+                on
+            }
+        };
+        let streamlink = toggle(TOGGLED[0], raw.streamlink);
+        let ytdlp = toggle(TOGGLED[1], raw.ytdlp);
+        Ok(PlatformsConfig {
+            user_agent: raw.user_agent,
+            proxy: raw.proxy,
+            timeout_secs: raw.timeout_secs,
+            connect_timeout_secs: raw.connect_timeout_secs,
+            host_overrides: raw.host_overrides,
+            quality: raw.quality,
+            streamlink_path: raw.streamlink_path,
+            streamlink,
+            ytdlp_path: raw.ytdlp_path,
+            ytdlp,
+            sites,
+        })
+    }
+}
+
+impl From<PlatformsConfig> for RawPlatformsConfig {
+    fn from(config: PlatformsConfig) -> Self {
+        let mut sites = config.sites;
+        let mut toggle = |name: &str, on: bool| match sites.remove(name) {
+            Some(site) => Toggle::Site(SiteConfig { enabled: Some(on), ..site }),
+            None => Toggle::Enabled(on),
+        };
+        let streamlink = toggle(TOGGLED[0], config.streamlink);
+        let ytdlp = toggle(TOGGLED[1], config.ytdlp);
+        RawPlatformsConfig {
+            user_agent: config.user_agent,
+            proxy: config.proxy,
+            timeout_secs: config.timeout_secs,
+            connect_timeout_secs: config.connect_timeout_secs,
+            host_overrides: config.host_overrides,
+            quality: config.quality,
+            streamlink_path: config.streamlink_path,
+            streamlink,
+            ytdlp_path: config.ytdlp_path,
+            ytdlp,
+            sites,
+        }
+    }
+}
+
+impl Default for RawPlatformsConfig {
+    fn default() -> Self {
+        PlatformsConfig::default().into()
+    }
 }
 
 impl Default for PlatformsConfig {
@@ -79,6 +232,8 @@ impl Default for PlatformsConfig {
             quality: Vec::new(),
             streamlink_path: None,
             streamlink: true,
+            ytdlp_path: None,
+            ytdlp: true,
             sites: BTreeMap::new(),
         }
     }
@@ -89,7 +244,7 @@ impl Default for PlatformsConfig {
 #[serde(
     default,
     deny_unknown_fields,
-    expecting = "a [platforms.<name>] table with cookies, proxy, user_agent or quality \
+    expecting = "a [platforms.<name>] table with cookies, proxy, user_agent, quality or enabled \
                  (is this a misspelled global setting such as user_agent, proxy or timeout_secs?)"
 )]
 pub struct SiteConfig {
@@ -102,6 +257,12 @@ pub struct SiteConfig {
     pub user_agent: Option<String>,
     /// Quality preference for this platform only.
     pub quality: Vec<String>,
+    /// Whether the adapter is used (default true). Only the `streamlink`
+    /// and `ytdlp` fallbacks can be switched off; it is folded into
+    /// [`PlatformsConfig::streamlink`] / [`PlatformsConfig::ytdlp`] when
+    /// the configuration is read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
 }
 
 impl PlatformsConfig {
@@ -158,6 +319,8 @@ impl fmt::Debug for PlatformsConfig {
             .field("quality", &self.quality)
             .field("streamlink_path", &self.streamlink_path)
             .field("streamlink", &self.streamlink)
+            .field("ytdlp_path", &self.ytdlp_path)
+            .field("ytdlp", &self.ytdlp)
             .field("sites", &self.sites)
             .finish()
     }
@@ -170,6 +333,7 @@ impl fmt::Debug for SiteConfig {
             .field("proxy", &self.proxy.as_deref().map(redact_proxy))
             .field("user_agent", &self.user_agent)
             .field("quality", &self.quality)
+            .field("enabled", &self.enabled)
             .finish()
     }
 }

@@ -29,6 +29,9 @@ pub struct HttpClient {
 struct Inner {
     default: reqwest::Client,
     per_platform: HashMap<String, reqwest::Client>,
+    /// The same clients without redirect following ([`HttpRequest::no_redirects`]).
+    default_no_redirect: reqwest::Client,
+    per_platform_no_redirect: HashMap<String, reqwest::Client>,
     overrides: Vec<(String, String)>,
     config: PlatformsConfig,
 }
@@ -40,10 +43,18 @@ impl fmt::Debug for HttpClient {
 }
 
 fn build_client(config: &PlatformsConfig, proxy: Option<&str>) -> Result<reqwest::Client> {
+    build_client_with(config, proxy, reqwest::redirect::Policy::limited(5))
+}
+
+fn build_client_with(
+    config: &PlatformsConfig,
+    proxy: Option<&str>,
+    redirect: reqwest::redirect::Policy,
+) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(config.timeout_secs.max(1)))
         .connect_timeout(Duration::from_secs(config.connect_timeout_secs.max(1)))
-        .redirect(reqwest::redirect::Policy::limited(5));
+        .redirect(redirect);
     if let Some(proxy) = proxy.filter(|p| !p.is_empty()) {
         let parsed = reqwest::Proxy::all(proxy).map_err(|_| {
             PlatformError::Config(format!("invalid proxy URL {}", redact_proxy(proxy)))
@@ -57,10 +68,15 @@ impl HttpClient {
     /// A client for `config`. Fails on an invalid proxy URL or host override.
     pub fn new(config: &PlatformsConfig) -> Result<Self> {
         let default = build_client(config, config.proxy.as_deref())?;
+        let none = reqwest::redirect::Policy::none;
+        let default_no_redirect = build_client_with(config, config.proxy.as_deref(), none())?;
         let mut per_platform = HashMap::new();
+        let mut per_platform_no_redirect = HashMap::new();
         for (name, site) in &config.sites {
             if let Some(proxy) = &site.proxy {
                 per_platform.insert(name.clone(), build_client(config, Some(proxy))?);
+                per_platform_no_redirect
+                    .insert(name.clone(), build_client_with(config, Some(proxy), none())?);
             }
         }
         let mut overrides = Vec::new();
@@ -78,7 +94,14 @@ impl HttpClient {
             overrides.push((host.to_ascii_lowercase(), base.trim_end_matches('/').to_owned()));
         }
         Ok(HttpClient {
-            inner: Arc::new(Inner { default, per_platform, overrides, config: config.clone() }),
+            inner: Arc::new(Inner {
+                default,
+                per_platform,
+                default_no_redirect,
+                per_platform_no_redirect,
+                overrides,
+                config: config.clone(),
+            }),
         })
     }
 
@@ -129,6 +152,10 @@ impl HttpClient {
     fn client_for(&self, platform: &str) -> &reqwest::Client {
         self.inner.per_platform.get(platform).unwrap_or(&self.inner.default)
     }
+
+    fn client_no_redirect_for(&self, platform: &str) -> &reqwest::Client {
+        self.inner.per_platform_no_redirect.get(platform).unwrap_or(&self.inner.default_no_redirect)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +182,7 @@ pub struct HttpRequest {
     body: Option<Body>,
     cookies: bool,
     max_body: usize,
+    follow_redirects: bool,
 }
 
 impl fmt::Debug for HttpRequest {
@@ -180,6 +208,7 @@ impl HttpRequest {
             body: None,
             cookies: false,
             max_body: DEFAULT_MAX_BODY,
+            follow_redirects: true,
         }
     }
 
@@ -216,6 +245,13 @@ impl HttpRequest {
         self
     }
 
+    /// Does not follow redirects: a 3xx answer is the response (read its
+    /// `location` header), e.g. to resolve a short link with one request.
+    pub fn no_redirects(mut self) -> Self {
+        self.follow_redirects = false;
+        self
+    }
+
     /// Reads at most `bytes` of the body and stops (for probing endless streams).
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
@@ -234,7 +270,11 @@ impl HttpRequest {
             message,
             timeout,
         };
-        let client = self.client.client_for(&self.platform);
+        let client = if self.follow_redirects {
+            self.client.client_for(&self.platform)
+        } else {
+            self.client.client_no_redirect_for(&self.platform)
+        };
         let mut request = match self.method {
             Method::Get => client.get(&target),
             Method::Post => client.post(&target),

@@ -3,10 +3,10 @@
 //! A [`PlatformAdapter`] parses a platform's URLs offline, fetches a
 //! channel's [`LiveInfo`] and lists its playable [`StreamVariant`]s (URL,
 //! HLS or FLV, quality, and the headers a recorder must send). Built in:
-//! Bilibili, Twitch, Huya, Douyu, SOOP (AfreecaTV), Kick, `generic` (a
-//! direct `.m3u8`/`.flv` URL) and a `streamlink` fallback (when the
-//! `streamlink` CLI is installed). Programs register their own adapters in
-//! the [`PlatformRegistry`].
+//! Bilibili, Twitch, Huya, Douyu, SOOP (AfreecaTV), Kick, Douyin, TikTok,
+//! `generic` (a direct `.m3u8`/`.flv` URL), and the `streamlink` and
+//! `ytdlp` fallbacks (when their CLI is installed). Programs register
+//! their own adapters in the [`PlatformRegistry`].
 //!
 //! Every adapter talks through one shared [`HttpClient`] configured by
 //! [`PlatformsConfig`] (the `[platforms]` section of `oneliverec.toml`):
@@ -56,11 +56,11 @@ mod adapter;
 pub mod adapters;
 mod config;
 mod error;
-mod hls;
+pub mod hls;
 mod http;
 mod json;
 mod registry;
-mod url_match;
+pub mod url_match;
 
 pub use adapter::{
     ChannelRef, Clock, FixedClock, OsRandom, PlatformAdapter, PlatformContext, RandomSource,

@@ -13,7 +13,7 @@ use crate::error::{PlatformError, Result};
 
 /// The adapters, in resolution order: adapters registered by the embedding
 /// program first (so one can replace a built-in), then the built-ins, then
-/// the fallbacks (`generic`, then `streamlink`).
+/// the fallbacks (`generic`, then `streamlink`, then `ytdlp`).
 #[derive(Clone, Default)]
 pub struct PlatformRegistry {
     custom: Vec<Arc<dyn PlatformAdapter>>,
@@ -33,8 +33,9 @@ impl PlatformRegistry {
         PlatformRegistry::default()
     }
 
-    /// The built-in adapters (Bilibili, Twitch, Huya, Douyu, SOOP, Kick),
-    /// then `generic`, then `streamlink` when `config.streamlink` is true.
+    /// The built-in adapters (Bilibili, Twitch, Huya, Douyu, SOOP, Kick,
+    /// Douyin, TikTok), then `generic`, then `streamlink` when
+    /// `config.streamlink` is true, then `ytdlp` when `config.ytdlp` is true.
     pub fn builtin(config: &PlatformsConfig) -> Self {
         let builtin: Vec<Arc<dyn PlatformAdapter>> = vec![
             Arc::new(adapters::bilibili::Bilibili::new()),
@@ -43,12 +44,18 @@ impl PlatformRegistry {
             Arc::new(adapters::douyu::Douyu::new()),
             Arc::new(adapters::soop::Soop),
             Arc::new(adapters::kick::Kick),
+            Arc::new(adapters::douyin::Douyin::new()),
+            Arc::new(adapters::tiktok::TikTok),
         ];
         let mut fallback: Vec<Arc<dyn PlatformAdapter>> =
             vec![Arc::new(adapters::generic::Generic)];
         if config.streamlink {
             let program = config.streamlink_path.clone().unwrap_or_else(|| "streamlink".to_owned());
             fallback.push(Arc::new(adapters::streamlink::Streamlink::new(program)));
+        }
+        if config.ytdlp {
+            let program = config.ytdlp_path.clone().unwrap_or_else(|| "yt-dlp".to_owned());
+            fallback.push(Arc::new(adapters::ytdlp::YtDlp::new(program)));
         }
         PlatformRegistry { custom: Vec::new(), builtin, fallback }
     }

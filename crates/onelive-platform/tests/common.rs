@@ -140,8 +140,12 @@ impl Mock {
 
     /// A config with every host in `hosts` pointed at this server.
     pub fn config(&self, hosts: &[&str]) -> PlatformsConfig {
-        let mut config =
-            PlatformsConfig { streamlink: false, timeout_secs: 5, ..PlatformsConfig::default() };
+        let mut config = PlatformsConfig {
+            streamlink: false,
+            ytdlp: false,
+            timeout_secs: 5,
+            ..PlatformsConfig::default()
+        };
         for host in hosts {
             config.host_overrides.insert((*host).to_owned(), self.base_for(host));
         }

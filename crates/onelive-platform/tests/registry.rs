@@ -8,7 +8,7 @@ use onelive_platform::{
 };
 
 fn config() -> PlatformsConfig {
-    PlatformsConfig { streamlink: false, ..PlatformsConfig::default() }
+    PlatformsConfig { streamlink: false, ytdlp: false, ..PlatformsConfig::default() }
 }
 
 /// A made-up adapter that also claims Twitch URLs (to test precedence).
@@ -51,11 +51,14 @@ fn builtins_in_order_with_generic_last() {
         .iter()
         .map(|a| a.name().to_owned())
         .collect();
-    assert_eq!(names, ["bilibili", "twitch", "huya", "douyu", "soop", "kick", "generic"]);
+    assert_eq!(
+        names,
+        ["bilibili", "twitch", "huya", "douyu", "soop", "kick", "douyin", "tiktok", "generic"]
+    );
     let with_streamlink = PlatformRegistry::builtin(&PlatformsConfig::default());
     let names: Vec<String> =
         with_streamlink.adapters().iter().map(|a| a.name().to_owned()).collect();
-    assert_eq!(names.last().map(String::as_str), Some("streamlink"));
+    assert_eq!(names[names.len() - 2..], ["streamlink", "ytdlp"]);
 }
 
 #[test]

@@ -1,13 +1,17 @@
 //! The built-in adapters. Each is also usable on its own.
 
 pub mod bilibili;
+mod bytedance;
+pub mod douyin;
 pub mod douyu;
 pub mod generic;
 pub mod huya;
 pub mod kick;
 pub mod soop;
 pub mod streamlink;
+pub mod tiktok;
 pub mod twitch;
+pub mod ytdlp;
 
 use std::collections::BTreeMap;
 

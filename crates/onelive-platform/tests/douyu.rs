@@ -263,3 +263,20 @@ async fn real_betard_and_play_answers() {
         variants[0].url.starts_with("https://ws3.douyucdn.cn/live/9715241rdkExgDdB.flv?wsAuth=")
     );
 }
+
+#[tokio::test]
+async fn an_alias_has_the_room_id_as_canonical_id() {
+    let mock = serve(
+        Reply::fixture(200, "douyu/betard_live.json"),
+        Reply::fixture(200, "douyu/play_source.json"),
+    )
+    .await;
+    let ctx = mock.context(HOSTS);
+    let douyu = Douyu::new();
+    assert_eq!(douyu.canonical_channel(&ctx, "xxbaobao").await.unwrap(), "288016");
+    assert_eq!(douyu.canonical_channel(&ctx, "288016").await.unwrap(), "288016");
+    assert_eq!(
+        douyu.canonical_channel(&ctx, "ghost").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}

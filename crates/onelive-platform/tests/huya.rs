@@ -200,3 +200,14 @@ fn anticode_refreshes_an_expiring_ws_time() {
     assert!(out.contains(&expected), "{out}");
     assert!(anticode("wsTime=1", "s", 1, now_ms).is_none(), "no fm, no anticode");
 }
+
+#[tokio::test]
+async fn an_alias_has_the_room_number_as_canonical_id() {
+    let mock = serve(Reply::fixture(200, "huya/profile_live.json")).await;
+    let ctx = mock.context(HOSTS);
+    assert_eq!(Huya.canonical_channel(&ctx, "zhangsanfeng").await.unwrap(), "52333");
+    assert_eq!(Huya.canonical_channel(&ctx, "52333").await.unwrap(), "52333");
+    assert_eq!(mock.seen().len(), 1, "a room number needs no request");
+    let error = Huya.canonical_channel(&ctx, "nobodyhere").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+}

@@ -402,6 +402,11 @@ impl PlatformAdapter for Douyu {
         format!("https://www.douyu.com/{channel}")
     }
 
+    /// The room id: `/<alias>` and `/<rid>` are one room.
+    async fn canonical_channel(&self, ctx: &PlatformContext, channel: &str) -> Result<String> {
+        resolve_rid(ctx, channel).await
+    }
+
     fn not_a_live_url(&self, url: &str) -> Option<String> {
         let url = http_url(url)?;
         if !on_domain(&url, &["douyu.com", "douyutv.com"]) || self.parse_url(url.as_str()).is_some()

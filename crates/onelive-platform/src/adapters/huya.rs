@@ -250,6 +250,11 @@ impl PlatformAdapter for Huya {
         format!("https://www.huya.com/{channel}")
     }
 
+    /// The room number: `/<alias>` and `/<number>` are one room.
+    async fn canonical_channel(&self, ctx: &PlatformContext, channel: &str) -> Result<String> {
+        resolve_room(ctx, channel).await
+    }
+
     fn not_a_live_url(&self, url: &str) -> Option<String> {
         let url = http_url(url)?;
         if !on_domain(&url, &["huya.com"]) || self.parse_url(url.as_str()).is_some() {

@@ -3,7 +3,7 @@
 
 mod progress_bars;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -97,6 +97,21 @@ enum JobsCommand {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    match run(cli) {
+        // `onelive-sink jobs list | head`: the reader left; that is not an error.
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Jobs { command }) => jobs(&cli.config, command),
         Some(Command::CheckConfig) => {
@@ -128,36 +143,46 @@ fn open_store(config_path: &std::path::Path) -> Result<JobStore> {
 
 fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
     let store = open_store(config_path)?;
+    let mut out = std::io::stdout().lock();
     match command {
         JobsCommand::List { state, limit, json } => {
             let state = state.map(|s| s.parse::<JobState>()).transpose()?;
             let list = store.list(state, limit)?;
             if json {
                 for job in &list {
-                    println!("{}", serde_json::to_string(job)?);
+                    writeln!(out, "{}", serde_json::to_string(job)?)?;
                 }
                 return Ok(());
             }
-            println!(
-                "{:>6}  {:<8}  {:>8}  {:<16}  {:<10}  {:<22}  DETAIL",
+            writeln!(
+                out,
+                "{:>6}  {:<8}  {:>8}  {:<16}  {:<22}  {:<22}  DETAIL",
                 "ID", "STATE", "ATTEMPTS", "RULE", "ACTION", "EVENT"
-            );
+            )?;
             for job in &list {
                 let detail = match job.state {
                     JobState::Done => job.result.clone(),
                     _ => job.last_error.clone().or_else(|| job.file.clone()),
                 }
                 .unwrap_or_default();
-                println!(
-                    "{:>6}  {:<8}  {:>8}  {:<16}  {:<10}  {:<22}  {}",
+                // A chain step shows as `kind NAME <- #PARENT`.
+                let action = match (&job.step, job.parent_id) {
+                    (Some(step), Some(parent)) => {
+                        format!("{} {step} <- #{parent}", job.action_kind)
+                    }
+                    _ => job.action_kind.clone(),
+                };
+                writeln!(
+                    out,
+                    "{:>6}  {:<8}  {:>8}  {:<16}  {:<22}  {:<22}  {}",
                     job.id,
                     job.state.as_str(),
                     format!("{}/{}", job.attempts, job.max_attempts),
                     job.rule,
-                    job.action_kind,
+                    action,
                     job.event_type,
                     detail
-                );
+                )?;
             }
             Ok(())
         }
@@ -165,19 +190,40 @@ fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
             let job = store.job(id)?;
             let body = store.event_body(&job.event_id)?;
             let event = body.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok());
+            // The chain: every job from the first step down, this one included.
+            let mut root = job.clone();
+            while let Some(parent) = root.parent_id {
+                root = store.job(parent)?;
+            }
+            let mut chain = Vec::new();
+            let mut queue = std::collections::VecDeque::from([root]);
+            while let Some(step) = queue.pop_front() {
+                queue.extend(store.children(step.id)?);
+                chain.push(serde_json::json!({
+                    "id": step.id,
+                    "parent_id": step.parent_id,
+                    "step": step.step,
+                    "action_kind": step.action_kind,
+                    "state": step.state,
+                    "result": step.result,
+                    "last_error": step.last_error,
+                }));
+            }
             let mut value = serde_json::to_value(&job)?;
             if let Some(obj) = value.as_object_mut() {
+                obj.insert("chain".into(), serde_json::Value::Array(chain));
                 obj.insert("event".into(), event.unwrap_or(serde_json::Value::Null));
             }
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
             Ok(())
         }
         JobsCommand::Retry { id } => {
             let job = store.retry(id)?;
-            println!(
+            writeln!(
+                out,
                 "job {} is {} again; a running sink picks it up within a second",
                 job.id, job.state
-            );
+            )?;
             Ok(())
         }
     }

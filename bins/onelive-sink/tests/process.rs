@@ -1,6 +1,7 @@
 //! The binary as a user runs it: crash recovery, refusing to run without
 //! auth, secrets kept out of logs, the jobs CLI.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use onelive_sink::stand_in::PixeldrainStandIn;
@@ -197,4 +198,104 @@ async fn sigterm_stops_gracefully() {
     assert!(status.success(), "{status}");
     let log = sink.full_log();
     assert!(log.contains("onelive-sink stopped"), "{log}");
+}
+
+#[test]
+fn jobs_list_into_a_closed_pipe_exits_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &key_auth(), "http://127.0.0.1:9/api", "");
+    // The store exists (as after a first run), so the listing prints.
+    drop(onelive_sink::store::JobStore::open(&dir.path().join("jobs.db")).unwrap());
+    // `| head` that has already exited: the read end is closed before the
+    // program writes, so its first write fails with EPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(bin())
+        .current_dir(dir.path())
+        .args(["--config", "sink.toml", "jobs", "list"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+/// A loopback receiver counting the POSTs it gets (the chain's last step).
+async fn counting_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let shared = Arc::clone(&bodies);
+    let app = axum::Router::new().fallback(move |body: String| {
+        let shared = Arc::clone(&shared);
+        async move {
+            shared.lock().unwrap().push(body);
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/told", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, bodies)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_chain_step_resumes_at_that_step_and_runs_each_step_once() {
+    let pd = PixeldrainStandIn::start(API_KEY).await.unwrap();
+    pd.keep_bytes_up_to(64 * 1024 * 1024);
+    pd.set_rate_limit(4 * 1024 * 1024);
+    let (told_url, told) = counting_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    // upload -> again (a second upload) -> tell (forward with the link).
+    let extra = format!(
+        "then = [\"again\"]\n\n[actions.again]\nkind = \"pixeldrain\"\napi_key = \"{API_KEY}\"\n\
+         api = \"{}\"\nthen = [\"tell\"]\n\n[actions.tell]\nkind = \"forward\"\nurl = \"{told_url}\"\n\
+         body_template = '{{\"link\": \"{{previous}}\"}}'\n",
+        pd.api_base()
+    );
+    write_config(dir.path(), &key_auth(), &pd.api_base(), &extra);
+    let bytes = write_file(&dir.path().join("rec/part.mp4"), 16 * 1024 * 1024);
+
+    let first = SinkProcess::start(dir.path(), &[]);
+    let (status, _) =
+        post(&first.url(&format!("?key={KEY}")), &transmux_event("/app/rec/part.mp4")).await;
+    assert_eq!(status, 200);
+    // Uploads run at 4 MiB/s (the first takes about 4 s); once the first is in, the
+    // second is slowed to 64 KiB/s, so it is still under way when the sink is killed.
+    wait_for("the first step's upload", Duration::from_secs(60), || pd.uploads().len() == 1).await;
+    pd.set_rate_limit(64 * 1024);
+    wait_for("the second step to be under way", Duration::from_secs(60), || {
+        pd.bytes_received() > 16 * 1024 * 1024
+            && jobs_json(dir.path()).iter().any(|j| j["step"] == "again" && j["state"] == "running")
+    })
+    .await;
+    first.kill();
+    assert_eq!(pd.uploads().len(), 1, "the killed second upload must not have completed");
+
+    pd.set_rate_limit(0);
+    let second = SinkProcess::start(dir.path(), &[]);
+    wait_for("the whole chain to be done", Duration::from_secs(60), || {
+        let jobs = jobs_json(dir.path());
+        jobs.len() == 3 && jobs.iter().all(|j| j["state"] == "done")
+    })
+    .await;
+    second.kill();
+    let uploads = pd.uploads();
+    assert_eq!(uploads.len(), 2, "each upload step completed exactly once");
+    assert!(uploads.iter().all(|u| u.bytes.as_deref() == Some(bytes.as_slice())));
+    let told = told.lock().unwrap().clone();
+    assert_eq!(told.len(), 1, "the last step ran once: {told:?}");
+    let link = format!("https://pixeldrain.com/u/{}", uploads[1].id);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&told[0]).unwrap()["link"], link);
+    let jobs = jobs_json(dir.path());
+    let again = jobs.iter().find(|j| j["step"] == "again").unwrap();
+    assert_eq!(again["attempts"], 1, "the interrupted attempt does not count: {again}");
+    // `jobs list` shows the chain.
+    let out = run(dir.path(), &["jobs", "list"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("pixeldrain again <- #1"), "{table}");
+    assert!(table.contains("forward tell <- #2"), "{table}");
 }

@@ -37,6 +37,13 @@ fn bad_configs_are_refused_with_file_key_and_reason() {
         ),
         ("[api]\nlisten = \"0.0.0.0:8686\"\n", "key `api.token`: a bearer token is required"),
         ("[output\n", "key `(syntax)`: TOML syntax error"),
+        // What the webhook dispatcher refuses at start, check-config refuses too:
+        // a link-local address spelled in hex, and a secret that is no `whsec_` key.
+        ("[[webhooks]]\nurl = \"http://0xa9fea9fe/\"\n", "key `webhooks[0]`:"),
+        (
+            "[[webhooks]]\nurl = \"http://127.0.0.1:9/\"\nsecret = \"whsec_!!not-base64!!\"\n",
+            "key `webhooks[0]`:",
+        ),
     ];
     for (config, expected) in cases {
         for command in ["check-config", "run"] {

@@ -39,7 +39,17 @@ async fn live_session_is_recorded_transmuxed_and_announced_in_order() {
     assert!(status.success(), "{status:?}\n{}", log(d, 1));
 
     let events = receiver.snapshot();
-    let types: Vec<&str> = events.iter().map(|e| e.type_name()).collect();
+    let mut types: Vec<&str> = events.iter().map(|e| e.type_name()).collect();
+    // The transmux of the last part runs beside the debounce before live_end:
+    // on a loaded machine it may finish after live_end. Every other step has
+    // one order.
+    let transmuxed = types.iter().position(|t| *t == "video_transmux_finish");
+    let ended = types.iter().position(|t| *t == "live_end");
+    if let (Some(t), Some(e)) = (transmuxed, ended)
+        && t == e + 1
+    {
+        types.swap(t, e);
+    }
     assert_eq!(
         types,
         [
@@ -55,16 +65,17 @@ async fn live_session_is_recorded_transmuxed_and_announced_in_order() {
         log(d, 1)
     );
     assert_eq!(*receiver.rejected.lock().unwrap(), 0);
-    let session = events[1].data.session_id().expect("live_start has a session_id");
+    let find = |name: &str| events.iter().find(|e| e.type_name() == name).unwrap();
+    let session = find("live_start").data.session_id().expect("live_start has a session_id");
     for e in &events[1..6] {
         assert_eq!(e.data.session_id(), Some(session), "{}", e.type_name());
     }
-    let EventData::LiveStart(start) = &events[1].data else { panic!() };
+    let EventData::LiveStart(start) = &find("live_start").data else { panic!() };
     assert_eq!((start.platform.as_str(), start.channel.as_str()), ("bilibili", ROOM));
     assert_eq!(start.live_info.title, "first title");
     assert_eq!(start.live_info.categories, ["单机游戏", "我的世界"]);
     assert_eq!(start.live_info.uname, "嘉然今天吃什么");
-    let EventData::VideoFileFinish(fin) = &events[3].data else { panic!() };
+    let EventData::VideoFileFinish(fin) = &find("video_file_finish").data else { panic!() };
     assert!(fin.path.ends_with("_part1.ts"), "{}", fin.path);
     // `{start_time:%Y%m%d}` in the config: the session's UTC day.
     let file_name = std::path::Path::new(&fin.path).file_name().unwrap().to_string_lossy();
@@ -76,11 +87,11 @@ async fn live_session_is_recorded_transmuxed_and_announced_in_order() {
     assert!(fin.path.starts_with(&d.join("rec/bilibili").display().to_string()), "{}", fin.path);
     assert_eq!(fin.filesize, std::fs::metadata(&fin.path).unwrap().len());
     assert!(fin.duration > 2.0, "{}", fin.duration);
-    let EventData::VideoTransmuxFinish(t) = &events[4].data else { panic!() };
+    let EventData::VideoTransmuxFinish(t) = &find("video_transmux_finish").data else { panic!() };
     assert_eq!(t.input, fin.path);
     assert!(t.output.ends_with("_part1.mp4"));
     assert_eq!(assert_announced_files_valid(&events), 2);
-    let EventData::LiveEnd(end) = &events[5].data else { panic!() };
+    let EventData::LiveEnd(end) = &find("live_end").data else { panic!() };
     assert_eq!(end.live_info.status, onelive_events::LiveStatus::Offline);
     // The stream token never reaches the log.
     assert!(!log(d, 1).contains("streamtoken"), "a stream URL query leaked into the log");

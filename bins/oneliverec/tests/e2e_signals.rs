@@ -238,3 +238,43 @@ async fn app_exit_that_cannot_be_delivered_in_time_is_delivered_by_the_next_star
     assert_eq!(receiver.count("app_launch"), 2, "{:?}", receiver.types());
     assert_eq!(receiver.count("app_exit"), 2, "{:?}", receiver.types());
 }
+
+/// The pids of `parent`'s children whose command name is `name`.
+fn children_named(parent: u32, name: &str) -> Vec<u32> {
+    children_of(parent).into_iter().filter(|(_, comm)| comm == name).map(|(pid, _)| pid).collect()
+}
+
+/// Whether `pid` still runs (a zombie waiting for its reaper does not write).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, r)| !r.starts_with('Z') && !r.starts_with('X')))
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_takes_the_recording_ffmpeg_down_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    let mock = BiliMock::start(room(origin_host(&origin))).await;
+    let receiver = Receiver::start().await;
+    let config = write_config(d, &mock, &receiver, "3s");
+    // The ffmpeg engine: the native one records in-process.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n[recording]\nengine = \"ffmpeg\"\n")).unwrap();
+    let mut child = spawn_run(&config, d, 1);
+    let mut ffmpeg = Vec::new();
+    wait_for("ffmpeg recording the stream", Duration::from_secs(60), d, || {
+        ffmpeg = children_named(child.id(), "ffmpeg");
+        !ffmpeg.is_empty()
+    })
+    .await;
+    signal(&child, Signal::SIGKILL);
+    let _ = wait_exit(&mut child, Duration::from_secs(10)).await;
+    // Before the fix the orphan kept recording into the part until the stream ended.
+    wait_for("ffmpeg to die with oneliverec", Duration::from_secs(20), d, || {
+        ffmpeg.iter().all(|pid| !running(*pid))
+    })
+    .await;
+}

@@ -143,6 +143,9 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
     let mut events = r.events.lock().unwrap();
     if !events.iter().any(|e| e.id == event.id) {
         events.push(event);
+        // Deliveries run concurrently and may complete out of order (see
+        // docs/webhook-delivery.md, "Ordering"): the tests read event order.
+        events.sort_by_key(|e| (e.ts, e.id));
     }
     StatusCode::NO_CONTENT
 }
@@ -369,4 +372,19 @@ pub fn room(stream_host: String) -> Room {
 
 pub fn origin_host(origin: &onelive_synthetic::SyntheticOrigin) -> String {
     format!("http://{}", origin.addr())
+}
+
+/// The children of `parent` as (pid, command name), from /proc.
+pub fn children_of(parent: u32) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| {
+            let pid = e.ok()?.file_name().to_str()?.parse::<u32>().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // pid (comm) state ppid ...
+            let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+            let ppid = rest.split(' ').nth(1)?.parse::<u32>().ok()?;
+            (ppid == parent).then(|| (pid, comm.to_owned()))
+        })
+        .collect()
 }

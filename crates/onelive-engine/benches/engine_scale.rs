@@ -229,7 +229,7 @@ fn main() {
         config.channels =
             (0..channels).map(|i| ChannelConfig::new(url_of(FIRST_ROOM + i))).collect();
         let state_dir = config.state_dir(None);
-        let parts = wiring::real_parts(&config, &state_dir).await.unwrap();
+        let parts = wiring::real_parts(&config, &state_dir, &[]).await.unwrap();
         let started = Instant::now();
         let engine = Engine::start(config, None, parts).await.unwrap();
         println!(

@@ -27,7 +27,11 @@ struct ApiState {
 }
 
 /// The API's router. `token`: bearer token required on every route but `/healthz`.
+///
+/// Every route is behind the browser guard (`Host` and `Origin` checks, see
+/// `docs/api.md`), which reads `[api] allowed_hosts` from the engine's config.
 pub fn router(engine: Engine, token: Option<Secret>) -> Router {
+    let allowed = crate::api_guard::AllowedHosts::new(&engine.config().api.allowed_hosts);
     let state = ApiState { engine, token };
     let protected = Router::new()
         .route("/metrics", get(metrics))
@@ -52,6 +56,7 @@ pub fn router(engine: Engine, token: Option<Secret>) -> Router {
         // The web UI (`/`, `/ui/...`): public assets that call the API above with the same token.
         .merge(onelive_webui::router())
         .with_state(state)
+        .layer(middleware::from_fn_with_state(allowed, crate::api_guard::guard))
 }
 
 /// Binds `addr` and serves the API until `shutdown` resolves.
@@ -100,7 +105,7 @@ async fn auth(
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(bearer_token)
             .unwrap_or("");
         if !constant_time_eq(given.as_bytes(), token.expose().as_bytes()) {
             return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into())
@@ -108,6 +113,13 @@ async fn auth(
         }
     }
     next.run(request).await
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme is
+/// case-insensitive (RFC 9110 section 11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim_start())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -126,15 +138,21 @@ async fn metrics(State(s): State<ApiState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
+/// A JSON answer with the query strings of every URL in it hidden.
+fn shown(mut value: serde_json::Value) -> Json<serde_json::Value> {
+    crate::redact::redact_value(&mut value);
+    Json(value)
+}
+
 async fn list_channels(State(s): State<ApiState>) -> Json<serde_json::Value> {
-    Json(json!({ "channels": s.engine.channels() }))
+    shown(json!({ "channels": s.engine.channels() }))
 }
 
 async fn get_channel(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(serde_json::to_value(s.engine.channel(&id)?).unwrap_or_default()))
+    Ok(shown(serde_json::to_value(s.engine.channel(&id)?).unwrap_or_default()))
 }
 
 /// Body of `POST /api/channels`.
@@ -396,10 +414,10 @@ async fn redeliver(
 
 async fn recordings(State(s): State<ApiState>, Query(q): Query<Limit>) -> Json<serde_json::Value> {
     let list = s.engine.recordings(q.limit.unwrap_or(100).min(crate::recordings::MAX_RECORDINGS));
-    Json(json!({ "recordings": list }))
+    shown(json!({ "recordings": list }))
 }
 
 async fn recent_events(State(s): State<ApiState>) -> Json<serde_json::Value> {
     let events: Vec<_> = s.engine.recent_events().iter().map(|e| e.to_value()).collect();
-    Json(json!({ "events": events }))
+    shown(json!({ "events": events }))
 }

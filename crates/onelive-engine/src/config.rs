@@ -28,6 +28,9 @@ pub struct EngineConfig {
     /// Remuxing of finished recordings to `.mp4`/`.mkv`.
     #[serde(default)]
     pub transmux: TransmuxConfig,
+    /// `[recording]`: which recording engine runs.
+    #[serde(default)]
+    pub recording: RecordingSection,
     /// Polling, debounce and concurrency.
     #[serde(default)]
     pub watch: WatchConfig,
@@ -75,6 +78,17 @@ pub struct OutputConfig {
     /// `.flv` for HTTP-FLV), `ts` or `flv`.
     #[serde(default = "default_container")]
     pub container: String,
+}
+
+/// `[recording]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingSection {
+    /// `native` (default: in-process HTTP-FLV/HLS with FLV repair and
+    /// gapless splits, falling back to ffmpeg for streams it cannot handle)
+    /// or `ffmpeg` (one `ffmpeg -c copy` per part). See `docs/recording.md`.
+    #[serde(default)]
+    pub engine: onelive_recorder::Engine,
 }
 
 /// `[split]`: cut a recording into a new part on these limits (0 = never).
@@ -164,6 +178,11 @@ pub struct ApiConfig {
     /// Bearer token; required when `listen` is not a loopback address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<Secret>,
+    /// Host names the API answers to besides IP addresses and `localhost`
+    /// (DNS-rebinding guard; `["*"]` answers to any). Cross-origin state
+    /// changes are accepted only from the API's own origin and these hosts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -172,6 +191,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("enabled", &self.enabled)
             .field("listen", &self.listen)
             .field("token", &self.token)
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish()
     }
 }
@@ -365,7 +385,12 @@ impl Default for DiskConfig {
 }
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { enabled: true, listen: default_listen(), token: None }
+        ApiConfig {
+            enabled: true,
+            listen: default_listen(),
+            token: None,
+            allowed_hosts: Vec::new(),
+        }
     }
 }
 
@@ -441,6 +466,15 @@ impl EngineConfig {
         }
         if w.stall_timeout.0 < Duration::from_secs(1) {
             return Err(err("watch.stall_timeout", "must be at least 1s".into()));
+        }
+        if let Some(t) = &self.api.token
+            && !t.is_empty()
+            && t.expose().trim().is_empty()
+        {
+            return Err(err(
+                "api.token",
+                "is only whitespace: set a real token or remove the key".into(),
+            ));
         }
         if self.api.enabled
             && !self.api.listen.ip().is_loopback()
@@ -534,9 +568,26 @@ impl EngineConfig {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "config".into());
         let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+        // The file holds secrets: a new one is private (0600); a rewrite keeps
+        // the mode and owner the user gave the old one.
+        let previous = std::fs::metadata(path).ok();
         {
             use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(werr)?;
+            use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(werr)?;
+            if let Some(meta) = &previous {
+                f.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+                    .map_err(werr)?;
+                // Only root may give a file away; for anyone else the owner is
+                // already theirs, so a refusal changes nothing.
+                let _ = std::os::unix::fs::fchown(&f, Some(meta.uid()), Some(meta.gid()));
+            }
             f.write_all(
                 b"# Written by oneliverec (changes made through the HTTP API are saved here).\n",
             )

@@ -13,6 +13,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::EngineError;
+use crate::backoff::{Backoff, Episode};
 use crate::config::{ChannelConfig, EngineConfig, WebhookConfig};
 use crate::seams::{ChannelRef, EventDelivery, LiveSource, Recorder, Transmuxer};
 use crate::watcher::{ChannelView, WatcherCommand, WatcherContext, run_watcher};
@@ -193,6 +194,7 @@ impl Engine {
         });
         let engine = Engine { shared };
         engine.publish(EventData::AppLaunch).await;
+        crate::sessions::announce_pending(&engine.shared).await;
         engine.resume_transmux_jobs();
         let leftovers = crate::recovery::load(&engine.shared.state_dir);
         // Still listed until checked, so that a shutdown during the check
@@ -546,17 +548,18 @@ async fn stop_entry_watcher(
 fn snapshot(id: &str, e: &ChannelEntry) -> ChannelSnapshot {
     ChannelSnapshot {
         id: id.to_owned(),
-        url: e.config.url.clone(),
-        name: e.config.name.clone().unwrap_or_else(|| e.cref.channel.clone()),
+        url: crate::redact::redact_urls(&e.config.url).into_owned(),
+        name: crate::redact::redact_urls(e.config.name.as_deref().unwrap_or(&e.cref.channel))
+            .into_owned(),
         platform: e.cref.platform.clone(),
-        channel: e.cref.channel.clone(),
+        channel: crate::redact::redact_urls(&e.cref.channel).into_owned(),
         enabled: e.config.enabled,
         record: e.config.record,
         view: lock(&e.view).clone(),
     }
 }
 
-fn numbered_webhooks(webhooks: &[WebhookConfig]) -> Vec<WebhookConfig> {
+pub(crate) fn numbered_webhooks(webhooks: &[WebhookConfig]) -> Vec<WebhookConfig> {
     webhooks
         .iter()
         .enumerate()
@@ -577,7 +580,15 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 pub(crate) async fn publish(shared: &Shared, data: EventData) {
-    let event = Event::new(data);
+    publish_event(shared, Event::new(data)).await;
+}
+
+/// Publishes an event built by the caller (whose id it may have saved:
+/// the outbox keeps one copy of each event id).
+pub(crate) async fn publish_event(shared: &Shared, event: Event) {
+    // Tokens in URLs (a direct stream's channel URL, a stream URL quoted in an
+    // error) stay in the engine: nothing published carries a query string.
+    let event = crate::redact::redact_event(event);
     let type_name = event.type_name().to_owned();
     match event.data.channel() {
         Some((platform, channel)) => {
@@ -606,6 +617,37 @@ fn save_transmux_queue(shared: &Shared) {
 /// Transmux jobs not finished yet, resumed at the next start.
 const TRANSMUX_QUEUE_FILE: &str = "transmux-queue.json";
 
+/// Tries of one transmux job before it is given up (the recording is kept).
+const TRANSMUX_ATTEMPTS: u32 = 6;
+/// The waits between the tries of a failing transmux job: 5 s, 10 s, 20 s...
+const TRANSMUX_RETRY: Backoff =
+    Backoff { base: Duration::from_secs(5), cap: Duration::from_secs(600), jitter: 0.2 };
+
+async fn transmux_done(shared: &Shared, job: &TransmuxJob, output: PathBuf) {
+    shared.counters.transmux_done.fetch_add(1, Ordering::Relaxed);
+    lock(&shared.transmux_pending).retain(|j| j.input != job.input);
+    save_transmux_queue(shared);
+    crate::recordings::transmux(
+        shared,
+        &job.input,
+        crate::recordings::TransmuxState::Done,
+        Some(output.display().to_string()),
+        None,
+    );
+    publish(
+        shared,
+        EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
+            platform: job.platform.clone(),
+            channel: job.channel.clone(),
+            input: job.input.display().to_string(),
+            output: output.display().to_string(),
+            session_id: job.session_id,
+            live_info: job.live_info.clone(),
+        }),
+    )
+    .await;
+}
+
 pub(crate) fn submit_transmux(shared: &Arc<Shared>, job: TransmuxJob) {
     {
         let mut pending = lock(&shared.transmux_pending);
@@ -624,38 +666,53 @@ pub(crate) fn submit_transmux(shared: &Arc<Shared>, job: TransmuxJob) {
     let shared2 = shared.clone();
     let handle = tokio::spawn(async move {
         let shared = shared2;
-        let Ok(_permit) = shared.transmux_permits.clone().acquire_owned().await else { return };
-        let (format, delete_source) = {
-            let c = lock(&shared.config);
-            (c.transmux.format.clone(), c.transmux.delete_source)
-        };
-        match shared.parts.transmuxer.transmux(&job, &format, delete_source).await {
-            Ok(output) => {
-                shared.counters.transmux_done.fetch_add(1, Ordering::Relaxed);
-                lock(&shared.transmux_pending).retain(|j| j.input != job.input);
-                save_transmux_queue(&shared);
-                crate::recordings::transmux(
-                    &shared,
-                    &job.input,
-                    crate::recordings::TransmuxState::Done,
-                    Some(output.display().to_string()),
-                    None,
-                );
+        let mut stopping = shared.stopping.subscribe();
+        let mut episode = Episode::default();
+        loop {
+            let result = {
+                let Ok(_permit) = shared.transmux_permits.clone().acquire_owned().await else {
+                    return;
+                };
+                let (format, delete_source) = {
+                    let c = lock(&shared.config);
+                    (c.transmux.format.clone(), c.transmux.delete_source)
+                };
+                shared.parts.transmuxer.transmux(&job, &format, delete_source).await
+            };
+            let e = match result {
+                Ok(output) => {
+                    transmux_done(&shared, &job, output).await;
+                    return;
+                }
+                Err(e) => e,
+            };
+            shared.counters.transmux_failed.fetch_add(1, Ordering::Relaxed);
+            let failures = episode.fail();
+            let give_up = failures >= TRANSMUX_ATTEMPTS;
+            if episode.report() {
+                let retry = if give_up {
+                    String::new()
+                } else {
+                    format!("; retrying (at most {TRANSMUX_ATTEMPTS} attempts)")
+                };
                 publish(
                     &shared,
-                    EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
+                    EventData::Error(ErrorData {
                         platform: job.platform.clone(),
                         channel: job.channel.clone(),
-                        input: job.input.display().to_string(),
-                        output: output.display().to_string(),
+                        error: format!(
+                            "transmux of {} failed (the recording is kept): {e}{retry}",
+                            job.input.display()
+                        ),
                         session_id: job.session_id,
-                        live_info: job.live_info.clone(),
                     }),
                 )
                 .await;
+            } else {
+                tracing::warn!(input = %job.input.display(), error = %e, failures, "transmux failed again");
             }
-            Err(e) => {
-                shared.counters.transmux_failed.fetch_add(1, Ordering::Relaxed);
+            if give_up {
+                tracing::error!(input = %job.input.display(), failures, "transmux given up; the recording is kept");
                 lock(&shared.transmux_pending).retain(|j| j.input != job.input);
                 save_transmux_queue(&shared);
                 crate::recordings::transmux(
@@ -665,19 +722,13 @@ pub(crate) fn submit_transmux(shared: &Arc<Shared>, job: TransmuxJob) {
                     None,
                     Some(e.to_string()),
                 );
-                publish(
-                    &shared,
-                    EventData::Error(ErrorData {
-                        platform: job.platform.clone(),
-                        channel: job.channel.clone(),
-                        error: format!(
-                            "transmux of {} failed (the recording is kept): {e}",
-                            job.input.display()
-                        ),
-                        session_id: job.session_id,
-                    }),
-                )
-                .await;
+                return;
+            }
+            let delay = TRANSMUX_RETRY.delay(failures, rand::random::<f64>());
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                // Shutting down: the job stays queued and resumes at the next start.
+                _ = stopping.wait_for(|s| *s) => return,
             }
         }
     });

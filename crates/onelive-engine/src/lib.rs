@@ -11,6 +11,8 @@
 //! - [`Engine`]: one watcher task per channel, bounded poll concurrency, a
 //!   global cap on recordings, the transmux queue, graceful shutdown.
 //! - [`api::router`]: the HTTP API (axum) and `/metrics`.
+//! - [`run`]: the whole recorder service (`oneliverec run`) as one call,
+//!   with custom platform adapters ([`RunOptions::with_adapter`]).
 //!
 //! ```
 //! use onelive_engine::{ChannelMachine, Observation, Action};
@@ -28,6 +30,8 @@
 #![deny(missing_docs)]
 
 pub mod api;
+mod api_guard;
+mod backoff;
 pub mod config;
 mod duration;
 mod engine;
@@ -36,8 +40,10 @@ pub mod machine;
 pub mod metrics;
 pub mod recordings;
 mod recovery;
+pub mod redact;
 pub mod seams;
 mod secret;
+mod service;
 mod sessions;
 mod state_file;
 pub mod template;
@@ -52,4 +58,5 @@ pub use machine::{Action, ChannelMachine, Observation};
 pub use recordings::Recording;
 pub use seams::{EventDelivery, LiveSource, Recorder, Transmuxer};
 pub use secret::Secret;
+pub use service::{RunOptions, check_config, run};
 pub use watcher::ChannelView;

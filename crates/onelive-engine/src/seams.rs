@@ -132,6 +132,15 @@ pub enum RecordingEvent {
         /// Description (free of secrets).
         message: String,
     },
+    /// The stream source went away (ffmpeg ended after refused reloads or
+    /// failing segments): a real loss while the channel is still live, or
+    /// just the end of a stream whose platform has not said so yet. The
+    /// engine publishes `message` as an `error` only when the next poll
+    /// still finds the channel live.
+    SourceLost {
+        /// Description (free of secrets).
+        message: String,
+    },
     /// The recording ended (the last event).
     Stopped {
         /// Why (free of secrets).

@@ -17,7 +17,7 @@ use std::time::Duration;
 use onelive_events::{EventData, LiveData, LiveInfo, LiveStatus, Uuid};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Shared, lock, publish};
+use crate::engine::{Shared, lock, publish, publish_event};
 
 /// A session that was open when its state was last written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +34,13 @@ pub(crate) struct OpenSession {
     pub(crate) next_part: u32,
     /// Unix time in milliseconds.
     pub(crate) last_live_at: i64,
+    /// The session's `live_start` (its JSON) while it may not be in the
+    /// outbox yet: the session is saved with it before it is published, so
+    /// that a crash in between publishes it at the next start, under the
+    /// same event id (the outbox keeps one copy of an id), rather than
+    /// losing it or giving the session a second `live_start`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) pending_live_start: Option<String>,
 }
 
 const FILE: &str = "open-sessions.json";
@@ -65,6 +72,28 @@ pub(crate) fn remove(shared: &Shared, key: &str) {
 
 pub(crate) fn get(shared: &Shared, key: &str) -> Option<OpenSession> {
     lock(&shared.open_sessions).get(key).cloned()
+}
+
+/// Publishes the `live_start` of sessions saved just before a crash that
+/// may have kept it from the outbox (see [`OpenSession::pending_live_start`]).
+pub(crate) async fn announce_pending(shared: &Shared) {
+    let pending: Vec<(String, String)> = lock(&shared.open_sessions)
+        .iter()
+        .filter_map(|(k, s)| Some((k.clone(), s.pending_live_start.clone()?)))
+        .collect();
+    for (key, json) in pending {
+        match onelive_events::Event::from_json(json.as_bytes()) {
+            Ok(event) => {
+                tracing::info!(session = ?event.data.session_id(), "publishing the live_start saved before the last run ended");
+                publish_event(shared, event).await;
+            }
+            Err(e) => tracing::error!(error = %e, %key, "unreadable saved live_start; dropped"),
+        }
+        let session = lock(&shared.open_sessions).get(&key).cloned();
+        if let Some(s) = session {
+            upsert(shared, OpenSession { pending_live_start: None, ..s });
+        }
+    }
 }
 
 /// How often a live session's `last_live_at` is written: half the debounce,

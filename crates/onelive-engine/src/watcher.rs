@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use onelive_events::{
-    ErrorData, EventData, LiveData, LiveInfo, LiveInfoChangeData, Uuid, VideoFileCreateData,
+    ErrorData, Event, EventData, LiveData, LiveInfo, LiveInfoChangeData, Uuid, VideoFileCreateData,
     VideoFileFinishData,
 };
 use rand::Rng;
@@ -15,8 +15,9 @@ use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::Instant;
 
+use crate::backoff::{Backoff, Episode};
 use crate::config::ChannelConfig;
-use crate::engine::{Shared, TransmuxJob, lock, publish, submit_transmux};
+use crate::engine::{Shared, TransmuxJob, lock, publish, publish_event, submit_transmux};
 use crate::machine::{Action, ChannelMachine, Observation, Phase};
 use crate::seams::{ChannelRef, PollResult, RecordingEvent, RecordingHandle, RecordingRequest};
 use crate::template::{EngineValues, prepare};
@@ -76,6 +77,10 @@ struct ActiveRecording {
     first_part: u32,
     /// Files this recording created (one per part).
     files_created: u32,
+    /// Non-empty files this recording finished.
+    good_files: u32,
+    /// An `error` event was published for this recording.
+    reported_error: bool,
 }
 
 struct Watcher {
@@ -91,7 +96,24 @@ struct Watcher {
     /// The open session as last written to `open-sessions.json`.
     persisted: Option<crate::sessions::OpenSession>,
     heartbeat: Duration,
+    /// Recordings that failed in a row (failed to start, or ended quickly
+    /// without a good file): the current failure episode.
+    episode: Episode,
+    /// The delays between the retries of a failing recording.
+    retry: Backoff,
+    /// No recording starts before this (set after a failure).
+    retry_at: Option<Instant>,
+    /// A lost stream source, reported only if the next poll finds the
+    /// channel still live (else the stream simply ended).
+    source_lost: Option<(Uuid, String)>,
 }
+
+/// A recording that ends sooner than this without a good file is a quick failure.
+const QUICK_FAILURE: Duration = Duration::from_secs(3);
+/// The longest wait between two tries of a recording that keeps failing.
+const RECORDING_RETRY_CAP: Duration = Duration::from_secs(60);
+/// The fraction of a retry delay taken off at random.
+const RETRY_JITTER: f64 = 0.2;
 
 const STOP_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -164,6 +186,10 @@ pub(crate) async fn run_watcher(
         disk_paused: false,
         persisted,
         heartbeat,
+        episode: Episode::default(),
+        retry: recording_retry(interval),
+        retry_at: None,
+        source_lost: None,
     };
     loop {
         let wake = match w.machine.deadline() {
@@ -183,6 +209,8 @@ pub(crate) async fn run_watcher(
                     break;
                 }
                 Some(WatcherCommand::StartRecording) => {
+                    // Asked for explicitly: try now, whatever the backoff says.
+                    w.retry_at = None;
                     let actions = w.machine.manual_start();
                     Box::pin(w.apply(actions)).await;
                 }
@@ -301,6 +329,18 @@ impl Watcher {
             }
         };
         let live = matches!(observation, Some(Observation::Live(_)));
+        if let Some((session_id, message)) = self.source_lost.take() {
+            if live {
+                if self.episode.failures() == 0 || self.episode.report() {
+                    self.emit_error(Some(session_id), message).await;
+                }
+            } else {
+                tracing::info!(
+                    platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel,
+                    "the stream source went away and the channel is no longer live: the stream ended"
+                );
+            }
+        }
         let mut actions = match observation {
             Some(obs) => self.machine.observe(now, obs),
             None => self.machine.tick(now),
@@ -348,7 +388,12 @@ impl Watcher {
         for action in actions {
             match action {
                 Action::LiveStart { session_id, info } => {
-                    self.emit(EventData::LiveStart(self.live_data(session_id, info))).await;
+                    // One durable step with the session: it is saved with
+                    // its `live_start` before the event is published (see
+                    // `OpenSession::pending_live_start`).
+                    let event = Event::new(EventData::LiveStart(self.live_data(session_id, info)));
+                    self.persist_session_with(Some(event.to_json()));
+                    publish_event(&self.ctx.shared, event).await;
                 }
                 Action::LiveEnd { session_id, info } => {
                     self.emit(EventData::LiveEnd(self.live_data(session_id, info))).await;
@@ -365,10 +410,16 @@ impl Watcher {
                 }
                 Action::StopRecording => self.stop_recording().await,
                 Action::StartRecording { session_id, part } => {
-                    if let Err(message) = self.start_recording(session_id, part).await {
+                    if self.retry_at.is_some_and(|t| Instant::now() < t) {
+                        // Backing off after failures: a live poll after
+                        // `retry_at` tries again.
+                        self.machine.recording_failed();
+                    } else if let Err((message, back_off)) =
+                        self.start_recording(session_id, part).await
+                    {
                         self.machine.recording_failed();
                         lock(&self.ctx.view).last_error = Some(message.clone());
-                        self.emit_error(Some(session_id), message).await;
+                        self.recording_failure(Some(session_id), Some(message), back_off).await;
                     }
                 }
             }
@@ -381,6 +432,12 @@ impl Watcher {
     /// Writes the open session to `open-sessions.json` when it started,
     /// ended, got a new part or new metadata, or the heartbeat is due while live.
     fn persist_session(&mut self) {
+        self.persist_session_with(None);
+    }
+
+    /// [`Self::persist_session`], saving `live_start` (an event's JSON)
+    /// with the session until the next write.
+    fn persist_session_with(&mut self, live_start: Option<String>) {
         let key = crate::sessions::key(&self.ctx.cref.platform, &self.ctx.cref.channel);
         let Some(session_id) = self.machine.session_id() else {
             if self.persisted.take().is_some() {
@@ -400,13 +457,18 @@ impl Watcher {
                 let beat = live
                     && now_ms.saturating_sub(p.last_live_at)
                         >= i64::try_from(self.heartbeat.as_millis()).unwrap_or(i64::MAX);
-                if !beat && p.next_part == next_part && p.live_info == info {
+                if !beat
+                    && p.next_part == next_part
+                    && p.live_info == info
+                    && p.pending_live_start == live_start
+                {
                     return;
                 }
                 crate::sessions::OpenSession {
                     next_part,
                     live_info: info,
                     last_live_at: if live { now_ms } else { p.last_live_at },
+                    pending_live_start: live_start,
                     ..p.clone()
                 }
             }
@@ -420,13 +482,65 @@ impl Watcher {
                 live_info: info,
                 next_part,
                 last_live_at: now_ms,
+                pending_live_start: live_start,
             },
         };
         crate::sessions::upsert(&self.ctx.shared, next.clone());
         self.persisted = Some(next);
     }
 
-    async fn start_recording(&mut self, session_id: Uuid, part: u32) -> Result<(), String> {
+    /// Counts a failed recording (it did not start, or it ended quickly
+    /// without a good file): the next try waits for the backoff when
+    /// `back_off`, and `message` becomes an `error` event only when it is
+    /// the first of the failure episode. Returns the wait.
+    async fn recording_failure(
+        &mut self,
+        session_id: Option<Uuid>,
+        message: Option<String>,
+        back_off: bool,
+    ) -> Duration {
+        let failures = self.episode.fail();
+        let delay = if back_off {
+            self.retry.delay(failures, rand::rng().random::<f64>())
+        } else {
+            Duration::ZERO
+        };
+        self.retry_at = back_off.then(|| Instant::now() + delay);
+        if let Some(message) = message {
+            if self.episode.report() {
+                self.emit_error(session_id, message).await;
+            } else {
+                tracing::warn!(
+                    platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel,
+                    error = %message, failures, retry_in = ?delay,
+                    "recording failed again (one error event per failure episode)"
+                );
+            }
+        }
+        delay
+    }
+
+    /// A good file ends the failure episode.
+    fn recording_succeeded(&mut self) {
+        let failures = self.episode.succeed();
+        self.retry_at = None;
+        if failures > 0 {
+            tracing::info!(
+                platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel, failures,
+                "recording works again after failures"
+            );
+        }
+    }
+
+    async fn start_recording(&mut self, session_id: Uuid, part: u32) -> Result<(), (String, bool)> {
+        self.try_start_recording(session_id, part).await.map_err(|message| {
+            // A full slot table is not this channel's failure: retried at the next poll.
+            let back_off = !message.contains("max_concurrent_recordings");
+            (message, back_off)
+        })
+    }
+
+    async fn try_start_recording(&mut self, session_id: Uuid, part: u32) -> Result<(), String> {
         let shared = self.ctx.shared.clone();
         if *shared_stopping(&shared) {
             return Err("not recording: the engine is shutting down".into());
@@ -531,6 +645,8 @@ impl Watcher {
             created_file: false,
             first_part: part,
             files_created: 0,
+            good_files: 0,
+            reported_error: false,
         });
         Ok(())
     }
@@ -578,16 +694,26 @@ impl Watcher {
         let lasted = rec.started.elapsed();
         let created = rec.created_file;
         let session_id = rec.session_id;
+        let good = rec.good_files > 0;
+        let reported = rec.reported_error;
         drop(rec);
         self.machine.recording_stopped();
         tracing::info!(channel = %self.ctx.cref.channel, %reason, failed, ?lasted, "recording ended");
-        if failed && !created {
-            let message = format!("recording failed before writing a file: {reason}");
-            lock(&self.ctx.view).last_error = Some(message.clone());
-            self.emit_error(Some(session_id), message).await;
-        }
-        // Poll now: still live -> next part. Wait a little after a quick failure.
-        let delay = if lasted < Duration::from_secs(3) {
+        // Poll now: still live -> next part. After a quick failure, wait:
+        // longer and longer while the failures go on.
+        let delay = if !good && (failed || lasted < QUICK_FAILURE) {
+            // (A lost source is judged at the next poll instead.)
+            let message = (failed && !created && self.source_lost.is_none())
+                .then(|| format!("recording failed before writing a file: {reason}"));
+            if let Some(m) = &message {
+                lock(&self.ctx.view).last_error = Some(m.clone());
+            }
+            if reported {
+                // This recording already published the episode's error.
+                self.episode.report();
+            }
+            self.recording_failure(Some(session_id), message, true).await
+        } else if lasted < QUICK_FAILURE {
             Duration::from_secs(1).min(self.interval)
         } else {
             Duration::ZERO
@@ -648,6 +774,10 @@ impl Watcher {
                     size,
                     duration,
                 );
+                if size > 0 {
+                    rec.good_files += 1;
+                    self.recording_succeeded();
+                }
                 shared.counters.bytes_finished.fetch_add(size, Ordering::Relaxed);
                 shared.counters.files_finished.fetch_add(1, Ordering::Relaxed);
                 {
@@ -682,7 +812,21 @@ impl Watcher {
             }
             RecordingEvent::Error { message } => {
                 lock(&self.ctx.view).last_error = Some(message.clone());
-                self.emit_error(Some(rec.session_id), message).await;
+                // Inside a failure episode, only its first error is published.
+                if self.episode.failures() == 0 || self.episode.report() {
+                    rec.reported_error = true;
+                    self.emit_error(Some(rec.session_id), message).await;
+                } else {
+                    tracing::warn!(
+                        platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel,
+                        error = %message, failures = self.episode.failures(),
+                        "recording error (one error event per failure episode)"
+                    );
+                }
+            }
+            RecordingEvent::SourceLost { message } => {
+                // Judged at the next poll (which comes at once when the recording ends).
+                self.source_lost = Some((rec.session_id, message));
             }
             RecordingEvent::Stopped { .. } => {}
         }
@@ -722,6 +866,14 @@ impl Watcher {
         }))
         .await;
     }
+}
+
+/// The retry schedule of a channel's failing recordings: from
+/// `min(1 s, poll interval)` (what a single quick failure always waited)
+/// doubling up to a minute.
+fn recording_retry(interval: Duration) -> Backoff {
+    let base = Duration::from_secs(1).min(interval).max(Duration::from_millis(50));
+    Backoff { base, cap: RECORDING_RETRY_CAP.max(base), jitter: RETRY_JITTER }
 }
 
 fn shared_stopping(shared: &Shared) -> tokio::sync::watch::Ref<'_, bool> {

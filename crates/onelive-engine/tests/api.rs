@@ -213,6 +213,14 @@ async fn a_token_protects_everything_but_healthz() {
     assert_eq!(status, 401);
     let (status, _) = api.call(Method::GET, "/healthz", None).await;
     assert_eq!(status, 200);
+    // The scheme is case-insensitive (RFC 9110); the token is not.
+    for (value, expected) in
+        [("bearer s3cret", 200), ("BEARER  s3cret", 200), ("Bearer S3CRET", 401), ("s3cret", 401)]
+    {
+        let (status, _) =
+            raw(&api, Method::GET, "/api/channels", &[("authorization", value)]).await;
+        assert_eq!(status, expected, "Authorization: {value}");
+    }
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -396,5 +404,109 @@ async fn recordings_list_files_with_transmux_state_and_survive_a_restart() {
     assert_eq!(list.len(), 1, "{body}");
     assert_ne!(list[0]["path"], path.as_str());
     assert_eq!(list[0]["state"], "recording");
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A request with the headers a browser (or an attacker's page) would send.
+async fn raw(
+    api: &Api,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut req = api.client.request(method, format!("{}{path}", api.base));
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[tokio::test]
+async fn cross_site_requests_and_foreign_host_names_are_refused() {
+    use reqwest::Method;
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let mut c = config(dir.path());
+    c.api.allowed_hosts = vec!["rec.example.lan".into()];
+    let engine =
+        Engine::start(c, Some(dir.path().join("oneliverec.toml")), f.parts()).await.unwrap();
+    let api = Api::start(engine.clone(), None).await;
+    let id = engine.channels()[0].id.clone();
+    let disable = format!("/api/channels/{id}/disable");
+    let port = api.base.rsplit(':').next().unwrap().to_owned();
+
+    // A form POST from another site (no preflight needed) must not change anything.
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let (status, body) =
+        raw(&api, Method::POST, &disable, &[("origin", "http://evil.example"), form]).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("cross-origin request refused"), "{body}");
+    let (status, _) = raw(&api, Method::POST, &disable, &[("origin", "null"), form]).await;
+    assert_eq!(status, 403);
+    let (status, _) = raw(&api, Method::POST, &disable, &[("sec-fetch-site", "cross-site")]).await;
+    assert_eq!(status, 403);
+    // Same host, other port: another origin.
+    let (status, _) =
+        raw(&api, Method::POST, &disable, &[("origin", "http://127.0.0.1:1"), form]).await;
+    assert_eq!(status, 403);
+    assert!(engine.channel(&id).unwrap().enabled, "a refused request changed the channel");
+
+    // DNS rebinding: a page on evil.example rebound to 127.0.0.1 reads nothing.
+    let (status, body) = raw(&api, Method::GET, "/api/channels", &[("host", "evil.example")]).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("is not allowed"), "{body}");
+    let (status, _) =
+        raw(&api, Method::GET, "/", &[("host", &format!("evil.example:{port}"))]).await;
+    assert_eq!(status, 403);
+
+    // Loopback names, IP addresses and configured names are served.
+    let (status, _) =
+        raw(&api, Method::GET, "/api/channels", &[("host", &format!("localhost:{port}"))]).await;
+    assert_eq!(status, 200);
+    let (status, _) = raw(&api, Method::GET, "/api/channels", &[("host", "rec.example.lan")]).await;
+    assert_eq!(status, 200);
+    // The web UI's own requests (same origin) and programs without Origin work.
+    let own = format!("http://127.0.0.1:{port}");
+    let (status, body) = raw(&api, Method::POST, &disable, &[("origin", &own)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["enabled"], false);
+    let (status, _) = raw(&api, Method::POST, &format!("/api/channels/{id}/enable"), &[]).await;
+    assert_eq!(status, 200);
+    let (status, _) = raw(
+        &api,
+        Method::POST,
+        &disable,
+        &[("host", "rec.example.lan"), ("origin", "https://rec.example.lan")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn saving_the_config_keeps_its_mode() {
+    use reqwest::Method;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oneliverec.toml");
+    let mut c = config(dir.path());
+    c.api.token = Some(Secret::new("s3cret-token"));
+    c.write_atomic(&path).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600, "a new config file holding secrets must be private");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+
+    let f = Fakes::new();
+    let engine = Engine::start(config(dir.path()), Some(path.clone()), f.parts()).await.unwrap();
+    let api = Api::start(engine.clone(), None).await;
+    let (status, body) = api
+        .call(Method::POST, "/api/channels", Some(json!({"url": "https://fake.test/two"})))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(EngineConfig::load(&path).unwrap().channels.len(), 2);
+    assert_eq!(mode(&path), 0o640, "the API's write-back changed the file's mode");
     engine.shutdown(Duration::from_secs(5)).await;
 }

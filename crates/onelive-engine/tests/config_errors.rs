@@ -71,6 +71,12 @@ fn a_public_api_needs_a_token() {
     assert!(reason.contains("0.0.0.0"), "{reason}");
     EngineConfig::parse("[api]\nlisten = \"0.0.0.0:8686\"\ntoken = \"abc\"\n", Path::new("x"))
         .unwrap();
+    // A token of spaces would be accepted by nobody's client and protects nothing.
+    let (key, reason) = err("[api]\nlisten = \"0.0.0.0:8686\"\ntoken = \" \"\n");
+    assert_eq!(key, "api.token");
+    assert!(reason.contains("whitespace"), "{reason}");
+    let (key, _) = err("[api]\ntoken = \"\t \"\n");
+    assert_eq!(key, "api.token");
 }
 
 #[test]
@@ -160,4 +166,16 @@ headers = { Authorization = "Bearer headersecret" }
 fn an_unreadable_file_names_the_file() {
     let e = EngineConfig::load(Path::new("/nonexistent/oneliverec.toml")).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/oneliverec.toml"), "{e}");
+}
+
+#[test]
+fn the_recording_engine_is_native_by_default_and_checked() {
+    let default = EngineConfig::parse("", Path::new("a.toml")).unwrap();
+    assert_eq!(default.recording.engine, onelive_recorder::Engine::Native);
+    let ffmpeg =
+        EngineConfig::parse("[recording]\nengine = \"ffmpeg\"\n", Path::new("a.toml")).unwrap();
+    assert_eq!(ffmpeg.recording.engine, onelive_recorder::Engine::Ffmpeg);
+    let (key, reason) = err("[recording]\nengine = \"gstreamer\"\n");
+    assert_eq!(key, "recording.engine");
+    assert!(reason.contains("native") && reason.contains("ffmpeg"), "{reason}");
 }

@@ -8,7 +8,7 @@ use onelive_events::EventData;
 
 use crate::fakes::{Fakes, wait_for};
 
-fn config(dir: &std::path::Path, channels: &[&str]) -> EngineConfig {
+pub(crate) fn config(dir: &std::path::Path, channels: &[&str]) -> EngineConfig {
     let mut c = EngineConfig::default();
     c.output.folder = dir.join("rec");
     c.output.filename_template = "{channel}/{session}_part{part}".into();
@@ -22,7 +22,7 @@ fn config(dir: &std::path::Path, channels: &[&str]) -> EngineConfig {
     c
 }
 
-fn count(types: &[String], t: &str) -> usize {
+pub(crate) fn count(types: &[String], t: &str) -> usize {
     types.iter().filter(|x| *x == t).count()
 }
 

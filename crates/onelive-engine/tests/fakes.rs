@@ -227,3 +227,108 @@ pub async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A recorder whose recordings fail at once, without a file (a full disk,
+/// a stream URL that never plays), while `failing`; then it records like
+/// [`FakeRecorder`]. Every start is timed.
+#[derive(Clone, Default)]
+pub struct FailingRecorder {
+    pub failing: Arc<std::sync::atomic::AtomicBool>,
+    pub starts: Arc<Mutex<Vec<std::time::Instant>>>,
+    pub inner: FakeRecorder,
+}
+
+#[async_trait]
+impl Recorder for FailingRecorder {
+    async fn start(&self, request: RecordingRequest) -> Result<RecordingHandle, EngineError> {
+        self.starts.lock().unwrap().push(std::time::Instant::now());
+        if !self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return self.inner.start(request).await;
+        }
+        let (tx, rx) = mpsc::channel(4);
+        let _ = tx
+            .send(RecordingEvent::Error {
+                message: "ffmpeg: cannot open the output: No space left on device".into(),
+            })
+            .await;
+        let _ = tx
+            .send(RecordingEvent::Stopped {
+                reason: "ffmpeg exited with status 1".into(),
+                failed: true,
+                next_part: 0,
+            })
+            .await;
+        Ok(RecordingHandle { events: rx, control: Box::new(FakeControl(None)) })
+    }
+}
+
+/// A transmuxer that fails `failures` times (no space left), then copies
+/// like [`FakeTransmuxer`].
+#[derive(Clone, Default)]
+pub struct FlakyTransmuxer {
+    pub failures: Arc<Mutex<u32>>,
+    pub calls: Arc<Mutex<u32>>,
+}
+
+#[async_trait]
+impl Transmuxer for FlakyTransmuxer {
+    async fn transmux(
+        &self,
+        job: &TransmuxJob,
+        format: &str,
+        delete_source: bool,
+    ) -> Result<PathBuf, EngineError> {
+        *self.calls.lock().unwrap() += 1;
+        {
+            let mut left = self.failures.lock().unwrap();
+            if *left > 0 {
+                *left -= 1;
+                return Err(EngineError::Transmux("No space left on device".into()));
+            }
+        }
+        FakeTransmuxer.transmux(job, format, delete_source).await
+    }
+}
+
+/// A recorder whose stream source goes away when `lose` is notified (the
+/// file is finished, then [`RecordingEvent::SourceLost`] and a failed stop,
+/// as the ffmpeg recorder reports it); a stop request ends it normally.
+#[derive(Clone, Default)]
+pub struct LosingRecorder {
+    pub lose: Arc<tokio::sync::Notify>,
+    pub starts: Arc<Mutex<u32>>,
+}
+
+#[async_trait]
+impl Recorder for LosingRecorder {
+    async fn start(&self, request: RecordingRequest) -> Result<RecordingHandle, EngineError> {
+        let n = {
+            let mut starts = self.starts.lock().unwrap();
+            *starts += 1;
+            *starts
+        };
+        let path = request.output_dir.join(format!("lost-{n}.ts"));
+        std::fs::create_dir_all(&request.output_dir).unwrap();
+        let (tx, rx) = mpsc::channel(16);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let lose = self.lose.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(RecordingEvent::FileCreated { path: path.clone() }).await;
+            let _ = std::fs::write(&path, b"0123456789");
+            let lost = tokio::select! {
+                () = lose.notified() => true,
+                _ = stop_rx => false,
+            };
+            let _ = tx.send(RecordingEvent::FileFinished { path, size: 10, duration: 1.5 }).await;
+            if lost {
+                let message = "lost the stream source, ffmpeg ended: Failed to reload playlist 0";
+                let _ = tx.send(RecordingEvent::SourceLost { message: message.into() }).await;
+            }
+            let reason = if lost { "lost the stream source" } else { "stopped" };
+            let _ = tx
+                .send(RecordingEvent::Stopped { reason: reason.into(), failed: lost, next_part: 0 })
+                .await;
+        });
+        Ok(RecordingHandle { events: rx, control: Box::new(FakeControl(Some(stop_tx))) })
+    }
+}

@@ -72,8 +72,31 @@ pub trait PlatformAdapter: Send + Sync + 'static {
         channel: &str,
     ) -> Result<Vec<StreamVariant>>;
 
-    /// The shortest poll interval this adapter tolerates; None = the engine's default.
+    /// The shortest interval between two status polls of one channel that
+    /// this platform tolerates, or `None` for the engine's default (5 s).
+    /// A user's `[watch.min_interval]` entry for the platform overrides it.
     fn min_poll_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// The canonical id of `channel`: the one id events, file names and
+    /// sessions should carry for this channel, whatever URL form was pasted
+    /// (Bilibili: the long room id for a short id such as `196`). May ask the
+    /// platform; call it once when a channel is added. The default is
+    /// `channel` unchanged.
+    async fn canonical_channel(&self, ctx: &PlatformContext, channel: &str) -> Result<String> {
+        let _ = ctx;
+        Ok(channel.to_owned())
+    }
+
+    /// Why `url` is refused, when it is on a domain this platform owns but
+    /// is not a live channel (a VOD, a clip, a directory page): a precise
+    /// message with the URL form to use. The registry then reports it
+    /// instead of handing the URL to a fallback (streamlink would claim a
+    /// Twitch VOD, which can never go live). `None` (the default) when `url`
+    /// is not on this platform's domains, or is a live channel.
+    fn not_a_live_url(&self, url: &str) -> Option<String> {
+        let _ = url;
         None
     }
 }

@@ -1,16 +1,33 @@
-//! `hls`: the little of HLS master playlists the adapters need.
+//! `hls`: the little of HLS master playlists the adapters need, public so
+//! that custom adapters parse master playlists the way the built-ins do.
+//!
+//! ```
+//! use onelive_platform::hls;
+//!
+//! let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=6000000,RESOLUTION=1920x1080\n1080/index.m3u8\n\
+//!               #EXT-X-STREAM-INF:BANDWIDTH=1500000,RESOLUTION=854x480\n480/index.m3u8\n";
+//! assert!(hls::is_playlist(master));
+//! let entries = hls::parse_master(master, "https://cdn.example.tv/live/master.m3u8");
+//! assert_eq!(entries[0].uri, "https://cdn.example.tv/live/1080/index.m3u8");
+//! let variants = hls::ranked_variants(entries, &Default::default());
+//! assert_eq!((variants[0].quality.as_str(), variants[0].source), ("1080p", true));
+//! ```
 
 /// One `#EXT-X-STREAM-INF` entry of a master playlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct HlsEntry {
+pub struct HlsEntry {
     /// Absolute URI of the media playlist.
     pub uri: String,
     /// A quality name: `IVS-NAME`, `STABLE-VARIANT-ID`, the `VIDEO` group's
     /// `NAME`, else `<height>p`, else `variant<N>`.
     pub name: String,
+    /// `BANDWIDTH`, bits per second.
     pub bandwidth: Option<u64>,
+    /// Width from `RESOLUTION`.
     pub width: Option<u32>,
+    /// Height from `RESOLUTION`.
     pub height: Option<u32>,
+    /// `CODECS`.
     pub codecs: Option<String>,
     /// True when marked as source (`IVS-VARIANT-SOURCE="source"` or the
     /// `VIDEO` group is `chunked`).
@@ -19,7 +36,7 @@ pub(crate) struct HlsEntry {
 
 impl HlsEntry {
     /// This entry as a stream variant; the recorder sends `headers` with it.
-    pub(crate) fn into_variant(
+    pub fn into_variant(
         self,
         headers: &std::collections::BTreeMap<String, String>,
     ) -> crate::adapter::StreamVariant {
@@ -40,7 +57,7 @@ impl HlsEntry {
 
 /// The entries of a master playlist that marks no source rendition, as
 /// variants: highest bitrate first, and that one marked as the source.
-pub(crate) fn ranked_variants(
+pub fn ranked_variants(
     entries: Vec<HlsEntry>,
     headers: &std::collections::BTreeMap<String, String>,
 ) -> Vec<crate::adapter::StreamVariant> {
@@ -84,7 +101,7 @@ fn get<'a>(attrs: &'a [(String, String)], key: &str) -> Option<&'a str> {
 }
 
 /// Resolves `uri` against `base`.
-pub(crate) fn resolve(base: &str, uri: &str) -> String {
+pub fn resolve(base: &str, uri: &str) -> String {
     match url::Url::parse(base).and_then(|b| b.join(uri)) {
         Ok(u) => u.to_string(),
         Err(_) => uri.to_owned(),
@@ -92,19 +109,19 @@ pub(crate) fn resolve(base: &str, uri: &str) -> String {
 }
 
 /// True when `text` is an HLS playlist.
-pub(crate) fn is_playlist(text: &str) -> bool {
+pub fn is_playlist(text: &str) -> bool {
     text.trim_start_matches('\u{feff}').trim_start().starts_with("#EXTM3U")
 }
 
 /// True when a media playlist carries `#EXT-X-ENDLIST`: the stream is
 /// finished (VOD, or a live stream that has ended) and no segment will be
 /// added.
-pub(crate) fn has_endlist(text: &str) -> bool {
+pub fn has_endlist(text: &str) -> bool {
     text.lines().any(|line| line.trim() == "#EXT-X-ENDLIST")
 }
 
 /// The variants of a master playlist (empty for a media playlist).
-pub(crate) fn parse_master(text: &str, base_url: &str) -> Vec<HlsEntry> {
+pub fn parse_master(text: &str, base_url: &str) -> Vec<HlsEntry> {
     let mut media_names: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
         if let Some(list) = line.trim().strip_prefix("#EXT-X-MEDIA:") {

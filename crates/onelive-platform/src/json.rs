@@ -40,3 +40,26 @@ pub(crate) fn array<'a>(value: &'a Value, pointer: &str) -> &'a [Value] {
         _ => &[],
     }
 }
+
+/// Fails with an [`crate::PlatformError::UnexpectedResponse`] naming
+/// `pointer` when the field is absent (a `null` value is present: platforms
+/// say "offline" or "unknown" with `null`). A renamed field is then a
+/// precise error, never a silent "offline".
+pub(crate) fn require(
+    value: &Value,
+    pointer: &str,
+    platform: &str,
+    url: &str,
+    endpoint: &str,
+) -> crate::Result<()> {
+    if value.pointer(pointer).is_some() {
+        Ok(())
+    } else {
+        Err(crate::PlatformError::unexpected(
+            platform,
+            url,
+            format!("{endpoint} JSON with the field {pointer}"),
+            "no such field (did the platform rename it?)",
+        ))
+    }
+}

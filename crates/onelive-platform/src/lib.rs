@@ -23,13 +23,14 @@
 //! ```
 //! use onelive_platform::{PlatformRegistry, PlatformsConfig};
 //!
-//! // Without the streamlink fallback (which would claim Twitch VODs).
 //! let config = PlatformsConfig { streamlink: false, ..PlatformsConfig::default() };
 //! let registry = PlatformRegistry::builtin(&config);
 //! let channel = registry.resolve("https://www.twitch.tv/SomeStreamer/").unwrap();
 //! assert_eq!(channel.platform, "twitch");
 //! assert_eq!(channel.channel, "somestreamer");
-//! assert!(registry.resolve("https://www.twitch.tv/videos/123456").is_err());
+//! // A VOD of a known platform is refused with what to use instead.
+//! let error = registry.resolve("https://www.twitch.tv/videos/123456").unwrap_err();
+//! assert!(error.to_string().contains("a Twitch VOD, not a live channel"));
 //! ```
 //!
 //! # Ask a platform (through a host override)
@@ -55,11 +56,11 @@ mod adapter;
 pub mod adapters;
 mod config;
 mod error;
-mod hls;
+pub mod hls;
 mod http;
 mod json;
 mod registry;
-mod url_match;
+pub mod url_match;
 
 pub use adapter::{
     ChannelRef, Clock, FixedClock, OsRandom, PlatformAdapter, PlatformContext, RandomSource,

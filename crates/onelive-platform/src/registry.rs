@@ -110,7 +110,34 @@ impl PlatformRegistry {
     /// ```
     pub fn resolve(&self, url: &str) -> Result<ChannelRef> {
         let url = url.trim();
-        for adapter in self.adapters() {
+        let adapters = self.adapters();
+        let is_fallback =
+            |a: &Arc<dyn PlatformAdapter>| self.fallback.iter().any(|f| Arc::ptr_eq(f, a));
+        let (fallbacks, natives): (Vec<_>, Vec<_>) = adapters.iter().partition(|a| is_fallback(a));
+        for adapter in &natives {
+            if let Some(channel) = adapter.parse_url(url) {
+                return Ok(ChannelRef { platform: adapter.name().to_owned(), channel });
+            }
+        }
+        // A direct stream URL (`generic`) is never a page to refuse, even on
+        // a platform's CDN host (`tx.flv.huya.com`).
+        for adapter in fallbacks.iter().filter(|a| a.name() == "generic") {
+            if let Some(channel) = adapter.parse_url(url) {
+                return Ok(ChannelRef { platform: adapter.name().to_owned(), channel });
+            }
+        }
+        // A URL on a native adapter's domain that it refuses is not handed
+        // to a fallback (streamlink would accept a Twitch VOD as a channel).
+        for adapter in &natives {
+            if let Some(reason) = adapter.not_a_live_url(url) {
+                return Err(PlatformError::UnsupportedUrl(format!(
+                    "{}: {} is {reason}",
+                    adapter.name(),
+                    crate::error::strip_query(url)
+                )));
+            }
+        }
+        for adapter in &fallbacks {
             if let Some(channel) = adapter.parse_url(url) {
                 return Ok(ChannelRef { platform: adapter.name().to_owned(), channel });
             }
@@ -147,6 +174,17 @@ impl PlatformRegistry {
         channel: &ChannelRef,
     ) -> Result<Vec<StreamVariant>> {
         self.adapter_for(channel)?.stream_variants(ctx, &channel.channel).await
+    }
+
+    /// `channel` with its canonical id (see
+    /// [`PlatformAdapter::canonical_channel`]).
+    pub async fn canonical_channel(
+        &self,
+        ctx: &PlatformContext,
+        channel: &ChannelRef,
+    ) -> Result<ChannelRef> {
+        let id = self.adapter_for(channel)?.canonical_channel(ctx, &channel.channel).await?;
+        Ok(ChannelRef { platform: channel.platform.clone(), channel: id })
     }
 }
 
@@ -215,6 +253,13 @@ impl Platforms {
     /// See [`PlatformRegistry::stream_variants`].
     pub async fn stream_variants(&self, channel: &ChannelRef) -> Result<Vec<StreamVariant>> {
         self.registry.stream_variants(&self.context, channel).await
+    }
+
+    /// See [`PlatformRegistry::canonical_channel`]: call it once when a
+    /// channel is added, and key events, file names and sessions by the
+    /// answer.
+    pub async fn canonical_channel(&self, channel: &ChannelRef) -> Result<ChannelRef> {
+        self.registry.canonical_channel(&self.context, channel).await
     }
 
     /// The canonical page URL of `channel` (for `live_start` events).

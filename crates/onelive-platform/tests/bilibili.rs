@@ -321,3 +321,105 @@ async fn cookies_are_sent_but_never_shown() {
     assert!(!error.to_string().contains("topsecret42"));
     assert!(!format!("{error:?} {ctx:?}").contains("topsecret42"));
 }
+
+#[tokio::test]
+async fn anonymous_viewer_capped_at_qn_250_costs_one_play_request() {
+    // The real anonymous answer (rust-srec's capture): asked for 10000, served
+    // 250, accept_qn [10000, 400, 250]. Asking again for 400 or 10000 gets 250
+    // again, so only one getRoomPlayInfo request is made.
+    let mock = Mock::start().await;
+    mock.on(ROOM_INIT, Reply::fixture(200, "bilibili/room_init_live.json"))
+        .on(NAV, Reply::fixture(200, "bilibili/nav.json"))
+        .on(PLAY, Reply::fixture(200, "bilibili/real/room_play_info_anonymous_250.json"));
+    let variants = Bilibili::new().stream_variants(&mock.context(HOSTS), "196").await.unwrap();
+    let plays = mock.seen().into_iter().filter(|s| s.path == PLAY).count();
+    assert_eq!(plays, 1, "no extra requests for tiers above the one served");
+    // 6 codecs (FLV avc/hevc, HLS ts avc/hevc, HLS fmp4 avc/hevc), 2 hosts each.
+    assert_eq!(variants.len(), 12, "{variants:?}");
+    assert!(variants.iter().all(|v| v.quality == "超清"), "{variants:?}");
+    assert!(variants.iter().all(|v| !v.source), "qn 250 is not the original (10000)");
+    assert_eq!(variants[0].kind, StreamKind::Flv);
+    assert_eq!(variants[0].codec.as_deref(), Some("avc"));
+    assert!(
+        variants[0].url.starts_with("https://d1--ov-gotcha07.bilivideo.com/"),
+        "{}",
+        variants[0].url
+    );
+}
+
+#[tokio::test]
+async fn play_request_parameter_set() {
+    let mock = live_mock().await;
+    Bilibili::new().stream_variants(&mock.context(HOSTS), "196").await.unwrap();
+    let play = mock.seen().into_iter().find(|s| s.path == PLAY).unwrap();
+    let mut keys: Vec<String> =
+        url::form_urlencoded::parse(play.query.as_bytes()).map(|(k, _)| k.into_owned()).collect();
+    keys.sort();
+    // The WBI-signed getRoomPlayInfo set (the references send room_id, qn,
+    // platform, protocol, format, codec, dolby, web_location, plus wts/w_rid).
+    assert_eq!(
+        keys,
+        [
+            "codec",
+            "dolby",
+            "format",
+            "panorama",
+            "platform",
+            "protocol",
+            "ptype",
+            "qn",
+            "room_id",
+            "w_rid",
+            "web_location",
+            "wts"
+        ]
+    );
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(play.query.as_bytes()).into_owned().collect();
+    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("room_id"), Some("21452505"), "the long room id, not the short id");
+    assert_eq!(get("protocol"), Some("0,1"));
+    assert_eq!(get("format"), Some("0,1,2"));
+    assert_eq!(get("codec"), Some("0,1"));
+    assert_eq!(get("web_location"), Some("444.8"));
+}
+
+#[tokio::test]
+async fn a_short_id_has_the_long_room_id_as_canonical_id() {
+    // The real room_init answer for short id 76 (bilibili-API-collect).
+    let mock = Mock::start().await;
+    mock.on_query(ROOM_INIT, "id=76", Reply::fixture(200, "bilibili/real/room_init_short_76.json"))
+        .on(ROOM_INIT, Reply::fixture(200, "bilibili/room_init_not_found.json"));
+    let ctx = mock.context(HOSTS);
+    assert_eq!(Bilibili::new().canonical_channel(&ctx, "76").await.unwrap(), "14073662");
+    let error = Bilibili::new().canonical_channel(&ctx, "99999999").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+
+    // Through the registry: one ChannelRef whatever URL was pasted.
+    let config = mock.config(HOSTS);
+    let platforms = onelive_platform::Platforms::from_parts(
+        onelive_platform::PlatformRegistry::builtin(&config),
+        crate::common::context_for(&config),
+    );
+    let pasted = platforms.resolve("https://live.bilibili.com/76?spm_id_from=x").unwrap();
+    assert_eq!(pasted.channel, "76");
+    let canonical = platforms.canonical_channel(&pasted).await.unwrap();
+    assert_eq!((canonical.platform.as_str(), canonical.channel.as_str()), ("bilibili", "14073662"));
+    // Other platforms keep the id they parsed, without a request.
+    let twitch = platforms.resolve("https://www.twitch.tv/SomeOne").unwrap();
+    assert_eq!(platforms.canonical_channel(&twitch).await.unwrap(), twitch);
+}
+
+#[tokio::test]
+async fn real_get_info_of_a_rotating_room() {
+    // Room 1 (short id) in rotation (live_status 2) per the real get_info
+    // answer: room_init says live, get_info says rotation: offline.
+    let mock = Mock::start().await;
+    mock.on(ROOM_INIT, Reply::fixture(200, "bilibili/room_init_live.json"))
+        .on(GET_INFO, Reply::fixture(200, "bilibili/real/get_info_room_1_rotation.json"))
+        .on(ANCHOR, Reply::fixture(200, "bilibili/anchor.json"));
+    let info = Bilibili::new().live_info(&mock.context(HOSTS), "1").await.unwrap();
+    assert_eq!(info.status, LiveStatus::Offline);
+    assert_eq!(info.title, "快乐运动研究社");
+    assert_eq!(info.categories, ["娱乐", "视频聊天"]);
+}

@@ -30,7 +30,7 @@ async fn live_room_by_alias() {
         Reply::fixture(200, "douyu/play_source.json"),
     )
     .await;
-    let info = Douyu.live_info(&mock.context(HOSTS), "xxbaobao").await.unwrap();
+    let info = Douyu::new().live_info(&mock.context(HOSTS), "xxbaobao").await.unwrap();
     assert_eq!(info.status, LiveStatus::Live);
     assert_eq!(info.uid, "19344409");
     assert_eq!(info.uname, "旭旭宝宝");
@@ -49,10 +49,10 @@ async fn offline_and_video_loop() {
             serve(Reply::fixture(200, fixture), Reply::fixture(200, "douyu/play_offline.json"))
                 .await;
         let ctx = mock.context(HOSTS);
-        let info = Douyu.live_info(&ctx, "288016").await.unwrap();
+        let info = Douyu::new().live_info(&ctx, "288016").await.unwrap();
         assert_eq!(info.status, LiveStatus::Offline, "{fixture}");
         assert_eq!(info.live_id, None);
-        let error = Douyu.stream_variants(&ctx, "288016").await.unwrap_err();
+        let error = Douyu::new().stream_variants(&ctx, "288016").await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Offline, "{fixture}");
     }
 }
@@ -62,8 +62,14 @@ async fn not_found() {
     let mock =
         serve(Reply::text(404, "Not Found"), Reply::fixture(200, "douyu/play_offline.json")).await;
     let ctx = mock.context(HOSTS);
-    assert_eq!(Douyu.live_info(&ctx, "288016").await.unwrap_err().kind(), ErrorKind::NotFound);
-    assert_eq!(Douyu.live_info(&ctx, "ghost").await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        Douyu::new().live_info(&ctx, "288016").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        Douyu::new().live_info(&ctx, "ghost").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
 }
 
 #[tokio::test]
@@ -74,20 +80,26 @@ async fn rate_limit_region_block_auth_failure_and_malformed() {
     )
     .await;
     let ctx = mock.context(HOSTS);
-    let error = Douyu.live_info(&ctx, "288016").await.unwrap_err();
+    let error = Douyu::new().live_info(&ctx, "288016").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::RateLimited);
     assert_eq!(error.retry_after(), Some(std::time::Duration::from_secs(5)));
-    assert_eq!(Douyu.stream_variants(&ctx, "288016").await.unwrap_err().kind(), ErrorKind::Blocked);
+    assert_eq!(
+        Douyu::new().stream_variants(&ctx, "288016").await.unwrap_err().kind(),
+        ErrorKind::Blocked
+    );
 
     let mock = serve(Reply::text(200, "{\"room\": [1, 2"), Reply::text(403, "鉴权失败")).await;
     let ctx = mock.context(HOSTS);
-    let error = Douyu.live_info(&ctx, "288016").await.unwrap_err();
+    let error = Douyu::new().live_info(&ctx, "288016").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::UnexpectedResponse);
     assert!(error.to_string().contains("betard JSON"), "{error}");
-    let error = Douyu.stream_variants(&ctx, "288016").await.unwrap_err();
+    let error = Douyu::new().stream_variants(&ctx, "288016").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Blocked);
     let plays = mock.seen().iter().filter(|s| s.path == PLAY).count();
     assert_eq!(plays, 2, "one retry with a fresh key after 鉴权失败");
+    let keys = mock.seen().iter().filter(|s| s.path == ENC).count();
+    assert_eq!(keys, 2, "the refused key is dropped and a fresh one fetched");
+    assert!(error.to_string().contains("鉴权失败"), "{error}");
 }
 
 #[tokio::test]
@@ -97,7 +109,7 @@ async fn stream_variants_per_quality() {
         Reply::fixture(200, "douyu/play_source.json"),
     )
     .await;
-    let variants = Douyu.stream_variants(&mock.context(HOSTS), "288016").await.unwrap();
+    let variants = Douyu::new().stream_variants(&mock.context(HOSTS), "288016").await.unwrap();
     let names: Vec<&str> = variants.iter().map(|v| v.quality.as_str()).collect();
     assert_eq!(names, ["原画", "蓝光4M", "高清"]);
     assert!(variants[0].source && !variants[1].source);
@@ -136,4 +148,118 @@ fn auth_follows_the_key_stretching() {
 fn md5_hex(text: &str) -> String {
     use md5::{Digest, Md5};
     Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn the_encryption_key_is_cached_until_expire_at() {
+    let mock = serve(
+        Reply::fixture(200, "douyu/betard_live.json"),
+        Reply::fixture(200, "douyu/play_source.json"),
+    )
+    .await;
+    let douyu = Douyu::new();
+    let ctx = mock.context(HOSTS);
+    douyu.stream_variants(&ctx, "288016").await.unwrap();
+    douyu.stream_variants(&ctx, "288016").await.unwrap();
+    let count = |path: &str| mock.seen().iter().filter(|s| s.path == path).count();
+    assert_eq!(count(PLAY), 6, "3 qualities, twice");
+    assert_eq!(count(ENC), 1, "one key for all of them");
+    // expire_at in the fixture is 1714600000: one second later, a new key.
+    let later = ctx.clone().with_clock(std::sync::Arc::new(onelive_platform::FixedClock(
+        time::OffsetDateTime::from_unix_timestamp(1_714_600_001).unwrap(),
+    )));
+    douyu.stream_variants(&later, "288016").await.unwrap();
+    assert_eq!(count(ENC), 2);
+}
+
+#[tokio::test]
+async fn error_codes_minus_3_to_minus_5_are_offline() {
+    for code in [-3, -4, -5] {
+        let mock = serve(
+            Reply::fixture(200, "douyu/betard_live.json"),
+            Reply::text(200, &format!("{{\"error\":{code},\"msg\":\"房间未开播\",\"data\":\"\"}}")),
+        )
+        .await;
+        let error = Douyu::new().stream_variants(&mock.context(HOSTS), "288016").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Offline, "error {code}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn an_scdn_line_is_avoided() {
+    let source = crate::common::fixture("douyu/play_source.json");
+    let scdn = source
+        .replace("\"rtmp_cdn\":\"hw-h5\"", "\"rtmp_cdn\":\"scdn-h5\"")
+        .replace("https://hw-tct.douyucdn.example/live", "https://scdn.douyucdn.example/live");
+    assert!(scdn.contains("\"rtmp_cdn\":\"scdn-h5\""), "fixture layout");
+    let mock = Mock::start().await;
+    mock.on(ENC, Reply::fixture(200, "douyu/encryption.json"))
+        .on_body(PLAY, "cdn=tct-h5&rate=0", Reply::fixture(200, "douyu/play_source.json"))
+        .on_body(PLAY, "rate=0", Reply::text(200, &scdn))
+        .on_body(PLAY, "rate=4", Reply::fixture(200, "douyu/play_rate4.json"))
+        .on_body(PLAY, "rate=2", Reply::fixture(200, "douyu/play_rate2.json"));
+    let variants = Douyu::new().stream_variants(&mock.context(HOSTS), "288016").await.unwrap();
+    assert!(variants[0].url.starts_with("https://hw-tct.douyucdn.example/"), "{}", variants[0].url);
+    let asked: Vec<String> = mock
+        .seen()
+        .into_iter()
+        .filter(|s| s.path == PLAY && s.body.contains("rate=0"))
+        .map(|s| s.body)
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked[1].contains("cdn=tct-h5"), "the last non-scdn line of cdnsWithName");
+}
+
+#[tokio::test]
+async fn play_form_contract() {
+    let mock = serve(
+        Reply::fixture(200, "douyu/betard_live.json"),
+        Reply::fixture(200, "douyu/play_source.json"),
+    )
+    .await;
+    Douyu::new().stream_variants(&mock.context(HOSTS), "288016").await.unwrap();
+    let play = mock.seen().into_iter().find(|s| s.path == PLAY).unwrap();
+    assert_eq!(play.method, "POST");
+    let form: Vec<(String, String)> =
+        url::form_urlencoded::parse(play.body.as_bytes()).into_owned().collect();
+    let mut keys: Vec<&str> = form.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "auth", "cdn", "did", "enc_data", "fa", "hevc", "iar", "ive", "rate", "rid", "sov",
+            "tt", "ver"
+        ]
+    );
+    let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("ver"), Some("Douyu_new"));
+    assert_eq!(get("rid"), Some("288016"));
+    assert_eq!(get("did"), Some("10000000000000000000000000001501"));
+}
+
+#[tokio::test]
+async fn real_betard_and_play_answers() {
+    let mock = Mock::start().await;
+    mock.on("/www.douyu.com/betard/4767111", Reply::fixture(200, "douyu/real/betard_live.json"))
+        .on(ENC, Reply::fixture(200, "douyu/encryption.json"))
+        .on(
+            "/www.douyu.com/lapi/live/getH5PlayV1/9715241",
+            Reply::fixture(200, "douyu/real/get_h5_play_v1.json"),
+        );
+    let ctx = mock.context(HOSTS);
+    let info = Douyu::new().live_info(&ctx, "4767111").await.unwrap();
+    assert_eq!(info.status, LiveStatus::Live);
+    assert_eq!(info.uid, "199105908");
+    assert_eq!(info.uname, "神棍老师麦迪文");
+    assert_eq!(info.title, "神棍老师：偶尔迟到的直播间");
+    assert_eq!(info.categories, ["网游竞技", "炉石传说"]);
+    assert_eq!(info.live_id.as_deref(), Some("425108206"));
+    let variants = Douyu::new().stream_variants(&ctx, "9715241").await.unwrap();
+    assert_eq!(variants.len(), 1);
+    assert_eq!(variants[0].quality, "原画1080P60");
+    assert!(variants[0].source);
+    assert_eq!(variants[0].cdn.as_deref(), Some("ws-h5"));
+    assert!(
+        variants[0].url.starts_with("https://ws3.douyucdn.cn/live/9715241rdkExgDdB.flv?wsAuth=")
+    );
 }

@@ -58,13 +58,13 @@ async fn absurd_numbers_do_not_panic() {
         Reply::fixture(200, "soop/station_live.json"),
     )
     .on(
-        "/live.sooplive.co.kr/afreeca/player_live_api.php",
+        "/live.sooplive.com/afreeca/player_live_api.php",
         Reply::text(
             200,
             "{\"CHANNEL\":{\"RESULT\":1,\"BNO\":\"1\",\"BTIME\":9223372036854775807,\"TITLE\":7}}",
         ),
     );
-    let ctx = mock.context(&["chapi.sooplive.co.kr", "live.sooplive.co.kr"]);
+    let ctx = mock.context(&["chapi.sooplive.co.kr", "live.sooplive.com"]);
     let info = Soop.live_info(&ctx, "pyh3646").await.unwrap();
     assert_eq!(info.start_time, None);
     assert_eq!(info.title, "7", "a number where a string was expected is kept as text");

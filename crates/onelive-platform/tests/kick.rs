@@ -52,7 +52,7 @@ async fn not_found_challenge_rate_limit_and_malformed() {
         (Reply::fixture(403, "kick/challenge.html"), ErrorKind::Blocked),
         (Reply::text(429, "{\"message\":\"Too Many Attempts.\"}"), ErrorKind::RateLimited),
         (Reply::text(200, "{\"message\":\"Server Error\"}"), ErrorKind::UnexpectedResponse),
-        (Reply::fixture(200, "kick/challenge.html"), ErrorKind::UnexpectedResponse),
+        (Reply::fixture(200, "kick/challenge.html"), ErrorKind::Blocked),
     ];
     for (reply, kind) in cases {
         let mock = serve(reply).await;
@@ -76,4 +76,54 @@ async fn stream_variants_from_the_master_playlist() {
     assert_eq!(variants[0].width, Some(1920));
     assert_eq!(variants[2].bitrate_kbps, Some(730));
     assert_eq!(variants[0].headers.get("Referer").map(String::as_str), Some("https://kick.com/"));
+}
+
+#[tokio::test]
+async fn a_cloudflare_challenge_says_so_and_what_to_do() {
+    for reply in [
+        Reply::fixture(403, "kick/challenge.html"),
+        Reply::text(403, "<html>…</html>").header("cf-mitigated", "challenge"),
+    ] {
+        let mock = serve(reply).await;
+        let error = Kick.live_info(&mock.context(HOSTS), "xqc").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Blocked);
+        let text = error.to_string();
+        assert!(text.contains("Kick answered with a Cloudflare challenge (HTTP 403)"), "{text}");
+        assert!(
+            text.contains("[platforms.kick] cookies")
+                && text.contains("[platforms.kick] user_agent"),
+            "{text}"
+        );
+    }
+    // A 403 that is not a challenge is reported with what Kick said.
+    let mock = serve(Reply::text(403, "{\"message\":\"This channel is banned.\"}")).await;
+    let error = Kick.live_info(&mock.context(HOSTS), "xqc").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Blocked);
+    assert!(error.to_string().contains("This channel is banned."), "{error}");
+    assert!(!error.to_string().contains("challenge (HTTP"), "{error}");
+}
+
+#[tokio::test]
+async fn browser_session_headers() {
+    let mock = serve(Reply::fixture(200, "kick/channel_live.json")).await;
+    let mut config = mock.config(HOSTS);
+    let site = config.sites.entry("kick".into()).or_default();
+    site.cookies = Some("cf_clearance=abc; XSRF-TOKEN=eyJpdiI6%3D%3D; kick_session=s".into());
+    site.user_agent = Some(
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
+         Chrome/131.0.0.0 Safari/537.36"
+            .into(),
+    );
+    let ctx = crate::common::context_for(&config);
+    Kick.live_info(&ctx, "xqc").await.unwrap();
+    let seen = mock.seen();
+    let headers = &seen[0].headers;
+    assert_eq!(headers.get("authorization").map(String::as_str), Some("Bearer eyJpdiI6=="));
+    assert!(headers.get("cookie").is_some_and(|c| c.contains("cf_clearance=abc")));
+    assert_eq!(
+        headers.get("sec-ch-ua").map(String::as_str),
+        Some("\"Not:A-Brand\";v=\"24\", \"Chromium\";v=\"131\"")
+    );
+    assert_eq!(headers.get("sec-ch-ua-platform").map(String::as_str), Some("\"Windows\""));
+    assert!(headers.get("user-agent").is_some_and(|u| u.contains("Chrome/131")));
 }

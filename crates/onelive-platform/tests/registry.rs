@@ -86,7 +86,7 @@ fn resolves_each_platform() {
 #[test]
 fn unclaimed_urls_explain_why() {
     let registry = PlatformRegistry::builtin(&config());
-    for url in ["https://www.twitch.tv/videos/1", "https://example.com/", "not a url"] {
+    for url in ["https://example.com/", "not a url"] {
         let error = registry.resolve(url).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::UnsupportedUrl);
         let text = error.to_string();
@@ -132,4 +132,86 @@ fn unknown_site_sections_are_reported() {
     assert_eq!(registry.unknown_sites(&config), ["bilibil", "shadow"]);
     registry.register(Arc::new(Shadow));
     assert_eq!(registry.unknown_sites(&config), ["bilibil"]);
+}
+
+/// A registry whose streamlink fallback claims every URL (`true` exits 0 on
+/// `--can-handle-url`), so only the native refusal stands between a VOD URL
+/// and a channel that can never go live.
+fn greedy_streamlink() -> PlatformRegistry {
+    let program = ["/bin/true", "/usr/bin/true"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("a `true` program");
+    let config = PlatformsConfig {
+        streamlink: true,
+        streamlink_path: Some(program.to_owned()),
+        ..PlatformsConfig::default()
+    };
+    PlatformRegistry::builtin(&config)
+}
+
+#[test]
+fn non_live_urls_of_known_platforms_are_refused_precisely() {
+    let registry = greedy_streamlink();
+    assert_eq!(registry.resolve("https://example.com/live").unwrap().platform, "streamlink");
+    let cases = [
+        (
+            "https://www.twitch.tv/videos/2233445566",
+            "twitch: https://www.twitch.tv/videos/2233445566 is a Twitch VOD, not a live channel: \
+             use https://www.twitch.tv/<login>",
+        ),
+        (
+            "https://www.twitch.tv/gamerbee/videos?filter=archives",
+            "a Twitch VOD, not a live channel: use https://www.twitch.tv/gamerbee",
+        ),
+        (
+            "https://www.twitch.tv/gamerbee/clip/FunnyClipSlug-abc",
+            "a Twitch clip, not a live channel: use https://www.twitch.tv/gamerbee",
+        ),
+        ("https://clips.twitch.tv/FunnyClipSlug-abc", "a Twitch clip"),
+        ("https://www.twitch.tv/directory/category/just-chatting", "a Twitch directory page"),
+        (
+            "https://www.huya.com/video/play/123456.html",
+            "a Huya video page, not a live channel: use https://www.huya.com/<room number or alias>",
+        ),
+        ("https://v.huya.com/play/123.html", "a Huya video page"),
+        (
+            "https://kick.com/categories/irl",
+            "a Kick category page, not a live channel: use https://kick.com/<slug>",
+        ),
+        ("https://kick.com/search?query=x", "Kick's search page"),
+        (
+            "https://kick.com/xqc/videos/5c697a87-afce-4256-b01f-3c8fe71ef5cb",
+            "a Kick VOD, not a live channel: use https://kick.com/xqc",
+        ),
+        (
+            "https://kick.com/xqc?clip=clip_01J8",
+            "a Kick clip, not a live channel: use https://kick.com/xqc",
+        ),
+        (
+            "https://www.bilibili.com/video/BV1xx411c7mD",
+            "a Bilibili video, not a live channel: use https://live.bilibili.com/<room id>",
+        ),
+        ("https://space.bilibili.com/672328094", "a Bilibili user page"),
+        ("https://v.douyu.com/show/abc", "a Douyu video page"),
+        ("https://www.douyu.com/topic/ydxc", "a Douyu topic page without ?rid=<room id>"),
+        ("https://vod.sooplive.co.kr/player/123456", "a SOOP VOD"),
+        (
+            "https://www.sooplive.co.kr/station/pyh3646",
+            "a SOOP station page, not a live channel: use https://play.sooplive.com/pyh3646",
+        ),
+    ];
+    for (url, expected) in cases {
+        let error = registry.resolve(url).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::UnsupportedUrl, "{url}");
+        let text = error.to_string();
+        assert!(text.contains(expected), "{url}: {text}");
+        assert!(!text.contains("filter=archives") && !text.contains("query=x"), "{text}");
+    }
+    // A direct stream on a platform's CDN host is still a direct stream.
+    let direct = "http://tx.flv.huya.com/src/1-2-3.flv?wsSecret=s";
+    assert_eq!(registry.resolve(direct).unwrap().platform, "generic");
+    // Live channels still resolve to their native adapter.
+    assert_eq!(registry.resolve("https://www.twitch.tv/gamerbee").unwrap().platform, "twitch");
+    assert_eq!(registry.resolve("https://kick.com/xqc").unwrap().platform, "kick");
 }

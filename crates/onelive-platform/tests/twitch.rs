@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use onelive_platform::adapters::twitch::Twitch;
-use onelive_platform::{ErrorKind, LiveStatus, PlatformAdapter, StreamKind};
+use onelive_platform::{ErrorKind, LiveStatus, PlatformAdapter, StreamKind, select_variant};
 use time::macros::datetime;
 
 use crate::common::{Mock, Reply};
@@ -172,4 +172,101 @@ async fn oauth_token_from_cookie() {
         Some("OAuth abcdef123456")
     );
     assert!(!seen[0].headers.contains_key("cookie"), "cookies are not sent to GQL");
+}
+
+#[tokio::test]
+async fn usher_v2_lists_the_source_last_and_the_source_is_still_chosen() {
+    // The real usher v2 layout (streamlink's fixture): transcodes first, source last.
+    let mock = serve(
+        Reply::fixture(200, "twitch/gql_live.json"),
+        Reply::fixture(200, "twitch/real/token.json"),
+        Reply::fixture(200, "twitch/real/usher_v2_master.m3u8"),
+    )
+    .await;
+    let variants = Twitch.stream_variants(&mock.context(HOSTS), "gamerbee").await.unwrap();
+    let names: Vec<&str> = variants.iter().map(|v| v.quality.as_str()).collect();
+    assert_eq!(names, ["1080p60", "720p60", "480p", "360p", "160p", "audio_only"]);
+    assert!(variants[0].source);
+    assert_eq!(variants[0].url, "https://mocked/1080p60.m3u8");
+    assert!(variants[1..].iter().all(|v| !v.source));
+    assert_eq!(select_variant(&variants, &[]).unwrap().quality, "1080p60", "default = source");
+    assert_eq!(select_variant(&variants, &["best".into()]).unwrap().quality, "1080p60");
+    assert_eq!(select_variant(&variants, &["720p".into()]).unwrap().quality, "720p60");
+    // The real token's value and signature go to usher as they came.
+    let usher = mock.seen().into_iter().find(|s| s.path == USHER).unwrap();
+    assert!(
+        usher.query.contains("sig=f8d7138235f99f5da071a3c785f67798be3a7cd5"),
+        "{}",
+        usher.query
+    );
+    for param in ["allow_source=true", "platform=web", "playlist_include_framerate=true"] {
+        assert!(usher.query.contains(param), "{param} in {}", usher.query);
+    }
+}
+
+#[tokio::test]
+async fn integrity_401_says_integrity_not_oauth() {
+    let mock = serve(
+        Reply::fixture(200, "twitch/gql_live.json"),
+        Reply::fixture(401, "twitch/real/token_401_integrity.json"),
+        Reply::fixture(200, "twitch/real/usher_v2_master.m3u8"),
+    )
+    .await;
+    let error = Twitch.stream_variants(&mock.context(HOSTS), "gamerbee").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Blocked);
+    let text = error.to_string();
+    assert!(text.contains("HTTP 401 \"failed integrity check\""), "{text}");
+    assert!(text.contains("client-integrity") && !text.contains("refused"), "{text}");
+
+    // A real invalid-token 401 is a login problem, quoted.
+    let mock = serve(
+        Reply::fixture(200, "twitch/gql_live.json"),
+        Reply::fixture(401, "twitch/real/token_401_invalid_oauth.json"),
+        Reply::fixture(200, "twitch/real/usher_v2_master.m3u8"),
+    )
+    .await;
+    let error = Twitch.stream_variants(&mock.context(HOSTS), "gamerbee").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::LoginRequired);
+    assert!(error.to_string().contains("The \"Authorization\" token is invalid."), "{error}");
+}
+
+#[tokio::test]
+async fn real_usher_refusals() {
+    let mock = serve(
+        Reply::fixture(200, "twitch/gql_live.json"),
+        Reply::fixture(200, "twitch/real/token.json"),
+        Reply::fixture(404, "twitch/real/usher_404_offline.json"),
+    )
+    .await;
+    let error = Twitch.stream_variants(&mock.context(HOSTS), "gamerbee").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Offline);
+    let mock = serve(
+        Reply::fixture(200, "twitch/gql_live.json"),
+        Reply::fixture(200, "twitch/real/token.json"),
+        Reply::fixture(403, "twitch/real/usher_403_geoblocked.json"),
+    )
+    .await;
+    let error = Twitch.stream_variants(&mock.context(HOSTS), "gamerbee").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Blocked);
+    assert!(error.to_string().contains("Content Restricted In Region"), "{error}");
+}
+
+#[tokio::test]
+async fn real_stream_metadata_answer() {
+    // The real StreamMetadata capture has no displayName and no stream title:
+    // the login and the last broadcast's title stand in.
+    let mock = serve(
+        Reply::fixture(200, "twitch/real/stream_metadata.json"),
+        Reply::fixture(200, "twitch/real/token.json"),
+        Reply::fixture(200, "twitch/real/usher_v2_master.m3u8"),
+    )
+    .await;
+    let info = Twitch.live_info(&mock.context(HOSTS), "abby_").await.unwrap();
+    assert_eq!(info.status, LiveStatus::Live);
+    assert_eq!(info.uid, "167100879");
+    assert_eq!(info.uname, "abby_");
+    assert!(info.title.starts_with("🥊 LA DES-VELADA"), "{}", info.title);
+    assert_eq!(info.categories, ["Just Chatting"]);
+    assert_eq!(info.live_id.as_deref(), Some("322765853689"));
+    assert_eq!(info.start_time, Some(datetime!(2025-07-06 14:24:56 UTC)));
 }

@@ -105,7 +105,7 @@ fn huya_urls() {
 #[test]
 fn douyu_urls() {
     check(
-        &Douyu,
+        &Douyu::new(),
         &[
             ("https://www.douyu.com/288016", "288016"),
             ("https://www.douyu.com/3637778?dyshid=", "3637778"),
@@ -193,8 +193,9 @@ fn generic_urls() {
 fn adapters_build_canonical_urls() {
     assert_eq!(Bilibili::new().channel_url("196"), "https://live.bilibili.com/196");
     assert_eq!(Twitch.channel_url("gamerbee"), "https://www.twitch.tv/gamerbee");
-    assert_eq!(Soop.channel_url("pyh3646"), "https://play.sooplive.co.kr/pyh3646");
-    for adapter in [&Bilibili::new() as &dyn PlatformAdapter, &Twitch, &Huya, &Douyu, &Soop, &Kick]
+    assert_eq!(Soop.channel_url("pyh3646"), "https://play.sooplive.com/pyh3646");
+    for adapter in
+        [&Bilibili::new() as &dyn PlatformAdapter, &Twitch, &Huya, &Douyu::new(), &Soop, &Kick]
     {
         let forms = adapter.url_forms();
         assert!(!forms.is_empty(), "{}", adapter.name());

@@ -55,6 +55,20 @@ impl Container {
     }
 }
 
+/// Which engine records a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// In-process HTTP-FLV and HLS recording with FLV repair and gapless
+    /// splits (`onelive-stream`). Streams it cannot handle (not FLV,
+    /// encrypted or fMP4 HLS, a container it does not write) fall back to
+    /// ffmpeg for that recording, with an `error` event that says why.
+    #[default]
+    Native,
+    /// One `ffmpeg -c copy` child per part.
+    Ffmpeg,
+}
+
 /// One stream variant to record: its URL, kind and request headers.
 ///
 /// `Debug` redacts cookie/authorization-like header values and URL query values.
@@ -160,6 +174,8 @@ pub struct RecordingConfig {
     pub container: Option<Container>,
     /// Part splitting.
     pub split: SplitPolicy,
+    /// The recording engine (default [`Engine::Native`]).
+    pub engine: Engine,
     /// Stop after this much recorded media time in total (`None`: until the
     /// stream ends or [`Recording::stop`](crate::Recording::stop)).
     pub stop_after: Option<Duration>,
@@ -200,6 +216,7 @@ impl RecordingConfig {
             template: FilenameTemplate::default(),
             container: None,
             split: SplitPolicy::default(),
+            engine: Engine::default(),
             stop_after: None,
             first_part: 1,
             stall_timeout: Duration::from_secs(30),

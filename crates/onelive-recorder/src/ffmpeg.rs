@@ -10,9 +10,11 @@ use tokio::process::{Child, Command};
 use crate::config::{RecordingConfig, StreamKind};
 use crate::redact::{REDACTED, Redactor, is_secret_header};
 
-/// The ffmpeg arguments of one part. `limit` is the `-t` of this part.
+/// The ffmpeg arguments of one part. `input` is the URL ffmpeg opens (the
+/// stream URL, or a loopback handoff to it); `limit` is the `-t` of this part.
 pub(crate) fn record_args(
     cfg: &RecordingConfig,
+    input: &str,
     output: &Path,
     limit: Option<Duration>,
 ) -> Vec<String> {
@@ -55,7 +57,7 @@ pub(crate) fn record_args(
         args.push(headers_arg(&src.headers));
     }
     args.push("-i".into());
-    args.push(src.url.clone());
+    args.push(input.to_owned());
     // `-flush_packets 1`: bytes reach the file at once (ffmpeg otherwise
     // buffers up to 256 KiB), so the file on disk is what was received.
     for a in ["-map", "0:v?", "-map", "0:a?", "-c", "copy", "-flush_packets", "1"] {
@@ -257,7 +259,12 @@ mod tests {
         .with_header("Authorization", "Bearer bearer-abcdef")
         .with_header("Referer", "https://live.example/1");
         let cfg = RecordingConfig::new(source, "/tmp/x");
-        let args = record_args(&cfg, Path::new("/tmp/x/a.flv"), Some(Duration::from_secs(4)));
+        let args = record_args(
+            &cfg,
+            &cfg.source.url,
+            Path::new("/tmp/x/a.flv"),
+            Some(Duration::from_secs(4)),
+        );
         // The real arguments keep the secrets (ffmpeg needs them)...
         assert!(args.iter().any(|a| a.contains("cookie-value-123")));
         assert!(args.iter().any(|a| a.contains("s3cr3t-token")));

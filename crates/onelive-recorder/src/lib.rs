@@ -1,6 +1,9 @@
-//! Records one live stream variant (HLS or HTTP-FLV) with ffmpeg stream copy.
+//! Records one live stream variant (HLS or HTTP-FLV), with the native
+//! engine (in-process reading and FLV repair by `onelive-stream`, gapless
+//! splits; [`Engine::Native`], the default) or with ffmpeg stream copy
+//! ([`Engine::Ffmpeg`]). Both share everything below except where noted.
 //!
-//! - one ffmpeg per part (`-c copy`, `-t`/`-fs` for splitting), into `.ts`
+//! - ffmpeg engine: one ffmpeg per part (`-c copy`, `-t`/`-fs` for splitting), into `.ts`
 //!   or `.flv` files named by a [`FilenameTemplate`];
 //! - `video_file_create` when a file appears, `video_file_finish` with its
 //!   true size and ffprobe duration when it is closed, `error` events with
@@ -40,15 +43,20 @@
 //! ```
 #![deny(missing_docs)]
 
+mod child;
 mod config;
 mod disk;
 mod error;
 mod ffmpeg;
+mod handoff;
+mod native;
 mod recording;
 mod redact;
 mod template;
 
-pub use config::{Container, EventContext, RecordingConfig, SplitPolicy, StreamKind, StreamSource};
+pub use config::{
+    Container, Engine, EventContext, RecordingConfig, SplitPolicy, StreamKind, StreamSource,
+};
 pub use disk::free_bytes;
 pub use error::RecorderError;
 pub use recording::{

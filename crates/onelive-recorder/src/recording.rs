@@ -15,10 +15,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{EventContext, RecordingConfig};
+use crate::config::{Engine, EventContext, RecordingConfig};
 use crate::disk::free_bytes;
 use crate::error::RecorderError;
 use crate::ffmpeg::{self, ProgressBlock};
+use crate::native;
 use crate::redact::Redactor;
 use crate::template::TemplateValues;
 
@@ -55,7 +56,8 @@ pub struct FinishedFile {
     pub path: PathBuf,
     /// Size in bytes.
     pub size: u64,
-    /// Duration in seconds, as measured by ffprobe.
+    /// Duration in seconds: ffprobe's (ffmpeg engine) or the stream's own
+    /// timestamps (native engine).
     pub duration: f64,
 }
 
@@ -215,7 +217,10 @@ pub async fn record(
     let (progress_tx, progress) =
         watch::channel(RecordingProgress { part: config.first_part, ..Default::default() });
     let stop = CancellationToken::new();
-    let task = tokio::spawn(run(config, emitter, stop.clone(), progress_tx));
+    let task = match config.engine {
+        Engine::Ffmpeg => tokio::spawn(run(config, emitter, stop.clone(), progress_tx)),
+        Engine::Native => tokio::spawn(native::run(config, emitter, stop.clone(), progress_tx)),
+    };
     Ok(Recording { progress, stop, task: Some(task) })
 }
 
@@ -252,9 +257,9 @@ fn validate(cfg: &RecordingConfig) -> Result<(), RecorderError> {
 
 /// Sends events tagged with the recording's context.
 #[derive(Debug, Clone)]
-struct Emitter {
+pub(crate) struct Emitter {
     tx: mpsc::Sender<Event>,
-    ctx: Arc<EventContext>,
+    pub(crate) ctx: Arc<EventContext>,
 }
 
 impl Emitter {
@@ -263,7 +268,7 @@ impl Emitter {
         let _ = self.tx.send(Event::new(data)).await;
     }
 
-    async fn error(&self, message: String) {
+    pub(crate) async fn error(&self, message: String) {
         tracing::warn!(platform = %self.ctx.platform, channel = %self.ctx.channel, "{message}");
         self.send(EventData::Error(ErrorData {
             platform: self.ctx.platform.clone(),
@@ -274,7 +279,7 @@ impl Emitter {
         .await;
     }
 
-    async fn created(&self, path: &Path) {
+    pub(crate) async fn created(&self, path: &Path) {
         self.send(EventData::VideoFileCreate(VideoFileCreateData {
             platform: self.ctx.platform.clone(),
             channel: self.ctx.channel.clone(),
@@ -285,7 +290,7 @@ impl Emitter {
         .await;
     }
 
-    async fn finished(&self, file: &FinishedFile) {
+    pub(crate) async fn finished(&self, file: &FinishedFile) {
         self.send(EventData::VideoFileFinish(VideoFileFinishData {
             platform: self.ctx.platform.clone(),
             channel: self.ctx.channel.clone(),
@@ -307,7 +312,7 @@ enum PartEnd {
     LowDisk(u64),
 }
 
-async fn run(
+pub(crate) async fn run(
     cfg: RecordingConfig,
     emitter: Emitter,
     stop: CancellationToken,
@@ -360,20 +365,37 @@ async fn run(
             emitter.error(message.clone()).await;
             break EndReason::StartFailed { message };
         }
-        let args = ffmpeg::record_args(&cfg, &path, limit);
+        // A URL with a query string (tokens, signatures) reaches ffmpeg through
+        // a one-shot loopback redirect, not its world-readable command line.
+        let handoff = if cfg.source.url.contains('?') {
+            match crate::handoff::Handoff::start(&cfg.source.url).await {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    let message = format!("cannot hand the stream URL to ffmpeg: {e}");
+                    emitter.error(message.clone()).await;
+                    break EndReason::StartFailed { message };
+                }
+            }
+        } else {
+            None
+        };
+        let input = handoff.as_ref().map_or(cfg.source.url.as_str(), |h| h.local_url());
+        let args = ffmpeg::record_args(&cfg, input, &path, limit);
         tracing::info!(
             command = %ffmpeg::loggable_command(&cfg.ffmpeg, &args, &cfg, &redactor),
             part,
             "starting ffmpeg"
         );
-        let child = Command::new(&cfg.ffmpeg)
+        let mut command = Command::new(&cfg.ffmpeg);
+        command
             .args(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
-            .process_group(0)
-            .spawn();
+            .process_group(0);
+        crate::child::die_with_parent(&mut command);
+        let child = command.spawn();
         let mut child = match child {
             Ok(c) => c,
             Err(e) => {
@@ -510,7 +532,7 @@ fn lost_source(stderr: &str) -> bool {
     SOURCE_LOST_MARKERS.iter().any(|m| stderr.contains(m))
 }
 
-fn low_disk_message(cfg: &RecordingConfig, free: u64) -> String {
+pub(crate) fn low_disk_message(cfg: &RecordingConfig, free: u64) -> String {
     format!(
         "recording stopped: {} bytes free in {}, below the minimum of {}",
         free,
@@ -699,7 +721,7 @@ async fn check_file(cfg: &RecordingConfig, path: &Path) -> Result<FinishedFile, 
 }
 
 /// `path`, or `stem-1.ext`, `stem-2.ext`... when it exists.
-async fn unique_path(path: &Path) -> PathBuf {
+pub(crate) async fn unique_path(path: &Path) -> PathBuf {
     if tokio::fs::metadata(path).await.is_err() {
         return path.to_path_buf();
     }

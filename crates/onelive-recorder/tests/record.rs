@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use onelive_events::{EventData, LiveInfo};
 use onelive_recorder::{
-    EndReason, EventContext, FilenameTemplate, RecorderError, RecordingConfig, SplitPolicy,
+    EndReason, Engine, EventContext, FilenameTemplate, RecorderError, RecordingConfig, SplitPolicy,
     StreamKind, StreamSource, record,
 };
 use onelive_synthetic::{SyntheticOptions, SyntheticOrigin};
@@ -19,8 +19,10 @@ fn context(title: &str) -> EventContext {
     ctx
 }
 
+/// The ffmpeg engine's own tests (the native engine's are in `native.rs`).
 fn config(url: String, kind: StreamKind, dir: &Path) -> RecordingConfig {
     let mut cfg = RecordingConfig::new(StreamSource::new(url, kind), dir);
+    cfg.engine = Engine::Ffmpeg;
     cfg.template = FilenameTemplate::parse("{uname}-{title}-{part:03}.{ext}").unwrap();
     cfg.min_free_bytes = 0;
     cfg.stall_timeout = Duration::from_secs(10);

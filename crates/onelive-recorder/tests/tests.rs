@@ -2,4 +2,5 @@
 //! origin on loopback.
 
 mod common;
+mod native;
 mod record;

@@ -202,13 +202,24 @@ pub(crate) async fn pixeldrain(
     Ok(link)
 }
 
-/// Runs a program with the event JSON on stdin and `ONELIVE_*` variables.
+/// What a program run by `exec` produced.
+#[derive(Debug)]
+pub(crate) struct ExecOutput {
+    /// The job's result: the last line printed on stdout, or the exit status.
+    pub(crate) summary: String,
+    /// The last non-empty line printed on stdout, if any.
+    pub(crate) printed: Option<String>,
+}
+
+/// Runs a program with the event JSON on stdin and `ONELIVE_*` variables
+/// (`ONELIVE_PREVIOUS`: the previous chain step's output).
 pub(crate) async fn exec(
     config: &ExecConfig,
     event: &Event,
     event_json: &str,
     file: Option<&Path>,
-) -> Result<String, Error> {
+    previous: Option<&str>,
+) -> Result<ExecOutput, Error> {
     let Some((program, args)) = config.command.split_first() else {
         return Err(action_err("exec: command is empty"));
     };
@@ -222,6 +233,7 @@ pub(crate) async fn exec(
         .env("ONELIVE_PLATFORM", platform)
         .env("ONELIVE_CHANNEL", channel)
         .env("ONELIVE_FILE", file.map(|f| f.as_os_str().to_owned()).unwrap_or_default())
+        .env("ONELIVE_PREVIOUS", previous.unwrap_or(""))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -248,7 +260,11 @@ pub(crate) async fn exec(
         }
     };
     if output.status.success() {
-        Ok(format!("{program} exited with {}", output.status))
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let printed = stdout.lines().map(str::trim).rfind(|l| !l.is_empty()).map(str::to_owned);
+        let summary =
+            printed.clone().unwrap_or_else(|| format!("{program} exited with {}", output.status));
+        Ok(ExecOutput { summary, printed })
     } else {
         let stderr = String::from_utf8_lossy(&output.stderr);
         Err(action_err(format!(
@@ -266,9 +282,10 @@ pub(crate) async fn forward(
     event: &Event,
     event_json: &str,
     file: Option<&str>,
+    previous: Option<&str>,
 ) -> Result<String, Error> {
     let body = match &config.body_template {
-        Some(t) => template::render(t, event, file),
+        Some(t) => template::render(t, event, file, previous),
         None => event_json.to_owned(),
     };
     let shown = redact_url(config.url.expose());

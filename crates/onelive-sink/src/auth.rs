@@ -101,6 +101,34 @@ impl Authenticator {
         Ok(())
     }
 
+    /// Checks what can be checked of the signature before the body is read:
+    /// the three `webhook-*` headers are present, the timestamp is well
+    /// formed and fresh, and `webhook-signature` has a `v1,` entry. A
+    /// request failing here is refused without reading its body.
+    pub fn check_signature_headers(&self, headers: &HeaderMap) -> Result<(), AuthFailure> {
+        let Some(verifier) = &self.verifier else { return Ok(()) };
+        let sig = SignatureHeaders::from_fn(|name| headers.get(name).and_then(|v| v.to_str().ok()));
+        // Against an empty body only the signature itself can fail to match;
+        // every other error is about the headers alone.
+        match verifier.verify(&sig, b"") {
+            Ok(()) | Err(VerifyError::NoMatchingSignature) => {}
+            Err(e @ VerifyError::MissingHeader(_)) => {
+                return Err(AuthFailure::Missing(e.to_string()));
+            }
+            Err(other) => return Err(AuthFailure::Forbidden(format!("signature: {other}"))),
+        }
+        let has_v1 = sig.signature.unwrap_or("").split(' ').any(|entry| {
+            entry.split_once(',').is_some_and(|(version, s)| version == "v1" && !s.is_empty())
+        });
+        if has_v1 {
+            Ok(())
+        } else {
+            Err(AuthFailure::Forbidden(
+                "signature: `webhook-signature` has no `v1,<base64>` entry (unknown scheme)".into(),
+            ))
+        }
+    }
+
     /// Checks the Standard Webhooks signature over the raw body.
     pub fn check_signature(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), AuthFailure> {
         let Some(verifier) = &self.verifier else { return Ok(()) };

@@ -120,6 +120,10 @@ pub struct SinkConfig {
     /// `[[rules]]`: which events trigger which actions.
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
+    /// `[actions.NAME]`: named actions that run as a step after another
+    /// action (its `then = ["NAME"]`), on that action's output.
+    #[serde(default)]
+    pub actions: BTreeMap<String, ActionConfig>,
 }
 
 /// `[server]`.
@@ -132,6 +136,26 @@ pub struct ServerConfig {
     pub path: String,
     /// Largest accepted body in bytes, default 1 MiB.
     pub body_limit: usize,
+    /// Seconds the whole request head may take to arrive, default 10. It
+    /// also bounds how long a kept-alive connection may sit idle waiting for
+    /// its next request. A client sending a byte at a time is dropped.
+    pub header_timeout_secs: f64,
+    /// Seconds the whole body may take to arrive once the head is in,
+    /// default 30 (answered 408 when exceeded).
+    pub body_timeout_secs: f64,
+    /// Connections served at once, default 1024. Beyond that, new
+    /// connections wait in the kernel's accept queue until one closes.
+    pub max_connections: usize,
+    /// Connections one client address may hold open at once, default 64
+    /// (trusted proxies are exempt). A connection beyond it is closed at once.
+    pub max_connections_per_ip: usize,
+    /// Largest request head (request line and headers) in bytes, default
+    /// 16 KiB (answered 431).
+    pub max_header_bytes: usize,
+    /// Bytes of request bodies held in memory at once over all
+    /// connections, default 64 MiB. A request waits (within its body
+    /// timeout) for room before its body is read.
+    pub body_memory_limit: usize,
 }
 
 impl Default for ServerConfig {
@@ -140,6 +164,12 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 5000)),
             path: "/webhook".into(),
             body_limit: 1024 * 1024,
+            header_timeout_secs: 10.0,
+            body_timeout_secs: 30.0,
+            max_connections: 1024,
+            max_connections_per_ip: 64,
+            max_header_bytes: 16 * 1024,
+            body_memory_limit: 64 * 1024 * 1024,
         }
     }
 }
@@ -293,6 +323,15 @@ impl ActionConfig {
         RetryPolicy { attempts: attempts.max(1), delay: secs(delay) }
     }
 
+    /// The named actions that run on this action's output.
+    pub fn then(&self) -> &[String] {
+        match self {
+            ActionConfig::Pixeldrain(c) => &c.then,
+            ActionConfig::Exec(c) => &c.then,
+            ActionConfig::Forward(c) => &c.then,
+        }
+    }
+
     /// Whether this action works on the event's file.
     pub fn uses_file(&self) -> bool {
         matches!(self, ActionConfig::Pixeldrain(_) | ActionConfig::Exec(_))
@@ -324,6 +363,10 @@ fn secs(value: f64) -> Duration {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PixeldrainConfig {
+    /// Named actions (`[actions.NAME]`) to run on this action's output once
+    /// it succeeds.
+    #[serde(default)]
+    pub then: Vec<String>,
     /// Pixeldrain API key (sent as the Basic auth password).
     pub api_key: SecretString,
     /// API base, default `https://pixeldrain.com/api`.
@@ -344,6 +387,10 @@ pub struct PixeldrainConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecConfig {
+    /// Named actions (`[actions.NAME]`) to run on this action's output once
+    /// it succeeds.
+    #[serde(default)]
+    pub then: Vec<String>,
     /// Program and arguments (no shell).
     pub command: Vec<String>,
     /// Seconds before the program is killed, default 3600.
@@ -361,6 +408,10 @@ pub struct ExecConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardConfig {
+    /// Named actions (`[actions.NAME]`) to run on this action's output once
+    /// it succeeds.
+    #[serde(default)]
+    pub then: Vec<String>,
     /// Target URL (may carry a token, so it is never logged whole).
     pub url: SecretString,
     /// Body template with `{placeholders}`; default: the event JSON.
@@ -437,6 +488,29 @@ impl SinkConfig {
         if self.server.body_limit == 0 {
             return bad("server.body_limit must be > 0".into());
         }
+        for (name, value) in [
+            ("header_timeout_secs", self.server.header_timeout_secs),
+            ("body_timeout_secs", self.server.body_timeout_secs),
+        ] {
+            if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+                return bad(format!("server.{name} must be > 0 and at most 86400, got {value}"));
+            }
+        }
+        if self.server.max_connections == 0 || self.server.max_connections > 1_000_000 {
+            return bad("server.max_connections must be between 1 and 1000000".into());
+        }
+        if self.server.max_connections_per_ip == 0 {
+            return bad("server.max_connections_per_ip must be >= 1".into());
+        }
+        if self.server.max_header_bytes < 1024 {
+            return bad("server.max_header_bytes must be >= 1024".into());
+        }
+        if self.server.body_memory_limit < self.server.body_limit {
+            return bad(format!(
+                "server.body_memory_limit ({}) must be >= server.body_limit ({})",
+                self.server.body_memory_limit, self.server.body_limit
+            ));
+        }
         if self.jobs.concurrency == 0 {
             return bad("jobs.concurrency must be >= 1".into());
         }
@@ -445,8 +519,13 @@ impl SinkConfig {
             return bad("jobs.progress_interval_secs must be > 0".into());
         }
         for (i, k) in self.auth.keys.iter().enumerate() {
-            if k.expose().is_empty() {
-                return bad(format!("auth.keys[{i}] is empty"));
+            if k.expose().trim().is_empty() {
+                return bad(format!("auth.keys[{i}] is empty or only whitespace"));
+            }
+            if k.expose().trim() != k.expose() {
+                return bad(format!(
+                    "auth.keys[{i}] starts or ends with whitespace (a copy-paste slip?)"
+                ));
             }
         }
         self.auth.webhook_secrets()?;
@@ -483,44 +562,26 @@ impl SinkConfig {
             }
             for (j, action) in rule.actions.iter().enumerate() {
                 let at = format!("{at}.actions[{j}] ({})", action.kind());
-                match action {
-                    ActionConfig::Pixeldrain(c) => {
-                        if let Some(t) = types.iter().find(|t| !carries_file(**t)) {
-                            return bad(format!("{at}: event type {t} carries no file to upload"));
-                        }
-                        if c.api_key.expose().is_empty() {
-                            return bad(format!("{at}: api_key is empty"));
-                        }
-                        if reqwest::Url::parse(&c.api).is_err() {
-                            return bad(format!("{at}: api {:?} is not a URL", c.api));
-                        }
-                        check_delay(&at, c.retry_delay_secs)?;
-                    }
-                    ActionConfig::Exec(c) => {
-                        if c.command.first().is_none_or(|p| p.is_empty()) {
-                            return bad(format!("{at}: command is empty"));
-                        }
-                        if !(c.timeout_secs.is_finite() && c.timeout_secs > 0.0) {
-                            return bad(format!("{at}: timeout_secs must be > 0"));
-                        }
-                        check_delay(&at, c.retry_delay_secs)?;
-                    }
-                    ActionConfig::Forward(c) => {
-                        if reqwest::Url::parse(c.url.expose()).is_err() {
-                            return bad(format!("{at}: url is not a valid URL"));
-                        }
-                        if let Some(t) = &c.body_template {
-                            template::check(t).map_err(|e| Error::Config(format!("{at}: {e}")))?;
-                        }
-                        if !(c.timeout_secs.is_finite() && c.timeout_secs > 0.0) {
-                            return bad(format!("{at}: timeout_secs must be > 0"));
-                        }
-                        check_delay(&at, c.retry_delay_secs)?;
-                    }
+                if let ActionConfig::Pixeldrain(_) = action
+                    && let Some(t) = types.iter().find(|t| !carries_file(**t))
+                {
+                    return bad(format!("{at}: event type {t} carries no file to upload"));
                 }
+                check_action(&at, action)?;
                 if action.uses_file() && types.iter().any(|t| carries_file(*t)) {
                     needs_roots = true;
                 }
+                self.check_chain(&at, action)?;
+            }
+        }
+        for (name, action) in &self.actions {
+            let at = format!("actions.{name} ({})", action.kind());
+            if name.is_empty() {
+                return bad("an [actions] name is empty".into());
+            }
+            check_action(&at, action)?;
+            if action.uses_file() {
+                needs_roots = true;
             }
         }
         if needs_roots && self.paths.allowed_roots.is_empty() {
@@ -529,6 +590,76 @@ impl SinkConfig {
                 .into());
         }
         Ok(())
+    }
+}
+
+impl SinkConfig {
+    /// Every `then` reachable from `action` names a known action, and no
+    /// chain comes back to a step it already passed.
+    fn check_chain(&self, at: &str, action: &ActionConfig) -> Result<()> {
+        fn walk<'a>(
+            config: &'a SinkConfig,
+            at: &str,
+            then: &'a [String],
+            path: &mut Vec<&'a str>,
+        ) -> Result<()> {
+            for next in then {
+                let Some(step) = config.actions.get(next) else {
+                    let known: Vec<&str> = config.actions.keys().map(String::as_str).collect();
+                    return Err(Error::Config(format!(
+                        "{at}: then names unknown action {next:?} (defined in [actions]: {})",
+                        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    )));
+                };
+                if path.contains(&next.as_str()) {
+                    path.push(next);
+                    return Err(Error::Config(format!("{at}: then cycle {}", path.join(" -> "))));
+                }
+                path.push(next);
+                walk(config, at, step.then(), path)?;
+                path.pop();
+            }
+            Ok(())
+        }
+        let mut path = vec!["(this action)"];
+        walk(self, at, action.then(), &mut path)
+    }
+}
+
+/// The checks of one action that do not depend on its rule.
+fn check_action(at: &str, action: &ActionConfig) -> Result<()> {
+    let bad = |m: String| Err(Error::Config(m));
+    match action {
+        ActionConfig::Pixeldrain(c) => {
+            if c.api_key.expose().trim().is_empty() {
+                return bad(format!("{at}: api_key is empty or only whitespace"));
+            }
+            if reqwest::Url::parse(&c.api).is_err() {
+                return bad(format!("{at}: api {:?} is not a URL", c.api));
+            }
+            check_delay(at, c.retry_delay_secs)
+        }
+        ActionConfig::Exec(c) => {
+            if c.command.first().is_none_or(|p| p.is_empty()) {
+                return bad(format!("{at}: command is empty"));
+            }
+            if !(c.timeout_secs.is_finite() && c.timeout_secs > 0.0) {
+                return bad(format!("{at}: timeout_secs must be > 0"));
+            }
+            check_delay(at, c.retry_delay_secs)
+        }
+        ActionConfig::Forward(c) => {
+            if reqwest::Url::parse(c.url.expose()).is_err() {
+                return bad(format!("{at}: url is not a valid URL"));
+            }
+            if let Some(t) = &c.body_template {
+                template::check(t).map_err(|e| Error::Config(format!("{at}: {e}")))?;
+            }
+            if !(c.timeout_secs.is_finite() && c.timeout_secs > 0.0) {
+                return bad(format!("{at}: timeout_secs must be > 0"));
+            }
+            check_delay(at, c.retry_delay_secs)
+        }
     }
 }
 

@@ -45,6 +45,7 @@ mod actions;
 pub mod auth;
 pub mod config;
 mod error;
+mod listen;
 pub mod paths;
 pub mod progress;
 mod server;

@@ -27,6 +27,8 @@ use crate::{Error, Result};
 /// assert!(file.ends_with("rec/a.mp4"));
 /// assert!(policy.resolve("/app/rec/../../etc/passwd").is_err());
 /// assert!(policy.resolve("/etc/passwd").is_err());
+/// // Doubled slashes keep the mapping: not `/a.mp4`.
+/// assert_eq!(policy.map("/app/rec//a.mp4"), dir.join("rec").join("a.mp4"));
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 #[derive(Debug, Clone)]
@@ -64,9 +66,15 @@ impl PathPolicy {
             let rest = if from.is_empty() {
                 Some(incoming.trim_start_matches('/'))
             } else {
-                incoming
-                    .strip_prefix(from.as_str())
-                    .and_then(|r| if r.is_empty() { Some("") } else { r.strip_prefix('/') })
+                // `/app/rec//x.mp4` is `/app/rec/x.mp4`: every separating slash
+                // goes, or joining the absolute rest would drop the prefix.
+                incoming.strip_prefix(from.as_str()).and_then(|r| {
+                    if r.is_empty() {
+                        Some("")
+                    } else {
+                        r.strip_prefix('/').map(|r| r.trim_start_matches('/'))
+                    }
+                })
             };
             if let Some(rest) = rest {
                 return if rest.is_empty() { to.clone() } else { to.join(rest) };

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -71,6 +72,11 @@ async fn webhook(State(inner): State<Arc<Inner>>, request: Request) -> Response 
     if let Err(f) = inner.auth.check_request(peer, &parts.headers, parts.uri.query()) {
         return auth_refusal(uri, f);
     }
+    // Everything about the signature that the headers tell is checked
+    // before a byte of the body is read.
+    if let Err(f) = inner.auth.check_signature_headers(&parts.headers) {
+        return auth_refusal(uri, f);
+    }
     if !is_json(&parts.headers) {
         return refuse(
             uri,
@@ -89,9 +95,29 @@ async fn webhook(State(inner): State<Arc<Inner>>, request: Request) -> Response 
     if declared.is_some_and(|n| n > limit as u64) {
         return refuse(uri, StatusCode::PAYLOAD_TOO_LARGE, "error", &too_large());
     }
-    let body: Bytes = match axum::body::to_bytes(Body::new(body), limit).await {
-        Ok(b) => b,
-        Err(e) => {
+    let timeout = Duration::try_from_secs_f64(inner.config.server.body_timeout_secs)
+        .unwrap_or(Duration::from_secs(30));
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Room for the body in the shared memory budget (KiB units), reserved
+    // before reading: many slow bodies cannot add up past the budget.
+    let reserve = declared.unwrap_or(limit as u64).min(limit as u64);
+    let kib = u32::try_from(reserve.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+    let _room = match tokio::time::timeout_at(deadline, inner.body_budget.acquire_many(kib)).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_)) | Err(_) => {
+            return refuse(
+                uri,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error",
+                "too many request bodies in flight (server.body_memory_limit); try again",
+            );
+        }
+    };
+    // `to_bytes` stops reading as soon as the limit is passed.
+    let read = axum::body::to_bytes(Body::new(body), limit);
+    let body: Bytes = match tokio::time::timeout_at(deadline, read).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
             // axum reports http-body-util's `LengthLimitError` this way.
             let is_limit = e.to_string().contains("length limit");
             return if is_limit {
@@ -99,6 +125,13 @@ async fn webhook(State(inner): State<Arc<Inner>>, request: Request) -> Response 
             } else {
                 refuse(uri, StatusCode::BAD_REQUEST, "error", &format!("cannot read body: {e}"))
             };
+        }
+        Err(_) => {
+            let reason = format!(
+                "the body did not arrive within {:.0}s (server.body_timeout_secs)",
+                timeout.as_secs_f64()
+            );
+            return refuse(uri, StatusCode::REQUEST_TIMEOUT, "error", &reason);
         }
     };
     if let Err(f) = inner.auth.check_signature(&parts.headers, &body) {

@@ -13,7 +13,7 @@ use crate::auth::Authenticator;
 use crate::config::{ActionConfig, RuleConfig, SinkConfig};
 use crate::paths::PathPolicy;
 use crate::progress::{LogProgress, ProgressReporter};
-use crate::store::{Job, JobStore, now_ms};
+use crate::store::{Job, JobStore, NewStep, now_ms};
 use crate::{Error, Result, actions};
 
 /// How the sink is started, besides its configuration.
@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) policy: PathPolicy,
     pub(crate) store: JobStore,
     pub(crate) notify: Notify,
+    /// Memory for request bodies being read, in KiB.
+    pub(crate) body_budget: Semaphore,
     rules: Vec<(RuleConfig, Vec<EventType>)>,
     client: reqwest::Client,
     progress: Arc<dyn ProgressReporter>,
@@ -131,6 +133,7 @@ impl Sink {
                     .unwrap_or(Duration::from_secs(10)),
             ))
         });
+        let body_budget = Semaphore::new(config.server.body_memory_limit / 1024);
         Ok(Sink {
             inner: Arc::new(Inner {
                 config,
@@ -138,6 +141,7 @@ impl Sink {
                 policy,
                 store,
                 notify: Notify::new(),
+                body_budget,
                 rules,
                 client,
                 progress,
@@ -152,7 +156,8 @@ impl Sink {
 
     /// The axum router with the webhook route. Serve it with
     /// `into_make_service_with_connect_info::<SocketAddr>()` so that the IP
-    /// allowlist sees client addresses.
+    /// allowlist sees client addresses. [`Sink::serve`] adds what a plain
+    /// `axum::serve` lacks: connection limits and the header-read timeout.
     pub fn router(&self) -> axum::Router {
         crate::server::router(Arc::clone(&self.inner))
     }
@@ -181,9 +186,16 @@ impl Sink {
                 self.inner.config.server.path
             );
         }
-        let app = self.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
+        let server = &self.inner.config.server;
+        let limits = crate::listen::Limits {
+            max_connections: server.max_connections,
+            max_connections_per_ip: server.max_connections_per_ip,
+            header_timeout: Duration::try_from_secs_f64(server.header_timeout_secs)
+                .unwrap_or(Duration::from_secs(10)),
+            max_header_bytes: server.max_header_bytes,
+            exempt: self.inner.config.auth.trusted_proxies.clone(),
+        };
+        let result = crate::listen::serve(listener, self.router(), limits, shutdown)
             .await
             .map_err(|e| Error::Server(e.to_string()));
         workers.abort();
@@ -245,19 +257,33 @@ async fn run_job(inner: &Arc<Inner>, job: Job) {
     );
     let outcome = attempt(inner, &job).await;
     let record = match outcome {
-        Ok(result) => {
-            tracing::info!("job {id} done: {result}");
-            let store = inner.store.clone();
-            blocking(inner, move |_| store.mark_done(id, &result)).await
+        Ok((result, produced_file)) => {
+            let steps: Vec<NewStep> = find_action(inner, &job)
+                .map(|a| a.then().to_vec())
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|name| {
+                    let step = inner.config.actions.get(&name)?;
+                    Some(NewStep {
+                        action_kind: step.kind().to_owned(),
+                        file: produced_file.clone().or_else(|| job.file.clone()),
+                        max_attempts: step.retry().attempts,
+                        step: name,
+                    })
+                })
+                .collect();
+            if steps.is_empty() {
+                tracing::info!("job {id} done: {result}");
+            } else {
+                let names: Vec<&str> = steps.iter().map(|s| s.step.as_str()).collect();
+                tracing::info!("job {id} done: {result}; next: {}", names.join(", "));
+            }
+            blocking(inner, move |s| s.mark_done(id, &result, &steps)).await
         }
         Err((e, retryable)) => {
             let message = e.to_string();
             let retry_at = if retryable && job.attempts < job.max_attempts {
-                let delay = inner
-                    .rules
-                    .iter()
-                    .find(|(r, _)| r.name == job.rule)
-                    .and_then(|(r, _)| r.actions.get(job.action_index as usize))
+                let delay = find_action(inner, &job)
                     .map(|a| a.retry().delay_after(job.attempts))
                     .unwrap_or(Duration::from_secs(10));
                 tracing::warn!(
@@ -279,8 +305,21 @@ async fn run_job(inner: &Arc<Inner>, job: Job) {
     }
 }
 
-/// One attempt; the error says whether another attempt could help.
-async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<String, (Error, bool)> {
+/// The configured action a job runs: a rule's action, or a named chain step.
+fn find_action<'a>(inner: &'a Inner, job: &Job) -> Option<&'a ActionConfig> {
+    match &job.step {
+        Some(step) => inner.config.actions.get(step),
+        None => inner
+            .rules
+            .iter()
+            .find(|(r, _)| r.name == job.rule)
+            .and_then(|(r, _)| r.actions.get(job.action_index as usize)),
+    }
+}
+
+/// One attempt: its output and, if it made one, the file it produced (the
+/// next steps' file). The error says whether another attempt could help.
+async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Option<String>), (Error, bool)> {
     let event_id = job.event_id.clone();
     let body = blocking(inner, move |s| s.event_body(&event_id))
         .await
@@ -290,17 +329,18 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<String, (Error, bool)>
         })?;
     let event = Event::from_json(body.as_bytes())
         .map_err(|e| (Error::Action(format!("stored event {}: {e}", job.event_id)), false))?;
-    let action = inner
-        .rules
-        .iter()
-        .find(|(r, _)| r.name == job.rule)
-        .and_then(|(r, _)| r.actions.get(job.action_index as usize))
-        .filter(|a| a.kind() == job.action_kind)
-        .ok_or_else(|| {
-            let msg = format!(
-                "rule {:?} has no {} action #{} any more (configuration changed)",
-                job.rule, job.action_kind, job.action_index
-            );
+    let action =
+        find_action(inner, job).filter(|a| a.kind() == job.action_kind).ok_or_else(|| {
+            let msg = match &job.step {
+                Some(step) => format!(
+                    "there is no {} action [actions.{step}] any more (configuration changed)",
+                    job.action_kind
+                ),
+                None => format!(
+                    "rule {:?} has no {} action #{} any more (configuration changed)",
+                    job.rule, job.action_kind, job.action_index
+                ),
+            };
             (Error::Action(msg), false)
         })?;
     // Confinement is checked again: the file may have changed since the event.
@@ -315,7 +355,14 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<String, (Error, bool)>
             };
             actions::pixeldrain(&inner.client, c, file, inner.progress.as_ref()).await
         }
-        ActionConfig::Exec(c) => actions::exec(c, &event, &body, file.as_deref()).await,
+        ActionConfig::Exec(c) => {
+            let output = actions::exec(c, &event, &body, file.as_deref(), job.input.as_deref())
+                .await
+                .map_err(|e| (e, true))?;
+            // A program that prints a path made a file: the next steps take it.
+            let produced = output.printed.filter(|p| p.starts_with('/'));
+            return Ok((output.summary, produced));
+        }
         ActionConfig::Forward(c) => {
             let shown = file.as_ref().map(|f| f.to_string_lossy().into_owned());
             actions::forward(
@@ -324,9 +371,10 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<String, (Error, bool)>
                 &event,
                 &body,
                 shown.as_deref().or(job.file.as_deref()),
+                job.input.as_deref(),
             )
             .await
         }
     };
-    result.map_err(|e| (e, true))
+    result.map(|r| (r, None)).map_err(|e| (e, true))
 }

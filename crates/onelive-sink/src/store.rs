@@ -102,6 +102,25 @@ pub struct Job {
     pub created_at_ms: i64,
     /// Unix milliseconds of the last change.
     pub updated_at_ms: i64,
+    /// The job whose output this one runs on (a chain step), if any.
+    pub parent_id: Option<i64>,
+    /// The `[actions.NAME]` this step runs, for chain steps.
+    pub step: Option<String>,
+    /// The previous step's output (a share link, a file path), for chain steps.
+    pub input: Option<String>,
+}
+
+/// A chain step to create when its parent job succeeds.
+#[derive(Debug, Clone)]
+pub struct NewStep {
+    /// The `[actions.NAME]` to run.
+    pub step: String,
+    /// Its action kind.
+    pub action_kind: String,
+    /// The file it works on.
+    pub file: Option<String>,
+    /// Attempts allowed.
+    pub max_attempts: u32,
 }
 
 /// A job to create with its event.
@@ -176,6 +195,22 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(state, next_run_at);
 ";
 
+/// Columns added after the first release, with their definitions.
+const ADDED_COLUMNS: &[(&str, &str)] =
+    &[("parent_id", "INTEGER REFERENCES jobs(id)"), ("step", "TEXT"), ("input", "TEXT")];
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('jobs')")?;
+    let existing: Vec<String> =
+        stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    for (name, definition) in ADDED_COLUMNS {
+        if !existing.iter().any(|e| e == name) {
+            conn.execute_batch(&format!("ALTER TABLE jobs ADD COLUMN {name} {definition}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Unix time in milliseconds.
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
@@ -198,7 +233,7 @@ fn open(path: &Path, full_sync: bool) -> rusqlite::Result<Connection> {
 
 const JOB_COLUMNS: &str = "j.id, j.event_id, e.type, j.rule, j.action_index, j.action_kind, \
     j.file, j.state, j.attempts, j.max_attempts, j.next_run_at, j.last_error, j.result, \
-    j.created_at, j.updated_at";
+    j.created_at, j.updated_at, j.parent_id, j.step, j.input";
 
 fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
     Ok(Job {
@@ -217,6 +252,9 @@ fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
         result: row.get(12)?,
         created_at_ms: row.get(13)?,
         updated_at_ms: row.get(14)?,
+        parent_id: row.get(15)?,
+        step: row.get(16)?,
+        input: row.get(17)?,
     })
 }
 
@@ -229,6 +267,7 @@ impl JobStore {
             |e: rusqlite::Error| Error::Store { path: path.to_owned(), reason: e.to_string() };
         let conn = open(path, false).map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        migrate(&conn).map_err(err)?;
         let writer_conn = open(path, true).map_err(err)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let thread_path = path.to_owned();
@@ -323,15 +362,54 @@ impl JobStore {
         })
     }
 
-    /// Marks a job done with its result.
-    pub fn mark_done(&self, id: i64, result: &str) -> Result<()> {
-        self.with_conn(|c| {
-            c.execute(
+    /// Marks a job done with its result and, in the same transaction,
+    /// creates the chain steps that run on it (so a crash never loses the
+    /// rest of a chain, nor creates a step twice).
+    pub fn mark_done(&self, id: i64, result: &str, steps: &[NewStep]) -> Result<()> {
+        let conn = self.conn.lock().map_err(|_| self.err("connection lock poisoned"))?;
+        let run = || -> rusqlite::Result<()> {
+            let tx = conn.unchecked_transaction()?;
+            let now = now_ms();
+            let changed = tx.execute(
                 "UPDATE jobs SET state = 'done', result = ?2, last_error = NULL, updated_at = ?3 \
-                 WHERE id = ?1",
-                params![id, result, now_ms()],
-            )
-            .map(|_| ())
+                 WHERE id = ?1 AND state != 'done'",
+                params![id, result, now],
+            )?;
+            if changed == 1 {
+                for step in steps {
+                    tx.execute(
+                        "INSERT INTO jobs (event_id, rule, action_index, action_kind, file, state, \
+                         attempts, max_attempts, next_run_at, created_at, updated_at, parent_id, \
+                         step, input) \
+                         SELECT event_id, rule, action_index, ?2, ?3, 'pending', 0, ?4, ?5, ?5, ?5, \
+                         id, ?6, ?7 FROM jobs WHERE id = ?1",
+                        params![
+                            id,
+                            step.action_kind,
+                            step.file,
+                            step.max_attempts,
+                            now,
+                            step.step,
+                            result
+                        ],
+                    )?;
+                }
+            }
+            tx.commit()
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// The chain steps created from a job, oldest first.
+    pub fn children(&self, id: i64) -> Result<Vec<Job>> {
+        self.with_conn(|c| {
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM jobs j JOIN events e ON e.id = j.event_id \
+                 WHERE j.parent_id = ?1 ORDER BY j.id"
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params![id], job_from_row)?;
+            rows.collect()
         })
     }
 

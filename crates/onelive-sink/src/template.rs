@@ -4,8 +4,10 @@
 use onelive_events::{Event, EventData};
 
 /// Placeholders a template may use.
-pub const PLACEHOLDERS: &[&str] =
-    &["id", "type", "ts", "platform", "channel", "file", "url", "title", "uname", "error", "event"];
+pub const PLACEHOLDERS: &[&str] = &[
+    "id", "type", "ts", "platform", "channel", "file", "url", "title", "uname", "error", "event",
+    "previous",
+];
 
 /// Checks that every `{name}` in `template` is a known placeholder.
 pub(crate) fn check(template: &str) -> Result<(), String> {
@@ -76,8 +78,8 @@ fn escape(value: &str) -> String {
 }
 
 /// The value of a placeholder for `event`; `file` is the event's file path
-/// after mapping, if any.
-fn value(name: &str, event: &Event, file: Option<&str>) -> String {
+/// after mapping, if any; `previous` the previous chain step's output.
+fn value(name: &str, event: &Event, file: Option<&str>, previous: Option<&str>) -> String {
     let channel = event.data.channel();
     let live = match &event.data {
         EventData::LiveStart(d) | EventData::LiveEnd(d) => Some(&d.live_info),
@@ -105,6 +107,7 @@ fn value(name: &str, event: &Event, file: Option<&str>) -> String {
             _ => String::new(),
         },
         "event" => event.to_json(),
+        "previous" => escape(previous.unwrap_or("")),
         _ => String::new(),
     }
 }
@@ -115,13 +118,18 @@ fn value(name: &str, event: &Event, file: Option<&str>) -> String {
 /// characters), so a template such as `{"text": "{channel} is live"}` stays
 /// valid JSON whatever the channel name; `{event}` inserts the whole event
 /// as a JSON object.
-pub(crate) fn render(template: &str, event: &Event, file: Option<&str>) -> String {
+pub(crate) fn render(
+    template: &str,
+    event: &Event,
+    file: Option<&str>,
+    previous: Option<&str>,
+) -> String {
     let mut out = String::with_capacity(template.len() + 64);
     for token in (Tokens { rest: template }) {
         match token {
             Token::Text(t) => out.push_str(t),
             Token::Placeholder(name) if PLACEHOLDERS.contains(&name) => {
-                out.push_str(&value(name, event, file));
+                out.push_str(&value(name, event, file, previous));
             }
             Token::Placeholder(name) => {
                 out.push('{');
@@ -148,7 +156,7 @@ mod tests {
 
     #[test]
     fn renders_json_escaped_values() {
-        let out = render(r#"{"text":"{channel} live: {title}","n":{x}}"#, &event(), None);
+        let out = render(r#"{"text":"{channel} live: {title}","n":{x}}"#, &event(), None, None);
         assert_eq!(out, r#"{"text":"a\"b\\c\n live: Hi \"all\"","n":{x}}"#);
         let parsed: serde_json::Value = serde_json::from_str(&out.replace("{x}", "1")).unwrap();
         assert_eq!(parsed["text"], "a\"b\\c\n live: Hi \"all\"");
@@ -156,7 +164,7 @@ mod tests {
 
     #[test]
     fn event_placeholder_is_the_whole_event() {
-        let out = render(r#"{"wrapped":{event}}"#, &event(), None);
+        let out = render(r#"{"wrapped":{event}}"#, &event(), None, None);
         let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(parsed["wrapped"]["type"], "live_start");
     }

@@ -174,3 +174,59 @@ pub fn write_file(path: &Path, len: usize) -> Vec<u8> {
     std::fs::write(path, &bytes).unwrap();
     bytes
 }
+
+/// A loopback HTTP receiver that records every POST body (any path) and
+/// answers 200, or 500 while told to fail.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub bodies: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    pub failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        use axum::extract::State;
+        type Shared = (
+            std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+            std::sync::Arc<std::sync::atomic::AtomicBool>,
+        );
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let state: Shared = (bodies.clone(), failing.clone());
+        let app =
+            axum::Router::new()
+                .fallback(
+                    |State((bodies, failing)): State<Shared>,
+                     uri: axum::http::Uri,
+                     body: String| async move {
+                        if failing.load(std::sync::atomic::Ordering::SeqCst) {
+                            return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down");
+                        }
+                        bodies.lock().unwrap().push((uri.path().to_owned(), body));
+                        (axum::http::StatusCode::OK, "ok")
+                    },
+                )
+                .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { addr, bodies, failing, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn bodies(&self) -> Vec<(String, String)> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,8 +1,10 @@
 //! Integration tests of onelive-sink (loopback only).
 
 mod actions;
+mod chains;
 mod common;
 mod confinement;
 mod durability;
+mod hardening;
 mod pixeldrain;
 mod receiving;

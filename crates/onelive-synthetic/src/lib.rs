@@ -16,6 +16,11 @@
 //! the port (a dead origin). [`SyntheticOrigin::restart`] brings it back on
 //! the same address.
 //!
+//! [`BrokenFlvOrigin`] serves a scripted HTTP-FLV stream that misbehaves
+//! like the CDNs do (timestamp jumps and resets, a broken connection whose
+//! reconnect replays tags, a mid-stream resolution change), for testing
+//! stream repair.
+//!
 //! Every ffmpeg child is killed when the origin is dropped. Nothing here
 //! panics; failures are [`SyntheticError`]s.
 //!
@@ -30,7 +35,9 @@
 //! ```
 #![deny(missing_docs)]
 
+mod broken;
 mod origin;
 mod server;
 
+pub use broken::{BrokenFlvOptions, BrokenFlvOrigin};
 pub use origin::{OriginState, SyntheticError, SyntheticOptions, SyntheticOrigin};

@@ -1,6 +1,8 @@
 //! The custom adapter, registered in the registry, resolved and probed
 //! against a local server; and the example binary run as a process.
 
+mod recorder;
+
 use std::sync::Arc;
 
 use custom_adapter::StreamHut;

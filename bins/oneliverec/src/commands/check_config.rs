@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use onelive_engine::EngineConfig;
 
 /// Arguments of `oneliverec check-config`.
 #[derive(Debug, Args)]
@@ -16,8 +15,8 @@ pub struct CheckConfigArgs {
 
 /// `oneliverec check-config`.
 pub fn check_config(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
-    let config = EngineConfig::load(&args.config)?;
-    onelive_engine::wiring::check_channels(&config, &args.config)?;
+    // The same checks as `run` makes before it starts.
+    let config = onelive_engine::check_config(&args.config, &[])?;
     println!(
         "{}: OK ({} channels, {} webhooks, recordings in {}, state in {})",
         args.config.display(),

@@ -80,6 +80,9 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
         describe(&event)
     );
     received.events.push(event);
+    // Deliveries run concurrently and may complete out of order (see
+    // docs/webhook-delivery.md, "Ordering"): keep them in event order.
+    received.events.sort_by_key(|e| (e.ts, e.id));
     StatusCode::OK
 }
 
@@ -190,7 +193,7 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         enabled: true,
     }];
     let state_dir = config.state_dir(None);
-    let parts = wiring::real_parts(&config, &state_dir).await?;
+    let parts = wiring::real_parts(&config, &state_dir, &[]).await?;
     let engine = Engine::start(config, None, parts).await?;
     println!("  recording into {}", out.join("rec").display());
     println!();

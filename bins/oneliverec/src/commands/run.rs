@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use onelive_engine::{Engine, EngineConfig, api, wiring};
+use onelive_engine::RunOptions;
 
 /// Arguments of `oneliverec run`.
 #[derive(Debug, Args)]
@@ -31,7 +31,7 @@ pub(crate) fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(RedactedStderr)
         .try_init();
 }
 
@@ -42,66 +42,66 @@ pub(crate) fn init_logging_quiet() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(RedactedStderr)
         .try_init();
+}
+
+/// stderr, with the query strings of URLs in log lines hidden (stream and
+/// channel URLs carry tokens and signatures).
+struct RedactedStderr;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactedStderr {
+    type Writer = Redacted<std::io::Stderr>;
+    fn make_writer(&'a self) -> Self::Writer {
+        Redacted(std::io::stderr())
+    }
+}
+
+/// A writer that hides URL query strings; the formatter hands it one whole
+/// log line per `write`.
+struct Redacted<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Redacted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(buf) {
+            Ok(text) => {
+                self.0.write_all(onelive_engine::redact::redact_urls(text).as_bytes())?;
+                Ok(buf.len())
+            }
+            Err(_) => self.0.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// `oneliverec run`.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     init_logging();
-    let config = EngineConfig::load(&args.config)?;
-    wiring::check_channels(&config, &args.config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start tokio")?;
-    runtime.block_on(serve(config, args.config, args.shutdown_timeout))
-}
-
-async fn serve(
-    config: EngineConfig,
-    path: PathBuf,
-    shutdown_timeout: Duration,
-) -> anyhow::Result<ExitCode> {
-    // Signal handlers first: a SIGTERM that arrives while the engine starts
-    // must shut it down gracefully, not kill it with the default action.
-    let mut signals = Signals::install().context("cannot install signal handlers")?;
-    let state_dir = config.state_dir(Some(&path));
-    let parts = wiring::real_parts(&config, &state_dir).await?;
-    let api_config = config.api.clone();
-    let listener = if api_config.enabled {
-        Some(
-            tokio::net::TcpListener::bind(api_config.listen)
-                .await
-                .with_context(|| format!("cannot listen on {} (api.listen)", api_config.listen))?,
-        )
-    } else {
-        None
-    };
-    let engine = Engine::start(config, Some(path), parts).await?;
-    let (api_stop_tx, api_stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let api_task = listener.map(|listener| {
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, "HTTP API listening");
-        }
-        tokio::spawn(api::serve(engine.clone(), listener, api_config.token.clone(), async {
-            let _ = api_stop_rx.await;
-        }))
-    });
-    let signal = signals.next().await;
-    tracing::info!(%signal, "shutting down (a second signal exits at once)");
-    tokio::spawn(async move {
-        let second = signals.next().await;
-        eprintln!("oneliverec: second {second}: exiting now");
-        std::process::exit(130);
-    });
-    let _ = api_stop_tx.send(());
-    let delivered = engine.shutdown(shutdown_timeout).await;
-    if let Some(task) = api_task {
-        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
-    }
-    tracing::info!(all_events_delivered = delivered, "stopped");
-    Ok(ExitCode::SUCCESS)
+    runtime.block_on(async {
+        // Signal handlers first: a SIGTERM that arrives while the engine
+        // starts must shut it down gracefully, not kill it with the default action.
+        let mut signals = Signals::install().context("cannot install signal handlers")?;
+        let shutdown = async move {
+            let signal = signals.next().await;
+            tracing::info!(%signal, "shutting down (a second signal exits at once)");
+            tokio::spawn(async move {
+                let second = signals.next().await;
+                eprintln!("oneliverec: second {second}: exiting now");
+                std::process::exit(130);
+            });
+        };
+        let options = RunOptions::new(args.config)
+            .with_shutdown(shutdown)
+            .with_shutdown_timeout(args.shutdown_timeout);
+        onelive_engine::run(options).await?;
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// SIGTERM and SIGINT, registered once: a signal that arrives before

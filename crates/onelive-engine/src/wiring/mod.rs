@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use onelive_platform::{PlatformAdapter, PlatformRegistry, Platforms};
+
 use crate::{EngineConfig, EngineError, EngineParts};
 
 mod platform;
@@ -17,10 +19,31 @@ pub use recorder::FfmpegRecorder;
 pub use transmux::VerifiedTransmuxer;
 pub use webhook::{WebhookDelivery, endpoint_of};
 
-/// Checks that a built-in platform adapter claims every channel URL; the
-/// error names the file and the key (`channels[N].url`).
-pub fn check_channels(config: &EngineConfig, path: &Path) -> Result<(), EngineError> {
-    let registry = onelive_platform::PlatformRegistry::builtin(&config.platforms);
+/// The platform adapters of a config: the built-ins (with the `[platforms]`
+/// settings) and `custom` ones, which are tried first. The one registry the
+/// channel checks, the watchers and the API's "add channel" all resolve with.
+pub fn platforms(
+    config: &EngineConfig,
+    custom: &[Arc<dyn PlatformAdapter>],
+) -> Result<Platforms, EngineError> {
+    let mut platforms = Platforms::from_config(&config.platforms)
+        .map_err(|e| EngineError::Platform(e.to_string()))?;
+    for adapter in custom {
+        platforms.register(adapter.clone());
+    }
+    Ok(platforms)
+}
+
+/// Checks what `run` checks before it starts, beyond the config file's own
+/// validation: an adapter of `registry` claims every channel URL, and every
+/// webhook is one the dispatcher accepts (its URL passes the SSRF guard,
+/// its secret is a valid `whsec_` key, no id is used twice). The errors
+/// name the file and the key (`channels[N].url`, `webhooks[N]`).
+pub fn check(
+    config: &EngineConfig,
+    path: &Path,
+    registry: &PlatformRegistry,
+) -> Result<(), EngineError> {
     for (i, c) in config.channels.iter().enumerate() {
         registry.resolve(&c.url).map_err(|e| EngineError::Config {
             path: path.to_path_buf(),
@@ -28,21 +51,47 @@ pub fn check_channels(config: &EngineConfig, path: &Path) -> Result<(), EngineEr
             reason: e.to_string(),
         })?;
     }
+    let policy = onelive_webhook::SsrfPolicy::default();
+    let mut ids = std::collections::BTreeSet::new();
+    for (i, w) in crate::engine::numbered_webhooks(&config.webhooks).iter().enumerate() {
+        let invalid = |reason: String| EngineError::Config {
+            path: path.to_path_buf(),
+            key: format!("webhooks[{i}]"),
+            reason,
+        };
+        let endpoint = endpoint_of(w).map_err(|e| invalid(e.to_string()))?;
+        endpoint.validate(&policy).map_err(|e| invalid(e.to_string()))?;
+        if !ids.insert(endpoint.id.clone()) {
+            return Err(invalid(format!("the id `{}` is used twice", endpoint.id)));
+        }
+    }
     Ok(())
 }
 
-/// The real parts for a config: the built-in platform adapters, ffmpeg
-/// recording, verified transmuxing (onelive-transmux) and the webhook outbox in `state_dir`.
+/// The real parts for a config: the platform adapters (built-ins and
+/// `custom`), ffmpeg recording, verified transmuxing (onelive-transmux) and
+/// the webhook outbox in `state_dir`.
 pub async fn real_parts(
     config: &EngineConfig,
     state_dir: &Path,
+    custom: &[Arc<dyn PlatformAdapter>],
+) -> Result<EngineParts, EngineError> {
+    let platforms = platforms(config, custom)?;
+    real_parts_with(config, state_dir, platforms).await
+}
+
+/// [`real_parts`] with a [`Platforms`] built by the caller.
+pub async fn real_parts_with(
+    config: &EngineConfig,
+    state_dir: &Path,
+    platforms: Platforms,
 ) -> Result<EngineParts, EngineError> {
     std::fs::create_dir_all(state_dir).map_err(|e| {
         EngineError::io(format!("cannot create state folder {}", state_dir.display()), e)
     })?;
     Ok(EngineParts {
-        source: Arc::new(PlatformSource::new(&config.platforms)?),
-        recorder: Arc::new(FfmpegRecorder::default()),
+        source: Arc::new(PlatformSource::from_platforms(platforms, config.platforms.clone())),
+        recorder: Arc::new(FfmpegRecorder::default().with_engine(config.recording.engine)),
         transmuxer: Arc::new(VerifiedTransmuxer::default()),
         delivery: Arc::new(WebhookDelivery::open(state_dir).await?),
     })

@@ -9,7 +9,10 @@ use onelive_platform::{ErrorKind, Platforms, PlatformsConfig, select_variant};
 use crate::seams::{ChannelRef, LiveSource, PollResult, StreamChoice};
 use crate::{EngineError, Secret};
 
-/// The built-in platform adapters (Bilibili, Twitch, ..., generic) with the
+/// The default minimum poll interval of a platform whose adapter names none.
+const DEFAULT_MIN_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The platform adapters (Bilibili, Twitch, ..., generic) with the
 /// `[platforms]` settings.
 pub struct PlatformSource {
     platforms: Platforms,
@@ -51,11 +54,11 @@ impl LiveSource for PlatformSource {
     }
 
     fn min_poll_interval(&self, platform: &str) -> Duration {
-        match platform {
-            "generic" => Duration::ZERO,
-            "streamlink" => Duration::from_secs(30),
-            _ => Duration::from_secs(5),
-        }
+        self.platforms
+            .registry()
+            .adapter(platform)
+            .and_then(|a| a.min_poll_interval())
+            .unwrap_or(DEFAULT_MIN_POLL_INTERVAL)
     }
 
     async fn poll(&self, channel: &ChannelRef) -> PollResult {

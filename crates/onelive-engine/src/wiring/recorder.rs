@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use onelive_events::{Event, EventData};
 use onelive_recorder::{
-    Container, EndReason, RecordingConfig, SplitPolicy, StreamKind, StreamSource, record,
+    Container, EndReason, Engine, RecordingConfig, SplitPolicy, StreamKind, StreamSource, record,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,18 +18,29 @@ use crate::seams::{Recorder, RecordingControl, RecordingEvent, RecordingHandle, 
 pub struct FfmpegRecorder {
     ffmpeg: PathBuf,
     ffprobe: PathBuf,
+    engine: Engine,
 }
 
 impl Default for FfmpegRecorder {
     fn default() -> Self {
-        FfmpegRecorder { ffmpeg: PathBuf::from("ffmpeg"), ffprobe: PathBuf::from("ffprobe") }
+        FfmpegRecorder {
+            ffmpeg: PathBuf::from("ffmpeg"),
+            ffprobe: PathBuf::from("ffprobe"),
+            engine: Engine::default(),
+        }
     }
 }
 
 impl FfmpegRecorder {
     /// Uses these executables.
     pub fn new(ffmpeg: PathBuf, ffprobe: PathBuf) -> Self {
-        FfmpegRecorder { ffmpeg, ffprobe }
+        FfmpegRecorder { ffmpeg, ffprobe, engine: Engine::default() }
+    }
+
+    /// Records with this engine (`[recording] engine`).
+    pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
     }
 }
 
@@ -69,6 +80,7 @@ impl Recorder for FfmpegRecorder {
         config.first_part = request.first_part.max(1);
         config.stall_timeout = request.stall_timeout.max(Duration::from_secs(1));
         config.min_free_bytes = request.min_free_bytes;
+        config.engine = self.engine;
         config.ffmpeg = self.ffmpeg.clone();
         config.ffprobe = self.ffprobe.clone();
 
@@ -84,6 +96,10 @@ impl Recorder for FfmpegRecorder {
         tokio::spawn(async move {
             let mut stop_requested = false;
             let mut last_bytes = 0u64;
+            // The recorder's last `error` is held until the next event: when
+            // the recording then ends with a lost source, it was that loss,
+            // which the engine reports only if the channel is still live.
+            let mut held_error: Option<String> = None;
             loop {
                 tokio::select! {
                     r = &mut stop_rx, if !stop_requested => {
@@ -97,6 +113,9 @@ impl Recorder for FfmpegRecorder {
                     }
                     ev = ev_rx.recv() => {
                         let Some(ev) = ev else { break };
+                        if let Some(message) = held_error.take() {
+                            let _ = out_tx.send(RecordingEvent::Error { message }).await;
+                        }
                         let mapped = match ev.data {
                             EventData::VideoFileCreate(d) => Some(RecordingEvent::FileCreated { path: PathBuf::from(d.path) }),
                             EventData::VideoFileFinish(d) => Some(RecordingEvent::FileFinished {
@@ -104,7 +123,10 @@ impl Recorder for FfmpegRecorder {
                                 size: d.filesize,
                                 duration: d.duration,
                             }),
-                            EventData::Error(d) => Some(RecordingEvent::Error { message: d.error }),
+                            EventData::Error(d) => {
+                                held_error = Some(d.error);
+                                None
+                            }
                             _ => None,
                         };
                         if let Some(m) = mapped {
@@ -124,6 +146,14 @@ impl Recorder for FfmpegRecorder {
                 }
             }
             let outcome = recording.wait().await;
+            if let Some(message) = held_error.take() {
+                let event = if matches!(outcome.reason, EndReason::SourceLost { .. }) {
+                    RecordingEvent::SourceLost { message }
+                } else {
+                    RecordingEvent::Error { message }
+                };
+                let _ = out_tx.send(event).await;
+            }
             let (reason, failed) = match &outcome.reason {
                 EndReason::Stopped => ("stopped".to_owned(), false),
                 EndReason::StreamEnded => ("the stream ended".to_owned(), false),
@@ -138,6 +168,9 @@ impl Recorder for FfmpegRecorder {
                     (format!("disk almost full ({} MiB free)", free_bytes / (1024 * 1024)), true)
                 }
                 EndReason::StartFailed { message } => (message.clone(), true),
+                EndReason::SourceLost { stderr } => {
+                    (format!("lost the stream source: {stderr}"), true)
+                }
                 other => (format!("{other:?}"), true),
             };
             let _ = out_tx

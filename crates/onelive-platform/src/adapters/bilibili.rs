@@ -24,7 +24,7 @@ use crate::adapter::{PlatformAdapter, PlatformContext, StreamKind, StreamVariant
 use crate::error::{PlatformError, Result};
 use crate::http::HttpResponse;
 use crate::json;
-use crate::url_match::{host, http_url, is_digits, segments};
+use crate::url_match::{host, http_url, is_digits, on_domain, refusal, segments};
 
 const NAME: &str = "bilibili";
 const API: &str = "https://api.live.bilibili.com";
@@ -37,6 +37,44 @@ const ANCHOR_TTL: i64 = 3600;
 /// At most this many rooms keep a cached name and avatar (about 300 bytes
 /// each); when full, expired entries go first, then the oldest.
 pub const ANCHOR_CACHE_ROOMS: usize = 16_384;
+
+/// The JSON fields this adapter reads, per endpoint, as JSON pointers
+/// (checked against the real fixtures by a test).
+pub const FIELDS: &[(&str, &[&str])] = &[
+    ("room_init", &["/code", "/data/room_id", "/data/uid", "/data/live_status", "/data/live_time"]),
+    (
+        "get_info",
+        &[
+            "/code",
+            "/data/title",
+            "/data/user_cover",
+            "/data/keyframe",
+            "/data/parent_area_name",
+            "/data/area_name",
+            "/data/live_status",
+        ],
+    ),
+    (
+        "getRoomPlayInfo",
+        &[
+            "/code",
+            "/data/playurl_info/playurl/g_qn_desc/*/qn",
+            "/data/playurl_info/playurl/g_qn_desc/*/desc",
+            "/data/playurl_info/playurl/stream/*/protocol_name",
+            "/data/playurl_info/playurl/stream/*/format/*/codec/*/codec_name",
+            "/data/playurl_info/playurl/stream/*/format/*/codec/*/current_qn",
+            "/data/playurl_info/playurl/stream/*/format/*/codec/*/accept_qn",
+            "/data/playurl_info/playurl/stream/*/format/*/codec/*/base_url",
+            "/data/playurl_info/playurl/stream/*/format/*/codec/*/url_info/*/host",
+            "/data/playurl_info/playurl/stream/*/format/*/codec/*/url_info/*/extra",
+        ],
+    ),
+    (
+        "get_anchor_in_room (no real fixture)",
+        &["/data/info/uid", "/data/info/uname", "/data/info/face"],
+    ),
+    ("nav (no real fixture)", &["/data/wbi_img/img_url", "/data/wbi_img/sub_url"]),
+];
 
 /// The fixed permutation of the WBI mixin key (public, from Bilibili's web player).
 const MIXIN_KEY_ORDER: [usize; 64] = [
@@ -212,6 +250,7 @@ impl Bilibili {
             .await?;
         let expected = "room_init JSON {code, data: {room_id, live_status}}";
         let data = envelope(response, channel, expected)?;
+        json::require(&data, "/live_status", NAME, &url, "room_init data")?;
         let room_id = json::string(&data, "/room_id")
             .ok_or_else(|| PlatformError::unexpected(NAME, &url, expected, "no data.room_id"))?;
         Ok(Room {
@@ -317,6 +356,32 @@ impl PlatformAdapter for Bilibili {
         format!("https://live.bilibili.com/{channel}")
     }
 
+    fn not_a_live_url(&self, url: &str) -> Option<String> {
+        let url = http_url(url)?;
+        if !on_domain(&url, &["bilibili.com", "b23.tv"]) || self.parse_url(url.as_str()).is_some() {
+            return None;
+        }
+        let host = host(&url);
+        let what = if host == "space.bilibili.com" {
+            "a Bilibili user page"
+        } else if host == "b23.tv" {
+            "a Bilibili short link (open it in a browser to see where it leads)"
+        } else if segments(&url).first().is_some_and(|s| s == "video" || s == "bangumi") {
+            "a Bilibili video"
+        } else if host.starts_with("live.") || host.starts_with("m.live.") {
+            "a Bilibili Live page"
+        } else {
+            "a Bilibili page"
+        };
+        Some(refusal(what, "https://live.bilibili.com/<room id>"))
+    }
+
+    /// The long room id (`room_init`'s `room_id`): `/196` and `/21452505`
+    /// are one room.
+    async fn canonical_channel(&self, ctx: &PlatformContext, channel: &str) -> Result<String> {
+        Ok(self.room_init(ctx, channel).await?.room_id)
+    }
+
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
         let room = self.room_init(ctx, channel).await?;
         if !room.live {
@@ -379,12 +444,22 @@ impl PlatformAdapter for Bilibili {
             return Err(PlatformError::offline(NAME, channel));
         }
         let key = self.mixin_key(ctx).await?;
-        // The best tier first; then every other tier the room accepts.
+        // The best tier first; then the lower tiers the room accepts. Tiers
+        // above the one served are not asked for: Bilibili serves at most
+        // qn 250 without a login whatever is asked, so asking again for
+        // 10000 or 400 would only cost requests.
         let Some(first) = self.play_info(ctx, channel, &room.room_id, &key, 10000).await? else {
             return Err(PlatformError::offline(NAME, channel));
         };
         let mut variants = first.variants(ctx, None);
-        for qn in first.other_tiers() {
+        if let Some(capped) = first.capped_at() {
+            tracing::debug!(
+                room = %room.room_id,
+                served = capped,
+                "bilibili: served below the best accepted tier (no login cookie?)"
+            );
+        }
+        for qn in first.lower_tiers() {
             if let Some(tier) = self.play_info(ctx, channel, &room.room_id, &key, qn).await? {
                 variants.extend(tier.variants(ctx, Some(qn)));
             }
@@ -407,9 +482,27 @@ const PLAY_INFO: &str = "https://api.live.bilibili.com/xlive/web-room/v2/index/g
 struct PlayUrl(Value);
 
 impl PlayUrl {
-    /// The qn tiers the codecs accept, other than the ones served here,
-    /// best first.
-    fn other_tiers(&self) -> Vec<i64> {
+    /// The served qn when it is below the best tier the room accepts (an
+    /// anonymous viewer gets 250 when asking for 10000).
+    fn capped_at(&self) -> Option<i64> {
+        let (served, accepted) = self.tiers();
+        let best_served = served.iter().copied().max()?;
+        let best_accepted = accepted.iter().copied().max()?;
+        (best_served < best_accepted).then_some(best_served)
+    }
+
+    /// The accepted qn tiers below the best one served, best first.
+    fn lower_tiers(&self) -> Vec<i64> {
+        let (served, mut accepted) = self.tiers();
+        let Some(best_served) = served.iter().copied().max() else { return Vec::new() };
+        accepted.retain(|qn| !served.contains(qn) && *qn < best_served);
+        accepted.sort_unstable_by(|a, b| b.cmp(a));
+        accepted.dedup();
+        accepted
+    }
+
+    /// The served (`current_qn`) and accepted (`accept_qn`) tiers.
+    fn tiers(&self) -> (Vec<i64>, Vec<i64>) {
         let mut served = Vec::new();
         let mut accepted = Vec::new();
         for stream in json::array(&self.0, "/stream") {
@@ -421,10 +514,7 @@ impl PlayUrl {
                 }
             }
         }
-        accepted.retain(|qn| !served.contains(qn));
-        accepted.sort_unstable_by(|a, b| b.cmp(a));
-        accepted.dedup();
-        accepted
+        (served, accepted)
     }
 
     /// The variants served at `only_qn` (all served tiers when `None`).
@@ -518,6 +608,10 @@ impl Bilibili {
             .await?;
         let expected = "getRoomPlayInfo JSON {code, data: {playurl_info}}";
         let data = envelope(response, channel, expected)?;
+        json::require(&data, "/playurl_info", NAME, PLAY_INFO, "getRoomPlayInfo data")?;
+        if json::at(&data, "/playurl_info").is_some() {
+            json::require(&data, "/playurl_info/playurl", NAME, PLAY_INFO, "getRoomPlayInfo data")?;
+        }
         Ok(json::at(&data, "/playurl_info/playurl").cloned().map(PlayUrl))
     }
 }

@@ -1,10 +1,19 @@
 //! Douyu (`douyu.com`).
 //!
 //! Live info: `www.douyu.com/betard/<rid>`. Streams: `getEncryption` (a key
-//! tied to the user agent), an md5 key-stretched `auth` computed with the
-//! clock, then `getH5PlayV1/<rid>` once per quality. Aliases
-//! (`douyu.com/pigff`) resolve to a room id through `m.douyu.com/<alias>`;
-//! `?rid=<n>` in a URL wins.
+//! tied to the user agent, cached until its `expire_at`, refetched when
+//! Douyu answers 403 / 鉴权失败), an md5 key-stretched `auth` computed with
+//! the clock, then `POST getH5PlayV1/<rid>` once per quality. Error codes
+//! -3, -4 and -5 mean the room has no stream (offline); -9 (clock skew) is
+//! retried once. When Douyu hands out an `scdn` line (poor, biliup and
+//! rust-srec avoid it), the request is repeated once for another line of
+//! `cdnsWithName`. Aliases (`douyu.com/pigff`) resolve to a room id through
+//! `m.douyu.com/<alias>`; `?rid=<n>` in a URL wins.
+//!
+//! Checked against rust-srec `platforms/douyu` (87fc320a) and biliup
+//! (adf6a1c0) in 2026-12.
+
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use onelive_events::{LiveInfo, LiveStatus};
@@ -15,7 +24,7 @@ use super::{md5_hex, stream_headers, unix_time};
 use crate::adapter::{PlatformAdapter, PlatformContext, StreamKind, StreamVariant};
 use crate::error::{PlatformError, Result};
 use crate::json as j;
-use crate::url_match::{host, http_url, is_digits, query, segments};
+use crate::url_match::{host, http_url, is_digits, on_domain, query, refusal, segments};
 
 const NAME: &str = "douyu";
 const WWW: &str = "https://www.douyu.com";
@@ -43,14 +52,59 @@ const RESERVED: &[&str] = &[
     "g_",
 ];
 
-/// The Douyu adapter.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Douyu;
+/// Used when `getEncryption` gives no usable `expire_at` (as rust-srec).
+const ENCRYPTION_TTL: i64 = 24 * 3600;
+
+/// The JSON fields this adapter reads, per endpoint, as JSON pointers
+/// (checked against the real fixtures by a test).
+pub const FIELDS: &[(&str, &[&str])] = &[
+    (
+        "betard (live)",
+        &[
+            "/room/show_status",
+            "/room/videoLoop",
+            "/room/show_time",
+            "/room/show_id",
+            "/room/owner_uid",
+            "/room/nickname",
+            "/room/owner_avatar",
+            "/room/room_name",
+            "/room/room_pic",
+            "/room/second_lvl_name",
+            "/column/cate_name",
+        ],
+    ),
+    (
+        "getH5PlayV1",
+        &[
+            "/error",
+            "/data/rtmp_url",
+            "/data/rtmp_live",
+            "/data/rtmp_cdn",
+            "/data/rate",
+            "/data/multirates/*/name",
+            "/data/multirates/*/rate",
+            "/data/multirates/*/bit",
+            "/data/cdnsWithName/*/cdn",
+        ],
+    ),
+    (
+        "getEncryption (no real fixture)",
+        &["/error", "/data/key", "/data/rand_str", "/data/enc_time", "/data/enc_data"],
+    ),
+];
+
+/// The Douyu adapter. It caches the `getEncryption` key.
+#[derive(Debug, Default)]
+pub struct Douyu {
+    /// The key and until when (unix seconds) it is valid.
+    encryption: Mutex<Option<(Encryption, i64)>>,
+}
 
 impl Douyu {
-    /// A new adapter.
+    /// A new adapter (with an empty key cache).
     pub fn new() -> Self {
-        Douyu
+        Douyu::default()
     }
 }
 
@@ -121,6 +175,7 @@ async fn betard(ctx: &PlatformContext, channel: &str) -> Result<(String, Value)>
     if !j::at(&body, "/room").is_some_and(Value::is_object) {
         return Err(response.unexpected("betard JSON {room}"));
     }
+    j::require(&body, "/room/show_status", NAME, &url, "betard")?;
     Ok((rid, body))
 }
 
@@ -130,6 +185,7 @@ fn is_live(body: &Value) -> bool {
 }
 
 /// `getEncryption` data.
+#[derive(Debug, Clone)]
 struct Encryption {
     key: String,
     rand_str: String,
@@ -138,7 +194,7 @@ struct Encryption {
     is_special: bool,
 }
 
-async fn encryption(ctx: &PlatformContext) -> Result<Encryption> {
+async fn fetch_encryption(ctx: &PlatformContext) -> Result<(Encryption, i64)> {
     let url = format!("{WWW}/wgapi/livenc/liveweb/websec/getEncryption");
     let response = ctx
         .http
@@ -159,70 +215,149 @@ async fn encryption(ctx: &PlatformContext) -> Result<Encryption> {
     let field = |name: &str| {
         j::string(&body, &format!("/data/{name}")).ok_or_else(|| response.unexpected(expected))
     };
-    Ok(Encryption {
-        key: field("key")?,
-        rand_str: field("rand_str")?,
-        enc_time: j::int(&body, "/data/enc_time").unwrap_or(0).clamp(0, 1000) as u32,
-        enc_data: field("enc_data")?,
-        is_special: j::int(&body, "/data/is_special") == Some(1),
-    })
+    let now = ctx.unix_now();
+    let until =
+        j::int(&body, "/data/expire_at").filter(|t| *t > now).unwrap_or(now + ENCRYPTION_TTL);
+    Ok((
+        Encryption {
+            key: field("key")?,
+            rand_str: field("rand_str")?,
+            enc_time: j::int(&body, "/data/enc_time").unwrap_or(0).clamp(0, 1000) as u32,
+            enc_data: field("enc_data")?,
+            is_special: j::int(&body, "/data/is_special") == Some(1),
+        },
+        until,
+    ))
 }
 
-/// One getH5PlayV1 call; `Ok(None)` means offline.
-async fn play(ctx: &PlatformContext, rid: &str, rate: i64) -> Result<Option<Value>> {
-    for attempt in 0..2 {
-        let enc = encryption(ctx).await?;
-        let tt = ctx.unix_now();
-        let auth = auth(&enc.rand_str, &enc.key, enc.enc_time, enc.is_special, rid, tt);
-        let url = format!("{WWW}/lapi/live/getH5PlayV1/{rid}");
-        let tt = tt.to_string();
-        let rate = rate.to_string();
-        let response = ctx
-            .http
-            .post(NAME, &url)
-            .header("Referer", REFERER)
-            .with_platform_cookies()
-            .form(&[
-                ("enc_data", enc.enc_data.as_str()),
-                ("tt", tt.as_str()),
-                ("did", DEFAULT_DID),
-                ("auth", auth.as_str()),
-                ("cdn", ""),
-                ("rate", rate.as_str()),
-                ("hevc", "0"),
-                ("fa", "0"),
-                ("ive", "0"),
-                ("ver", "Douyu_new"),
-                ("iar", "0"),
-                ("rid", rid),
-                ("sov", "0"),
-            ])
-            .send()
-            .await?
-            .check_common()?;
-        let text = response.text();
-        if response.status == 403 || text.contains("鉴权失败") {
-            if attempt == 0 {
-                continue;
-            }
-            return Err(PlatformError::blocked(NAME, "authentication refused twice (鉴权失败)"));
+/// True for Douyu's poor `scdn` lines.
+fn is_scdn(cdn: &str) -> bool {
+    cdn.starts_with("scdn")
+}
+
+impl Douyu {
+    /// The cached key while valid, else a fresh one (cached).
+    async fn encryption(&self, ctx: &PlatformContext) -> Result<Encryption> {
+        let now = ctx.unix_now();
+        if let Ok(cache) = self.encryption.lock()
+            && let Some((enc, until)) = cache.as_ref()
+            && now < *until
+        {
+            return Ok(enc.clone());
         }
-        let expected = "getH5PlayV1 JSON {error, data: {rtmp_url, rtmp_live}}";
-        let body: Value = response.json(expected)?;
-        return match j::int(&body, "/error") {
-            Some(0) => Ok(Some(body.get("data").cloned().unwrap_or(Value::Null))),
-            Some(-5) => Ok(None),
-            Some(126) => Err(PlatformError::blocked(NAME, "region blocked (error 126)")),
-            Some(code) => Err(PlatformError::unexpected(
-                NAME,
-                &url,
-                expected,
-                format!("error {code} {}", j::string_or_empty(&body, "/msg")),
-            )),
-            None => Err(response.unexpected(expected)),
-        };
+        let (enc, until) = fetch_encryption(ctx).await?;
+        if let Ok(mut cache) = self.encryption.lock() {
+            *cache = Some((enc.clone(), until));
+        }
+        Ok(enc)
     }
-    Err(PlatformError::blocked(NAME, "authentication refused"))
+
+    fn forget_encryption(&self) {
+        if let Ok(mut cache) = self.encryption.lock() {
+            *cache = None;
+        }
+    }
+
+    /// getH5PlayV1 for `rate`, avoiding an `scdn` line once; `Ok(None)`
+    /// means offline.
+    async fn play(&self, ctx: &PlatformContext, rid: &str, rate: i64) -> Result<Option<Value>> {
+        let Some(data) = self.play_on(ctx, rid, rate, "").await? else { return Ok(None) };
+        if !is_scdn(&j::string_or_empty(&data, "/rtmp_cdn")) {
+            return Ok(Some(data));
+        }
+        let other = j::array(&data, "/cdnsWithName")
+            .iter()
+            .rev()
+            .filter_map(|c| j::string(c, "/cdn"))
+            .find(|c| !is_scdn(c));
+        match other {
+            Some(cdn) => Ok(self.play_on(ctx, rid, rate, &cdn).await?.or(Some(data))),
+            None => Ok(Some(data)),
+        }
+    }
+
+    /// One getH5PlayV1 call on line `cdn` (`""`: Douyu's choice).
+    async fn play_on(
+        &self,
+        ctx: &PlatformContext,
+        rid: &str,
+        rate: i64,
+        cdn: &str,
+    ) -> Result<Option<Value>> {
+        let url = format!("{WWW}/lapi/live/getH5PlayV1/{rid}");
+        let expected = "getH5PlayV1 JSON {error, data: {rtmp_url, rtmp_live}}";
+        let mut last_code = None;
+        for attempt in 0..2 {
+            let enc = self.encryption(ctx).await?;
+            let tt = ctx.unix_now();
+            let auth = auth(&enc.rand_str, &enc.key, enc.enc_time, enc.is_special, rid, tt);
+            let tt = tt.to_string();
+            let rate = rate.to_string();
+            let response = ctx
+                .http
+                .post(NAME, &url)
+                .header("Referer", REFERER)
+                .with_platform_cookies()
+                .form(&[
+                    ("enc_data", enc.enc_data.as_str()),
+                    ("tt", tt.as_str()),
+                    ("did", DEFAULT_DID),
+                    ("auth", auth.as_str()),
+                    ("cdn", cdn),
+                    ("rate", rate.as_str()),
+                    ("hevc", "0"),
+                    ("fa", "0"),
+                    ("ive", "0"),
+                    ("ver", "Douyu_new"),
+                    ("iar", "0"),
+                    ("rid", rid),
+                    ("sov", "0"),
+                ])
+                .send()
+                .await?
+                .check_common()?;
+            let text = response.text();
+            if response.status == 403 || text.contains("鉴权失败") {
+                // The key may be stale: fetch a new one and try once more.
+                self.forget_encryption();
+                if attempt == 0 {
+                    continue;
+                }
+                return Err(PlatformError::blocked(
+                    NAME,
+                    format!(
+                        "getH5PlayV1 refused the signature twice (HTTP {}, 鉴权失败), with a \
+                         fresh getEncryption key the second time",
+                        response.status
+                    ),
+                ));
+            }
+            let body: Value = response.json(expected)?;
+            match j::int(&body, "/error") {
+                Some(0) => return Ok(Some(body.get("data").cloned().unwrap_or(Value::Null))),
+                // The room has no stream (offline, or went offline meanwhile).
+                Some(-5..=-3) => return Ok(None),
+                // The clock was off: a fresh timestamp may pass.
+                Some(-9) if attempt == 0 => {
+                    last_code = Some(-9);
+                    continue;
+                }
+                Some(126) => {
+                    return Err(PlatformError::blocked(NAME, "region blocked (error 126)"));
+                }
+                Some(code) => {
+                    return Err(PlatformError::unexpected(
+                        NAME,
+                        &url,
+                        expected,
+                        format!("error {code} {}", j::string_or_empty(&body, "/msg")),
+                    ));
+                }
+                None => return Err(response.unexpected(expected)),
+            }
+        }
+        Err(PlatformError::unexpected(NAME, &url, expected, format!("error {last_code:?} twice")))
+    }
 }
 
 #[async_trait]
@@ -265,6 +400,27 @@ impl PlatformAdapter for Douyu {
 
     fn channel_url(&self, channel: &str) -> String {
         format!("https://www.douyu.com/{channel}")
+    }
+
+    fn not_a_live_url(&self, url: &str) -> Option<String> {
+        let url = http_url(url)?;
+        if !on_domain(&url, &["douyu.com", "douyutv.com"]) || self.parse_url(url.as_str()).is_some()
+        {
+            return None;
+        }
+        let first = segments(&url).first().map(|s| s.to_ascii_lowercase());
+        let what = if host(&url) == "v.douyu.com" || first.as_deref() == Some("video") {
+            "a Douyu video page"
+        } else if first.as_deref() == Some("topic") {
+            "a Douyu topic page without ?rid=<room id>"
+        } else if first.as_deref().is_some_and(|f| f == "directory" || f.starts_with("g_")) {
+            "a Douyu category page"
+        } else if first.is_none() {
+            "Douyu's home page"
+        } else {
+            "a Douyu page"
+        };
+        Some(refusal(what, "https://www.douyu.com/<room id>"))
     }
 
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
@@ -311,7 +467,7 @@ impl PlatformAdapter for Douyu {
         channel: &str,
     ) -> Result<Vec<StreamVariant>> {
         let rid = resolve_rid(ctx, channel).await?;
-        let Some(first) = play(ctx, &rid, 0).await? else {
+        let Some(first) = self.play(ctx, &rid, 0).await? else {
             return Err(PlatformError::offline(NAME, channel));
         };
         let rates: Vec<(String, i64, Option<i64>)> = j::array(&first, "/multirates")
@@ -347,7 +503,7 @@ impl PlatformAdapter for Douyu {
             if *rate == current {
                 continue;
             }
-            if let Some(data) = play(ctx, &rid, *rate).await?
+            if let Some(data) = self.play(ctx, &rid, *rate).await?
                 && let Some(v) = to_variant(&data, *rate)
             {
                 variants.push(v);

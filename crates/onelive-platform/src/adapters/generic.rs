@@ -94,6 +94,11 @@ async fn fetch(ctx: &PlatformContext, url: &str, kind: StreamKind) -> Result<Opt
 
 #[async_trait]
 impl PlatformAdapter for Generic {
+    // A direct stream URL is our own server or a CDN: no platform API to spare.
+    fn min_poll_interval(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::ZERO)
+    }
+
     fn name(&self) -> &str {
         NAME
     }

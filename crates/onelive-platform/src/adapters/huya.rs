@@ -3,9 +3,19 @@
 //! Live info and streams come from the mobile JSON API
 //! `mp.huya.com/cache.php?m=Live&do=profileRoom&roomid=<n>`. A room alias
 //! (`huya.com/xiaoyugame`) is first resolved to its number from the room
-//! page (`www.huya.com/<alias>`, `profileRoom`). Stream URLs carry a
-//! `wsSecret` rebuilt with md5 from the API's anticode, the clock and a
-//! random uid.
+//! page (`www.huya.com/<alias>`, `profileRoom`). Stream URLs carry the
+//! API's anticode as it came (as rust-srec does; re-signing it, biliup's
+//! fallback, is used only when the API gives no `wsSecret`), plus `ratio`
+//! for a transcoded tier. HDR tiers are skipped. A room is live only when
+//! `liveStatus` and `realLiveStatus` both say `ON` and the title is not a
+//! rebroadcast (回放, 重播).
+//!
+//! Stream URLs keep the scheme the API gives (`http://`): biliup notes that
+//! an `https://` Huya stream URL may open only once. A recorder must ask for
+//! fresh variants on every reconnect (the `wsSecret` also expires).
+//!
+//! Checked against rust-srec `platforms/huya/mp.rs` (87fc320a) and biliup
+//! (adf6a1c0) in 2026-12.
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -17,7 +27,7 @@ use super::{md5_hex, stream_headers, unix_time};
 use crate::adapter::{PlatformAdapter, PlatformContext, StreamKind, StreamVariant};
 use crate::error::{PlatformError, Result};
 use crate::json as j;
-use crate::url_match::{host, http_url, is_digits, segments};
+use crate::url_match::{host, http_url, is_digits, on_domain, refusal, segments};
 
 const NAME: &str = "huya";
 const API: &str = "https://mp.huya.com/cache.php";
@@ -96,10 +106,16 @@ async fn profile_room(ctx: &PlatformContext, channel: &str) -> Result<Value> {
     let body: Value = serde_json::from_str(&text)
         .map_err(|e| PlatformError::unexpected(NAME, API, expected, e.to_string()))?;
     match j::int(&body, "/status") {
-        Some(200) => j::at(&body, "/data")
-            .filter(|d| d.is_object())
-            .cloned()
-            .ok_or_else(|| PlatformError::unexpected(NAME, API, expected, "no data object")),
+        Some(200) => {
+            let data = j::at(&body, "/data")
+                .filter(|d| d.is_object())
+                .cloned()
+                .ok_or_else(|| PlatformError::unexpected(NAME, API, expected, "no data object"))?;
+            for field in ["/liveStatus", "/profileInfo"] {
+                j::require(&data, field, NAME, API, "profileRoom data")?;
+            }
+            Ok(data)
+        }
         Some(422) | Some(404) => Err(PlatformError::not_found(NAME, channel)),
         Some(429) => Err(PlatformError::rate_limited(NAME, None)),
         Some(403) => Err(PlatformError::blocked(NAME, j::string_or_empty(&body, "/message"))),
@@ -107,12 +123,63 @@ async fn profile_room(ctx: &PlatformContext, channel: &str) -> Result<Value> {
     }
 }
 
-fn is_live(data: &Value) -> bool {
-    let status = j::string(data, "/realLiveStatus").or_else(|| j::string(data, "/liveStatus"));
-    status.as_deref() == Some("ON")
+/// The JSON fields this adapter reads, per endpoint, as JSON pointers (`*`
+/// stands for every item of an array; checked against the real fixtures by
+/// a test).
+pub const FIELDS: &[(&str, &[&str])] = &[
+    (
+        "profileRoom (live)",
+        &[
+            "/status",
+            "/data/liveStatus",
+            "/data/realLiveStatus",
+            "/data/profileInfo/uid",
+            "/data/profileInfo/nick",
+            "/data/profileInfo/avatar180",
+            "/data/liveData/introduction",
+            "/data/liveData/roomName",
+            "/data/liveData/startTime",
+            "/data/liveData/liveId",
+            "/data/liveData/gameFullName",
+            "/data/liveData/screenshot",
+            "/data/liveData/bitRateInfo",
+            "/data/stream/baseSteamInfoList/*/sCdnType",
+            "/data/stream/baseSteamInfoList/*/iWebPriorityRate",
+            "/data/stream/baseSteamInfoList/*/sStreamName",
+            "/data/stream/baseSteamInfoList/*/sFlvUrl",
+            "/data/stream/baseSteamInfoList/*/sFlvUrlSuffix",
+            "/data/stream/baseSteamInfoList/*/sFlvAntiCode",
+            "/data/stream/baseSteamInfoList/*/sHlsUrl",
+            "/data/stream/baseSteamInfoList/*/sHlsUrlSuffix",
+            "/data/stream/baseSteamInfoList/*/sHlsAntiCode",
+        ],
+    ),
+    ("liveData.bitRateInfo (a JSON string)", &["/*/sDisplayName", "/*/iBitRate", "/*/iCodecType"]),
+];
+
+/// Words in a title that mark a rebroadcast, not a live (rust-srec, biliup).
+const REBROADCAST: &[&str] = &["回放", "重播"];
+
+fn title(data: &Value) -> String {
+    let mut title = j::string_or_empty(data, "/liveData/introduction");
+    if title.is_empty() {
+        title = j::string_or_empty(data, "/liveData/roomName");
+    }
+    title
 }
 
-/// Rebuilds a Huya anticode for `stream_name` from the API's `anticode`.
+/// Live: every status the API gives says `ON`, and the title is no rebroadcast.
+fn is_live(data: &Value) -> bool {
+    let statuses: Vec<String> =
+        ["/liveStatus", "/realLiveStatus"].iter().filter_map(|p| j::string(data, p)).collect();
+    !statuses.is_empty()
+        && statuses.iter().all(|s| s == "ON")
+        && !REBROADCAST.iter().any(|w| title(data).contains(w))
+}
+
+/// Rebuilds a Huya anticode for `stream_name` from the API's `anticode`
+/// (biliup's fallback; the adapter uses it only when the API's anticode has
+/// no `wsSecret`).
 ///
 /// `uid` is the viewer id (random), `now_ms` the clock in milliseconds.
 pub fn anticode(anticode: &str, stream_name: &str, uid: u64, now_ms: i64) -> Option<String> {
@@ -183,14 +250,29 @@ impl PlatformAdapter for Huya {
         format!("https://www.huya.com/{channel}")
     }
 
+    fn not_a_live_url(&self, url: &str) -> Option<String> {
+        let url = http_url(url)?;
+        if !on_domain(&url, &["huya.com"]) || self.parse_url(url.as_str()).is_some() {
+            return None;
+        }
+        let first = segments(&url).first().map(|s| s.to_ascii_lowercase());
+        let what = if host(&url) == "v.huya.com" || first.as_deref() == Some("video") {
+            "a Huya video page"
+        } else if matches!(first.as_deref(), Some("g" | "l" | "game" | "directory")) {
+            "a Huya category page"
+        } else if first.is_none() {
+            "Huya's home page"
+        } else {
+            "a Huya page"
+        };
+        Some(refusal(what, "https://www.huya.com/<room number or alias>"))
+    }
+
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
         let data = profile_room(ctx, channel).await?;
         let live = is_live(&data);
         let start = j::int(&data, "/liveData/startTime").unwrap_or(0);
-        let mut title = j::string_or_empty(&data, "/liveData/introduction");
-        if title.is_empty() {
-            title = j::string_or_empty(&data, "/liveData/roomName");
-        }
+        let title = title(&data);
         Ok(LiveInfo {
             uid: j::string_or_empty(&data, "/profileInfo/uid"),
             uname: j::string_or_empty(&data, "/profileInfo/nick"),
@@ -222,21 +304,28 @@ impl PlatformAdapter for Huya {
         if !is_live(&data) {
             return Err(PlatformError::offline(NAME, channel));
         }
-        let mut qualities: Vec<(String, i64)> = j::string(&data, "/liveData/bitRateInfo")
+        // (display name, bitrate (0 = source), codec type (1 = HEVC)).
+        let mut qualities: Vec<(String, i64, i64)> = j::string(&data, "/liveData/bitRateInfo")
             .and_then(|s| serde_json::from_str::<Value>(&s).ok())
             .map(|v| {
                 j::array(&v, "")
                     .iter()
                     .filter_map(|q| {
-                        Some((j::string(q, "/sDisplayName")?, j::int(q, "/iBitRate").unwrap_or(0)))
+                        Some((
+                            j::string(q, "/sDisplayName")?,
+                            j::int(q, "/iBitRate").unwrap_or(0),
+                            j::int(q, "/iCodecType").unwrap_or(0),
+                        ))
                     })
+                    // HDR tiers need a player that asks for them (rust-srec skips them too).
+                    .filter(|(name, _, _)| !name.to_ascii_uppercase().contains("HDR"))
                     .collect()
             })
             .unwrap_or_default();
-        qualities.sort_by_key(|(_, rate)| if *rate == 0 { i64::MAX } else { *rate });
+        qualities.sort_by_key(|(_, rate, _)| if *rate == 0 { i64::MAX } else { *rate });
         qualities.reverse();
         if qualities.is_empty() {
-            qualities.push(("source".to_owned(), 0));
+            qualities.push(("source".to_owned(), 0, 0));
         }
         let mut cdns: Vec<&Value> = j::array(&data, "/stream/baseSteamInfoList")
             .iter()
@@ -253,7 +342,7 @@ impl PlatformAdapter for Huya {
             (StreamKind::Flv, "/sFlvUrl", "/sFlvUrlSuffix", "/sFlvAntiCode"),
             (StreamKind::Hls, "/sHlsUrl", "/sHlsUrlSuffix", "/sHlsAntiCode"),
         ] {
-            for (quality, rate) in &qualities {
+            for (quality, rate, codec_type) in &qualities {
                 for cdn in &cdns {
                     let name = j::string_or_empty(cdn, "/sStreamName");
                     let base = j::string_or_empty(cdn, url_key);
@@ -261,15 +350,22 @@ impl PlatformAdapter for Huya {
                     if name.is_empty() || base.is_empty() {
                         continue;
                     }
-                    let Some(mut query) = anticode(&code, &name, viewer, now_ms) else { continue };
+                    // The API's anticode as it came; re-signed only when it has no secret.
+                    let has_secret = url::form_urlencoded::parse(code.as_bytes())
+                        .any(|(k, v)| k == "wsSecret" && !v.is_empty());
+                    let mut query = if has_secret {
+                        code.clone()
+                    } else {
+                        let Some(signed) = anticode(&code, &name, viewer, now_ms) else { continue };
+                        signed
+                    };
                     if *rate != 0 {
                         query.push_str(&format!("&ratio={rate}"));
                     }
-                    query.push_str("&codec=264");
-                    let suffix = j::string(cdn, suffix_key).unwrap_or_else(|| {
-                        if kind == StreamKind::Flv { "flv" } else { "m3u8" }.into()
-                    });
-                    let base = base.replacen("http://", "https://", 1);
+                    let suffix =
+                        j::string(cdn, suffix_key).filter(|s| !s.is_empty()).unwrap_or_else(|| {
+                            if kind == StreamKind::Flv { "flv" } else { "m3u8" }.into()
+                        });
                     let mut v = StreamVariant::new(
                         format!("{base}/{name}.{suffix}?{query}"),
                         kind,
@@ -277,6 +373,7 @@ impl PlatformAdapter for Huya {
                     );
                     v.source = *rate == 0;
                     v.bitrate_kbps = (*rate > 0).then_some(*rate as u32);
+                    v.codec = Some(if *codec_type == 1 { "hevc" } else { "avc" }.to_owned());
                     v.cdn = j::string(cdn, "/sCdnType");
                     v.headers = headers.clone();
                     variants.push(v);

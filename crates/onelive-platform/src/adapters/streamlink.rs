@@ -108,6 +108,11 @@ fn height_of(name: &str) -> Option<u32> {
 
 #[async_trait]
 impl PlatformAdapter for Streamlink {
+    // Each poll starts a streamlink process: at most one every 30 s.
+    fn min_poll_interval(&self) -> Option<Duration> {
+        Some(Duration::from_secs(30))
+    }
+
     fn name(&self) -> &str {
         NAME
     }

@@ -15,7 +15,7 @@ use crate::error::{PlatformError, Result};
 use crate::hls;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::json as j;
-use crate::url_match::{host, http_url, query, segments};
+use crate::url_match::{host, http_url, on_domain, query, refusal, segments};
 
 const NAME: &str = "twitch";
 const GQL: &str = "https://gql.twitch.tv/gql";
@@ -60,6 +60,35 @@ const RESERVED: &[&str] = &[
     "broadcast",
 ];
 
+/// The JSON fields this adapter reads, per endpoint, as JSON pointers
+/// (checked against the real fixtures by a test).
+pub const FIELDS: &[(&str, &[&str])] = &[
+    (
+        "GQL user (live)",
+        &[
+            "/data/user/id",
+            "/data/user/profileImageURL",
+            "/data/user/stream/id",
+            "/data/user/stream/type",
+            "/data/user/stream/createdAt",
+            "/data/user/stream/game/name",
+            "/data/user/lastBroadcast/title",
+        ],
+    ),
+    // Only in onelive's own query; no public capture of it exists.
+    (
+        "GQL user (own query only)",
+        &["/data/user/displayName", "/data/user/stream/title", "/data/user/stream/previewImageURL"],
+    ),
+    (
+        "GQL streamPlaybackAccessToken",
+        &["/data/streamPlaybackAccessToken/value", "/data/streamPlaybackAccessToken/signature"],
+    ),
+    ("GQL error", &["/errors/0/message"]),
+    ("GQL 401 invalid token", &["/message"]),
+    ("usher error", &["/0/error"]),
+];
+
 /// The Twitch adapter.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Twitch;
@@ -90,23 +119,43 @@ impl Twitch {
     /// Maps GQL failures; returns the `data` object.
     fn gql_data(response: HttpResponse, expected: &str) -> Result<Value> {
         let response = response.check_common()?;
+        let body: Option<Value> = serde_json::from_slice(&response.body).ok();
+        let first_error = body
+            .as_ref()
+            .and_then(|b| j::array(b, "/errors").first().map(|e| j::string_or_empty(e, "/message")))
+            .filter(|m| !m.is_empty());
+        if let Some(message) = &first_error
+            && message.contains("integrity")
+        {
+            return Err(integrity_error(response.status, message));
+        }
         match response.status {
             401 => {
+                let message = first_error
+                    .or_else(|| body.as_ref().and_then(|b| j::string(b, "/message")))
+                    .unwrap_or_else(|| "no reason given".to_owned());
                 return Err(PlatformError::login_required(
                     NAME,
-                    "the OAuth token (auth-token cookie) was refused",
+                    format!(
+                        "GQL answered HTTP 401 ({message}): the auth-token in [platforms.twitch] \
+                         cookies was refused; log in again in a browser and copy a fresh one"
+                    ),
                 ));
             }
-            403 => return Err(PlatformError::blocked(NAME, "HTTP 403 from GQL (integrity check)")),
+            403 => {
+                return Err(PlatformError::blocked(
+                    NAME,
+                    format!(
+                        "GQL answered HTTP 403 ({})",
+                        first_error.unwrap_or_else(|| "no reason given".to_owned())
+                    ),
+                ));
+            }
             200 => {}
             _ => return Err(response.unexpected(expected)),
         }
-        let body: Value = response.json(expected)?;
-        if let Some(first) = j::array(&body, "/errors").first() {
-            let message = j::string_or_empty(first, "/message");
-            if message.contains("integrity") {
-                return Err(PlatformError::blocked(NAME, message));
-            }
+        let Some(body) = body else { return Err(response.unexpected(expected)) };
+        if let Some(message) = first_error {
             if message.contains("rate") {
                 return Err(PlatformError::rate_limited(NAME, None));
             }
@@ -117,6 +166,32 @@ impl Twitch {
             _ => Err(response.unexpected(expected)),
         }
     }
+}
+
+/// Twitch's anti-bot check refused the request.
+fn integrity_error(status: u16, message: &str) -> PlatformError {
+    PlatformError::blocked(
+        NAME,
+        format!(
+            "GQL answered HTTP {status} \"{message}\": Twitch wants a client-integrity token, which \
+             only a browser can make; it usually asks when an auth-token cookie is sent, so remove \
+             it from [platforms.twitch] cookies, or record this channel through streamlink"
+        ),
+    )
+}
+
+/// The usher v2 master lists the source variant last: put it first, then
+/// the transcodes by height and bitrate, audio-only last.
+fn best_first(mut variants: Vec<StreamVariant>) -> Vec<StreamVariant> {
+    variants.sort_by_key(|v| {
+        (
+            std::cmp::Reverse(v.source),
+            v.height.is_none(),
+            std::cmp::Reverse(v.height.unwrap_or(0)),
+            std::cmp::Reverse(v.bitrate_kbps.unwrap_or(0)),
+        )
+    });
+    variants
 }
 
 #[async_trait]
@@ -155,10 +230,42 @@ impl PlatformAdapter for Twitch {
         format!("https://www.twitch.tv/{channel}")
     }
 
+    fn not_a_live_url(&self, url: &str) -> Option<String> {
+        let url = http_url(url)?;
+        if !on_domain(&url, &["twitch.tv"]) || self.parse_url(url.as_str()).is_some() {
+            return None;
+        }
+        let form = "https://www.twitch.tv/<login>";
+        let segs: Vec<String> = segments(&url).iter().map(|s| s.to_ascii_lowercase()).collect();
+        let host = host(&url);
+        let what = if host == "clips.twitch.tv" || segs.iter().any(|s| s == "clip" || s == "clips")
+        {
+            "a Twitch clip"
+        } else if segs.first().is_some_and(|s| s == "videos" || s == "video")
+            || segs.get(1).is_some_and(|s| s == "videos" || s == "video" || s == "v")
+            || query(&url, "video").is_some()
+        {
+            "a Twitch VOD"
+        } else if segs.first().is_some_and(|s| s == "directory") {
+            "a Twitch directory page"
+        } else if segs.is_empty() {
+            "Twitch's home page"
+        } else {
+            "a Twitch page"
+        };
+        Some(match segs.as_slice() {
+            [login, ..] if valid_login(login) && !RESERVED.contains(&login.as_str()) => {
+                refusal(what, &format!("https://www.twitch.tv/{login}"))
+            }
+            _ => refusal(what, form),
+        })
+    }
+
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
         let body = json!({"query": INFO_QUERY, "variables": {"login": channel}});
         let response = Twitch::gql(ctx, body).send().await?;
         let data = Twitch::gql_data(response, "GQL JSON {data: {user}}")?;
+        j::require(&data, "/user", NAME, GQL, "GQL data")?;
         let Some(user) = j::at(&data, "/user") else {
             return Err(PlatformError::not_found(NAME, channel));
         };
@@ -193,6 +300,14 @@ impl PlatformAdapter for Twitch {
             "variables": {"login": channel, "playerType": "site"}});
         let response = Twitch::gql(ctx, body).send().await?;
         let data = Twitch::gql_data(response, "GQL JSON {data: {streamPlaybackAccessToken}}")?;
+        j::require(&data, "/streamPlaybackAccessToken", NAME, GQL, "GQL data")?;
+        if j::at(&data, "/streamPlaybackAccessToken").is_some() {
+            for field in
+                ["/streamPlaybackAccessToken/value", "/streamPlaybackAccessToken/signature"]
+            {
+                j::require(&data, field, NAME, GQL, "GQL data")?;
+            }
+        }
         let (Some(value), Some(signature)) = (
             j::string(&data, "/streamPlaybackAccessToken/value"),
             j::string(&data, "/streamPlaybackAccessToken/signature"),
@@ -237,10 +352,12 @@ impl PlatformAdapter for Twitch {
             return Err(response.unexpected("an HLS master playlist"));
         }
         let headers = super::stream_headers(ctx, NAME, "https://player.twitch.tv");
-        let variants: Vec<StreamVariant> = hls::parse_master(&text, &ctx.http.rewrite_url(&url))
-            .into_iter()
-            .map(|e| e.into_variant(&headers))
-            .collect();
+        let variants = best_first(
+            hls::parse_master(&text, &ctx.http.rewrite_url(&url))
+                .into_iter()
+                .map(|e| e.into_variant(&headers))
+                .collect(),
+        );
         if variants.is_empty() {
             return Err(response.unexpected("at least one variant in the master playlist"));
         }

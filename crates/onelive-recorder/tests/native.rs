@@ -1,0 +1,393 @@
+//! The native engine against live loopback origins: the synthetic FLV
+//! channel and the scripted broken FLV origin. Every file is checked with
+//! ffprobe/ffmpeg.
+
+use std::path::Path;
+use std::time::Duration;
+
+use onelive_events::EventData;
+use onelive_recorder::{
+    EndReason, Engine, EventContext, RecordingConfig, SplitPolicy, StreamKind, StreamSource, record,
+};
+use onelive_synthetic::{BrokenFlvOptions, BrokenFlvOrigin, SyntheticOptions, SyntheticOrigin};
+
+use crate::common::{drain, errors};
+
+fn native(url: String, kind: StreamKind, dir: &Path) -> RecordingConfig {
+    let mut cfg = RecordingConfig::new(StreamSource::new(url, kind), dir);
+    cfg.engine = Engine::Native;
+    cfg.min_free_bytes = 0;
+    cfg
+}
+
+/// What ffprobe sees in a file, packet by packet.
+#[derive(Debug)]
+pub struct Packets {
+    pub video_pts: Vec<f64>,
+    pub audio_pts: Vec<f64>,
+    pub first_video_key: bool,
+    pub width: u64,
+    /// End of the last packet (pts + duration), the timeline's own duration.
+    pub end: f64,
+}
+
+pub async fn packets(path: &Path) -> Packets {
+    let out = tokio::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "packet=codec_type,pts_time,duration_time,flags:stream=codec_type,width",
+        ])
+        .args(["-of", "json"])
+        .arg(path)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffprobe on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut p = Packets {
+        video_pts: vec![],
+        audio_pts: vec![],
+        first_video_key: false,
+        width: 0,
+        end: 0.0,
+    };
+    for s in v["streams"].as_array().unwrap() {
+        if s["codec_type"] == "video" {
+            p.width = s["width"].as_u64().unwrap_or(0);
+        }
+    }
+    for pkt in v["packets"].as_array().unwrap() {
+        let pts: f64 = pkt["pts_time"].as_str().unwrap().parse().unwrap();
+        let dur: f64 = pkt["duration_time"].as_str().and_then(|d| d.parse().ok()).unwrap_or(0.0);
+        p.end = p.end.max(pts + dur);
+        if pkt["codec_type"] == "video" {
+            if p.video_pts.is_empty() {
+                p.first_video_key = pkt["flags"].as_str().unwrap().starts_with('K');
+            }
+            p.video_pts.push(pts);
+        } else {
+            p.audio_pts.push(pts);
+        }
+    }
+    p
+}
+
+/// `ffmpeg -v error -i FILE -f null -` prints nothing.
+pub async fn decodes_cleanly(path: &Path) {
+    let out = tokio::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{} does not decode cleanly: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every finished file: valid, decodes end to end, starts at 0 with a
+/// keyframe, never goes backwards; its event has the true size and a
+/// duration within 0.1 s of the packets' timeline. Returns the files' packets.
+async fn check_finished(events: &[onelive_events::Event]) -> Vec<Packets> {
+    let mut out = Vec::new();
+    for e in events {
+        let EventData::VideoFileFinish(f) = &e.data else { continue };
+        let path = Path::new(&f.path);
+        assert_eq!(f.filesize, std::fs::metadata(path).unwrap().len(), "true size of {}", f.path);
+        decodes_cleanly(path).await;
+        let p = packets(path).await;
+        assert!(p.first_video_key, "{} does not start with a keyframe", f.path);
+        let first = p.video_pts[0].min(p.audio_pts.first().copied().unwrap_or(f64::MAX));
+        assert!(first.abs() < 1e-9, "{} starts at {first}", f.path);
+        for (name, pts) in [("video", &p.video_pts), ("audio", &p.audio_pts)] {
+            for w in pts.windows(2) {
+                assert!(w[1] > w[0], "{name} goes backwards in {}: {w:?}", f.path);
+            }
+        }
+        assert!(
+            (f.duration - p.end).abs() < 0.1,
+            "{}: event says {} s, packets end at {}",
+            f.path,
+            f.duration,
+            p.end
+        );
+        out.push(p);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_broken_cdn_flv_stream_is_recorded_repaired() {
+    let origin = BrokenFlvOrigin::start(BrokenFlvOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let cfg = native(origin.url(), StreamKind::Flv, dir.path());
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(120), recording.wait())
+        .await
+        .expect("the stream ends");
+    let events = drain(&mut rx);
+    assert_eq!(outcome.reason, EndReason::StreamEnded, "{:?}", errors(&events));
+    assert_eq!(origin.connections_served(), 2, "the recorder reconnected once");
+    // The resolution change starts part 2; the reconnect stays in part 1.
+    assert_eq!(outcome.files.len(), 2, "{outcome:?}");
+    let parts = check_finished(&events).await;
+    assert_eq!((parts[0].width, parts[1].width), (320, 640));
+    let (a, b) = origin.video_frames();
+    // Every frame exactly once: nothing lost at the reconnect, the replay dropped.
+    assert_eq!((parts[0].video_pts.len(), parts[1].video_pts.len()), (a, b));
+    // The jumps and the reset were stitched: no hole longer than a frame or two.
+    for w in parts[0].video_pts.windows(2) {
+        assert!(w[1] - w[0] < 0.2, "a gap in part 1: {w:?}");
+    }
+    assert!((outcome.files[0].duration - 6.0).abs() < 0.2, "{outcome:?}");
+}
+
+#[tokio::test]
+async fn flv_duration_splits_are_gapless() {
+    let opts =
+        SyntheticOptions { duration: Some(Duration::from_secs(7)), ..SyntheticOptions::default() };
+    let fps = opts.fps as usize;
+    let origin = SyntheticOrigin::start(opts).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let mut cfg = native(origin.flv_url(), StreamKind::Flv, dir.path());
+    cfg.split = SplitPolicy { max_duration: Some(Duration::from_secs(2)), max_bytes: None };
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(120), recording.wait())
+        .await
+        .expect("the stream ends");
+    let events = drain(&mut rx);
+    assert_eq!(outcome.reason, EndReason::StreamEnded, "{:?}", errors(&events));
+    assert!(errors(&events).is_empty(), "{:?}", errors(&events));
+    let parts = check_finished(&events).await;
+    assert_eq!(parts.len(), 4, "{outcome:?}");
+    // Each split is at a keyframe (1 s GOP): exactly 2 s of frames per part,
+    // and all 7 s of frames across the parts, none lost or duplicated.
+    let counts: Vec<usize> = parts.iter().map(|p| p.video_pts.len()).collect();
+    assert_eq!(counts, [2 * fps, 2 * fps, 2 * fps, fps]);
+    // Part N ends one frame before part N+1 starts: last PTS + one frame
+    // is its duration, and the next part starts at 0.
+    for p in &parts[..3] {
+        assert!(
+            (p.video_pts.last().unwrap() + 1.0 / fps as f64 - 2.0).abs() < 1e-3,
+            "{:?}",
+            p.video_pts.last()
+        );
+    }
+    assert_eq!(outcome.next_part, 5);
+}
+
+#[tokio::test]
+async fn a_stream_that_is_not_flv_falls_back_to_ffmpeg_with_an_error_event() {
+    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    // An HLS playlist announced as FLV.
+    let mut cfg = native(origin.hls_url(), StreamKind::Flv, dir.path());
+    cfg.stop_after = Some(Duration::from_secs(3));
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(120), recording.wait()).await.expect("it ends");
+    let events = drain(&mut rx);
+    let errs = errors(&events);
+    assert!(
+        errs.iter().any(|e| e.contains("native engine cannot record this stream")
+            && e.contains("not an FLV stream")),
+        "{errs:?}"
+    );
+    // ffmpeg took over and recorded it.
+    assert_eq!(outcome.reason, EndReason::LimitReached, "{errs:?}");
+    assert_eq!(outcome.files.len(), 1);
+}
+
+#[tokio::test]
+async fn stopping_a_native_flv_recording_finalizes_a_seekable_file() {
+    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let cfg = native(origin.flv_url(), StreamKind::Flv, dir.path());
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    // Wait for three seconds of media (a condition, not a time).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while recording.progress().media_time < Duration::from_secs(3) {
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", recording.progress());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let outcome = recording.stop().await;
+    assert_eq!(outcome.reason, EndReason::Stopped);
+    let events = drain(&mut rx);
+    let parts = check_finished(&events).await;
+    assert_eq!(parts.len(), 1);
+    // The onMetaData written at close: ffprobe's format duration is ours,
+    // and the keyframe index lets ffmpeg seek to the last second directly.
+    let f = &outcome.files[0];
+    let (duration, _) = crate::common::probe(&f.path).await;
+    assert!((duration - f.duration).abs() < 1e-3);
+    let seek = tokio::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-ss"])
+        .arg(format!("{:.3}", f.duration - 1.0))
+        .arg("-i")
+        .arg(&f.path)
+        .args(["-f", "null", "-"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        seek.status.success() && seek.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&seek.stderr)
+    );
+}
+
+#[tokio::test]
+async fn native_hls_splits_at_segment_boundaries_with_true_durations() {
+    let opts =
+        SyntheticOptions { duration: Some(Duration::from_secs(8)), ..SyntheticOptions::default() };
+    let origin = SyntheticOrigin::start(opts).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let mut cfg = native(origin.hls_url(), StreamKind::Hls, dir.path());
+    cfg.split = SplitPolicy { max_duration: Some(Duration::from_secs(2)), max_bytes: None };
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(120), recording.wait())
+        .await
+        .expect("the stream ends");
+    let events = drain(&mut rx);
+    assert_eq!(outcome.reason, EndReason::StreamEnded, "{:?}", errors(&events));
+    assert!(errors(&events).is_empty(), "{:?}", errors(&events));
+    assert!(outcome.files.len() >= 3, "{outcome:?}");
+    let mut frames = 0;
+    for e in &events {
+        let EventData::VideoFileFinish(f) = &e.data else { continue };
+        let path = Path::new(&f.path);
+        assert_eq!(f.filesize, std::fs::metadata(path).unwrap().len());
+        decodes_cleanly(path).await;
+        let p = packets(path).await;
+        assert!(p.first_video_key, "{} does not start with a keyframe", f.path);
+        for w in p.video_pts.windows(2) {
+            assert!(w[1] > w[0], "video goes backwards in {}: {w:?}", f.path);
+        }
+        let (duration, types) = crate::common::probe(path).await;
+        assert_eq!(types, ["audio", "video"]);
+        assert!(
+            (f.duration - duration).abs() < 0.1,
+            "{}: event {} vs ffprobe {duration}",
+            f.path,
+            f.duration
+        );
+        frames += p.video_pts.len();
+    }
+    // Consecutive segments, each once: the frames add up to whole seconds
+    // of the 15 fps stream (the recording starts a few segments behind the
+    // live edge, so not necessarily from the first second).
+    assert_eq!(frames % 15, 0, "{frames} frames");
+}
+
+#[tokio::test]
+async fn native_unreachable_origin_is_reported_without_secrets() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    for kind in [StreamKind::Flv, StreamKind::Hls] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("http://127.0.0.1:{port}/live.flv?token=supersecret-token");
+        let mut cfg = native(url, kind, dir.path());
+        cfg.source = cfg.source.with_cookie("SESSDATA=cookie-secret-value");
+        cfg.reconnect = false;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+        let outcome =
+            tokio::time::timeout(Duration::from_secs(20), recording.wait()).await.unwrap();
+        let EndReason::SourceLost { stderr } = &outcome.reason else { panic!("{outcome:?}") };
+        assert!(stderr.contains("Connection refused"), "{stderr}");
+        let events = drain(&mut rx);
+        let errs = errors(&events);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("lost the stream source"), "{errs:?}");
+        for text in [stderr, &errs[0]] {
+            assert!(
+                !text.contains("supersecret-token") && !text.contains("cookie-secret"),
+                "{text}"
+            );
+        }
+        assert!(outcome.files.is_empty() && outcome.discarded.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn native_watchdog_fires_when_the_origin_stalls_and_the_file_is_kept() {
+    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    for (url, kind) in [(origin.flv_url(), StreamKind::Flv), (origin.hls_url(), StreamKind::Hls)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = native(url, kind, dir.path());
+        cfg.stall_timeout = Duration::from_secs(3);
+        cfg.io_timeout = Duration::from_secs(60);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+        crate::common::wait_for_file_bytes(&recording, 80_000).await;
+        origin.freeze();
+        let outcome =
+            tokio::time::timeout(Duration::from_secs(30), recording.wait()).await.unwrap();
+        origin.unfreeze();
+        assert_eq!(
+            outcome.reason,
+            EndReason::Stalled { after: Duration::from_secs(3) },
+            "{kind:?} {outcome:?}"
+        );
+        let events = drain(&mut rx);
+        assert_eq!(outcome.files.len(), 1, "{outcome:?}");
+        assert!(errors(&events).iter().any(|e| e.contains("stalled")));
+        assert_eq!(outcome.next_part, 2, "the caller restarts into part 2");
+        let (duration, types) = crate::common::probe(&outcome.files[0].path).await;
+        assert_eq!(types, ["audio", "video"]);
+        assert!(
+            (duration - outcome.files[0].duration).abs() < 0.1,
+            "{kind:?}: {duration} vs {outcome:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn native_origin_killed_mid_recording_is_source_lost_with_a_valid_file() {
+    let mut origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = native(origin.hls_url(), StreamKind::Hls, dir.path());
+    cfg.stall_timeout = Duration::from_secs(4);
+    cfg.io_timeout = Duration::from_secs(3);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let recording = record(cfg, EventContext::new("test", "chan"), tx).await.unwrap();
+    crate::common::wait_for_file_bytes(&recording, 80_000).await;
+    origin.stop().await;
+    let outcome = tokio::time::timeout(Duration::from_secs(30), recording.wait()).await.unwrap();
+    let EndReason::SourceLost { stderr } = &outcome.reason else { panic!("{outcome:?}") };
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert_eq!(outcome.files.len(), 1, "{outcome:?}");
+    let events = drain(&mut rx);
+    assert!(errors(&events).iter().any(|e| e.contains("lost the stream source")));
+    check_finished_ts(&events).await;
+}
+
+/// TS parts: valid, decode cleanly, true sizes, durations within 0.1 s of ffprobe.
+async fn check_finished_ts(events: &[onelive_events::Event]) {
+    for e in events {
+        let EventData::VideoFileFinish(f) = &e.data else { continue };
+        let path = Path::new(&f.path);
+        assert_eq!(f.filesize, std::fs::metadata(path).unwrap().len());
+        decodes_cleanly(path).await;
+        let (duration, _) = crate::common::probe(path).await;
+        assert!((f.duration - duration).abs() < 0.1, "{}: {} vs {duration}", f.path, f.duration);
+    }
+}

@@ -1,0 +1,305 @@
+//! The connection loop: connection limits, the header-read timeout, and JSON
+//! bodies on the error answers hyper writes itself.
+//!
+//! `axum::serve` has neither a connection limit nor a header-read timeout,
+//! so one client sending a byte a second holds a connection (and a file
+//! descriptor) forever. This loop serves each connection with hyper's HTTP/1
+//! server directly:
+//!
+//! - at most `max_connections` at once (beyond that, new connections wait in
+//!   the kernel's accept queue until one closes), and at most
+//!   `max_connections_per_ip` per client address (beyond that, a new
+//!   connection is closed at once); trusted proxies are exempt from the
+//!   per-address limit;
+//! - the whole request head must arrive within `header_timeout`, which also
+//!   bounds how long a kept-alive connection may wait for its next request;
+//! - error answers that hyper writes on its own (400 for a malformed request,
+//!   414, 431) get the same JSON body as every other answer.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use ipnet::IpNet;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt;
+
+/// The limits the loop enforces.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub(crate) max_connections: usize,
+    pub(crate) max_connections_per_ip: usize,
+    pub(crate) header_timeout: Duration,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) exempt: Vec<IpNet>,
+}
+
+/// Open connections per client address.
+#[derive(Debug, Default)]
+struct PerIp(Mutex<HashMap<IpAddr, usize>>);
+
+impl PerIp {
+    fn try_add(&self, ip: IpAddr, max: usize) -> bool {
+        let Ok(mut map) = self.0.lock() else { return true };
+        let n = map.entry(ip).or_insert(0);
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn remove(&self, ip: IpAddr) {
+        if let Ok(mut map) = self.0.lock()
+            && let Some(n) = map.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&ip);
+            }
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets open
+/// connections finish their current request.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_ip = Arc::new(PerIp::default());
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_header_size(limits.max_header_bytes)
+        // Flat writes, so an automatic error answer reaches `JsonErrors` whole.
+        .writev(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut refused_logged = 0u64;
+    let mut accept_errors = 0u64;
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&slots).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and the like: log (not every time) and back off a little.
+                    accept_errors += 1;
+                    if accept_errors.is_power_of_two() {
+                        tracing::warn!("accept failed ({accept_errors} time(s) so far): {e}");
+                    }
+                    drop(permit);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let ip = peer.ip();
+        let counted = !limits.exempt.iter().any(|n| n.contains(&ip));
+        if counted && !per_ip.try_add(ip, limits.max_connections_per_ip) {
+            refused_logged += 1;
+            if refused_logged.is_power_of_two() {
+                tracing::warn!(
+                    "refused a connection from {ip}: it already has {} open \
+                     (server.max_connections_per_ip; {refused_logged} refused so far)",
+                    limits.max_connections_per_ip
+                );
+            }
+            drop(stream);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let builder = builder.clone();
+        let per_ip = Arc::clone(&per_ip);
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |mut request| {
+                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                router.clone().oneshot(request)
+            });
+            let conn = builder.serve_connection(TokioIo::new(JsonErrors::new(stream)), service);
+            let mut conn = std::pin::pin!(conn);
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                () = stopped => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!("connection from {peer}: {e}");
+            }
+            if counted {
+                per_ip.remove(ip);
+            }
+            drop(permit);
+        });
+    }
+    let _ = stop_tx.send(true);
+    // Wait until every connection has finished (each holds a permit).
+    let total = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(total).await;
+    Ok(())
+}
+
+/// Wraps a connection so that the bodiless error answers hyper writes on
+/// its own (a status of 400 or more with `content-length: 0`; the sink's own
+/// answers always have a body) carry the documented JSON body.
+#[derive(Debug)]
+pub(crate) struct JsonErrors<IO> {
+    io: IO,
+    /// A replacement being written: bytes, how many are written, and the
+    /// length of the original buffer to report once done.
+    pending: Option<(Vec<u8>, usize, usize)>,
+}
+
+impl<IO> JsonErrors<IO> {
+    pub(crate) fn new(io: IO) -> Self {
+        JsonErrors { io, pending: None }
+    }
+}
+
+/// The JSON version of a bodiless automatic error answer, or `None` if
+/// `head` is anything else.
+pub(crate) fn json_error_answer(head: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(head).ok()?;
+    let rest = text.strip_prefix("HTTP/1.1 ").or_else(|| text.strip_prefix("HTTP/1.0 "))?;
+    let block = rest.strip_suffix("\r\n\r\n")?;
+    let mut lines = block.split("\r\n");
+    let status_line = lines.next()?;
+    let code: u16 = status_line.get(..3)?.parse().ok()?;
+    if code < 400 {
+        return None;
+    }
+    let mut kept = Vec::new();
+    let mut empty_body = false;
+    for line in lines {
+        let (name, value) = line.split_once(':')?;
+        if name.eq_ignore_ascii_case("content-length") {
+            if value.trim() != "0" {
+                return None;
+            }
+            empty_body = true;
+        } else if !name.eq_ignore_ascii_case("content-type")
+            && !name.eq_ignore_ascii_case("connection")
+        {
+            kept.push(line);
+        }
+    }
+    if !empty_body {
+        return None;
+    }
+    let reason = status_line.get(4..).unwrap_or("error").to_ascii_lowercase();
+    let body = serde_json::json!({ "status": "error", "error": reason }).to_string();
+    let mut out = format!("HTTP/1.1 {status_line}\r\n");
+    for line in kept {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str("content-type: application/json\r\nconnection: close\r\n");
+    out.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
+    Some(out.into_bytes())
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for JsonErrors<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for JsonErrors<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if this.pending.is_none()
+            && buf.starts_with(b"HTTP/1.")
+            && let Some(replacement) = json_error_answer(buf)
+        {
+            this.pending = Some((replacement, 0, buf.len()));
+        }
+        let Some((bytes, written, original)) = this.pending.as_mut() else {
+            return Pin::new(&mut this.io).poll_write(cx, buf);
+        };
+        while *written < bytes.len() {
+            match Pin::new(&mut this.io).poll_write(cx, &bytes[*written..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => *written += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let original = *original;
+        this.pending = None;
+        Poll::Ready(Ok(original))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_error_answer;
+
+    #[test]
+    fn bodiless_error_answers_get_a_json_body() {
+        let head = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\
+                     date: Wed, 02 Dec 2026 16:00:00 GMT\r\n\r\n";
+        let out = String::from_utf8(json_error_answer(head).unwrap()).unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{head}");
+        assert!(head.contains("date: Wed, 02 Dec 2026"), "{head}");
+        assert!(head.contains(&format!("content-length: {}", body.len())), "{head}");
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["status"], "error");
+        assert_eq!(v["error"], "request header fields too large");
+    }
+
+    #[test]
+    fn answers_with_a_body_or_success_are_untouched() {
+        assert!(json_error_answer(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").is_none());
+        assert!(
+            json_error_answer(b"HTTP/1.1 404 Not Found\r\ncontent-length: 3\r\n\r\n").is_none()
+        );
+        assert!(json_error_answer(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n").is_none());
+        assert!(json_error_answer(b"garbage").is_none());
+    }
+}

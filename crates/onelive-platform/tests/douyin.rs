@@ -106,6 +106,7 @@ async fn visitor_cookie_registered_once_and_sent() {
     let adapter = Douyin::new();
     adapter.live_info(&ctx, ROOM).await.unwrap();
     adapter.stream_variants(&ctx, ROOM).await.unwrap();
+    assert!(!format!("{adapter:?}").contains("visitor-cookie"), "Debug never shows the cookie");
     let seen = mock.seen();
     let registrations = requests_to(&seen, TTWID);
     assert_eq!(registrations.len(), 1, "ttwid is registered once and kept");

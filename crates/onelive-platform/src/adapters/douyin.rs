@@ -56,7 +56,7 @@ enum Target {
     Reflow { room_id: String, sec_uid: String },
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct State {
     /// The visitor `ttwid` cookie, registered once.
     ttwid: Option<String>,
@@ -68,9 +68,16 @@ struct State {
 
 /// The Douyin adapter. It keeps the visitor cookie and what it learned
 /// about rooms (a share link's target, a room's streamer) between calls.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Douyin {
     state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Douyin {
+    /// Never shows the visitor cookie.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Douyin").finish_non_exhaustive()
+    }
 }
 
 /// A room as both APIs describe it.

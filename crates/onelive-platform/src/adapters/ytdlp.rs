@@ -39,11 +39,17 @@ const REUSE: Duration = Duration::from_secs(10);
 const MIN_POLL: Duration = Duration::from_secs(30);
 
 /// The yt-dlp fallback adapter.
-#[derive(Debug)]
 pub struct YtDlp {
     program: String,
     installed: OnceLock<bool>,
+    /// The last answer (it holds signed stream URLs: never shown).
     last: Mutex<Option<(String, Instant, Value)>>,
+}
+
+impl std::fmt::Debug for YtDlp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("YtDlp").field("program", &self.program).finish_non_exhaustive()
+    }
 }
 
 impl YtDlp {

@@ -8,6 +8,8 @@ command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_
 # The web UI's browser tests (bins/oneliverec/tests/e2e_webui.rs) drive headless Chromium.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+# onelive-sink's `rclone` action and its tests run the real rclone (serving WebDAV on loopback).
+command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
 
 if [ "${#need_apt[@]}" -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then

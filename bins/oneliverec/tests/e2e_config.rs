@@ -44,6 +44,17 @@ fn bad_configs_are_refused_with_file_key_and_reason() {
             "[[webhooks]]\nurl = \"http://127.0.0.1:9/\"\nsecret = \"whsec_!!not-base64!!\"\n",
             "key `webhooks[0]`:",
         ),
+        // A misspelled platform section would silently lose its cookies.
+        (
+            "[platforms.bilbili]\ncookies = \"SESSDATA=x\"\n",
+            "key `platforms.bilbili`: no platform is named `bilbili` (did you mean `bilibili`?)",
+        ),
+        // A wrong key inside a platform section is found on its own line.
+        (
+            "[output]\nfolder = \"rec\"\n\n[platforms.bilibili]\ncookie = \"SESSDATA=x\"\n",
+            "key `platforms.bilibili.cookie`: unknown key",
+        ),
+        ("[platforms.bilibili]\ncookie = \"SESSDATA=x\"\n", "line 2"),
     ];
     for (config, expected) in cases {
         for command in ["check-config", "run"] {

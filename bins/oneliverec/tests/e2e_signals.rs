@@ -260,6 +260,9 @@ async fn sigkill_takes_the_recording_ffmpeg_down_with_it() {
     let mock = BiliMock::start(room(origin_host(&origin))).await;
     let receiver = Receiver::start().await;
     let config = write_config(d, &mock, &receiver, "3s");
+    // The ffmpeg engine: the native one records in-process.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n[recording]\nengine = \"ffmpeg\"\n")).unwrap();
     let mut child = spawn_run(&config, d, 1);
     let mut ffmpeg = Vec::new();
     wait_for("ffmpeg recording the stream", Duration::from_secs(60), d, || {

@@ -76,10 +76,11 @@ async fn parse_explains_an_unclaimed_url() {
 async fn parse_reads_the_config_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("oneliverec.toml");
-    std::fs::write(&path, "[platforms]\nstreamlink = false\n").unwrap();
+    // A page only the fallbacks take; both are switched off in the file.
+    std::fs::write(&path, "[platforms]\nstreamlink = false\nytdlp = false\n").unwrap();
     let output = run(&[
         "parse",
-        "https://www.twitch.tv/videos/1963401646",
+        "https://www.youtube.com/@someone/live",
         "--config",
         path.to_str().unwrap(),
     ])

@@ -638,7 +638,7 @@ fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result
         let key = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.message().to_owned();
-        let line = inner.span().map(|s| line_of(text, s.start));
+        let mut line = inner.span().map(|s| line_of(text, s.start));
         let mut key = if key == "." { String::new() } else { key };
         // serde reports unknown and missing keys at the parent path.
         let mut reason = message.clone();
@@ -646,6 +646,12 @@ fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result
             let name = rest.split('`').next().unwrap_or(rest);
             if key.rsplit('.').next() != Some(name) {
                 key = join_key(&key, name);
+            }
+            // Inside a flattened table (`[platforms.NAME]`) serde loses the
+            // table's name and the span: find the key in the text.
+            if let Some((written, at)) = locate_key(text, &key) {
+                key = written;
+                line = Some(at);
             }
             let expected = rest.split_once(", expected ").map(|(_, e)| e).unwrap_or("");
             reason = if expected.is_empty() {
@@ -666,6 +672,43 @@ fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result
         }
         EngineError::Config { path: path.to_path_buf(), key, reason }
     })
+}
+
+/// Where the dotted `key` is written: the key with its full table name and
+/// its line. A key of a table's sub-table (`platforms.cookie` written in
+/// `[platforms.bilibili]`) is found there. Keys inside arrays of tables and
+/// inline tables are not located.
+fn locate_key(text: &str, key: &str) -> Option<(String, usize)> {
+    let (prefix, leaf) = key.rsplit_once('.').unwrap_or(("", key));
+    if key.contains('[') {
+        return None;
+    }
+    let mut table = Some(String::new());
+    let mut nested = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.starts_with("[[") {
+            table = None;
+            continue;
+        }
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            table = Some(header.chars().filter(|c| !c.is_whitespace() && *c != '"').collect());
+            continue;
+        }
+        let Some(current) = &table else { continue };
+        let Some((name, _)) = line.split_once('=') else { continue };
+        if name.trim().trim_matches('"') != leaf {
+            continue;
+        }
+        if current == prefix {
+            return Some((key.to_owned(), i + 1));
+        }
+        let under = prefix.is_empty() || current.starts_with(&format!("{prefix}."));
+        if under && nested.is_none() {
+            nested = Some((join_key(current, leaf), i + 1));
+        }
+    }
+    nested
 }
 
 fn join_key(parent: &str, name: &str) -> String {

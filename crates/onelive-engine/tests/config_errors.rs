@@ -24,6 +24,10 @@ fn unknown_keys_are_named_with_their_path() {
     assert_eq!(key, "channels[0].nmae");
     let (key, _) = err("colour = 1\n");
     assert_eq!(key, "colour");
+    // Inside a platform's table (a flattened map, where serde loses the place).
+    let (key, reason) = err("[output]\nfolder = \"rec\"\n\n[platforms.bilibili]\ncookie = \"x\"\n");
+    assert_eq!(key, "platforms.bilibili.cookie");
+    assert!(reason.contains("line 5"), "{reason}");
 }
 
 #[test]

@@ -301,6 +301,13 @@ pub enum ActionConfig {
     Exec(ExecConfig),
     /// POST the event to another URL.
     Forward(ForwardConfig),
+    /// On `live_end`: concatenate the session's parts into one file.
+    Merge(MergeConfig),
+    /// Upload the file to an rclone remote.
+    Rclone(RcloneConfig),
+    /// Send a notification (Telegram, Discord, ntfy, Bark, ServerChan,
+    /// PushPlus, WeCom, DingTalk, Gotify).
+    Notify(NotifyConfig),
 }
 
 impl ActionConfig {
@@ -310,6 +317,9 @@ impl ActionConfig {
             ActionConfig::Pixeldrain(_) => "pixeldrain",
             ActionConfig::Exec(_) => "exec",
             ActionConfig::Forward(_) => "forward",
+            ActionConfig::Merge(_) => "merge",
+            ActionConfig::Rclone(_) => "rclone",
+            ActionConfig::Notify(_) => "notify",
         }
     }
 
@@ -319,6 +329,9 @@ impl ActionConfig {
             ActionConfig::Pixeldrain(c) => (c.attempts, c.retry_delay_secs),
             ActionConfig::Exec(c) => (c.attempts, c.retry_delay_secs),
             ActionConfig::Forward(c) => (c.attempts, c.retry_delay_secs),
+            ActionConfig::Merge(c) => (c.attempts, c.retry_delay_secs),
+            ActionConfig::Rclone(c) => (c.attempts, c.retry_delay_secs),
+            ActionConfig::Notify(c) => (c.attempts, c.retry_delay_secs),
         };
         RetryPolicy { attempts: attempts.max(1), delay: secs(delay) }
     }
@@ -329,12 +342,18 @@ impl ActionConfig {
             ActionConfig::Pixeldrain(c) => &c.then,
             ActionConfig::Exec(c) => &c.then,
             ActionConfig::Forward(c) => &c.then,
+            ActionConfig::Merge(c) => &c.then,
+            ActionConfig::Rclone(c) => &c.then,
+            ActionConfig::Notify(c) => &c.then,
         }
     }
 
     /// Whether this action works on the event's file.
     pub fn uses_file(&self) -> bool {
-        matches!(self, ActionConfig::Pixeldrain(_) | ActionConfig::Exec(_))
+        matches!(
+            self,
+            ActionConfig::Pixeldrain(_) | ActionConfig::Exec(_) | ActionConfig::Rclone(_)
+        )
     }
 }
 
@@ -434,6 +453,139 @@ pub struct ForwardConfig {
     pub timeout_secs: f64,
 }
 
+/// `kind = "merge"` (rules selecting `live_end` only).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeConfig {
+    /// Named actions to run on each merged file.
+    #[serde(default)]
+    pub then: Vec<String>,
+    /// Merge the transmuxed files (`video_transmux_finish` outputs) and wait
+    /// until every part has one (default true); false merges the recorded
+    /// files (`video_file_finish` paths) as they are.
+    #[serde(default = "yes")]
+    pub transmuxed: bool,
+    /// Delete the parts once the merged file is verified (default false).
+    #[serde(default)]
+    pub delete_parts: bool,
+    /// The ffmpeg program, default `ffmpeg`.
+    #[serde(default = "ffmpeg")]
+    pub ffmpeg: String,
+    /// The ffprobe program, default `ffprobe`.
+    #[serde(default = "ffprobe")]
+    pub ffprobe: String,
+    /// Attempts, default 30 (an attempt waiting for a part's transmux fails).
+    #[serde(default = "thirty_u32")]
+    pub attempts: u32,
+    /// Seconds before the second attempt (doubling after), default 10.
+    #[serde(default = "ten")]
+    pub retry_delay_secs: f64,
+}
+
+/// `kind = "rclone"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RcloneConfig {
+    /// Named actions to run on this upload's result.
+    #[serde(default)]
+    pub then: Vec<String>,
+    /// Destination folder, `remote:path` (the file keeps its name). A
+    /// secret: connection strings may carry passwords; results and logs
+    /// show it without parameters.
+    pub remote: SecretString,
+    /// rclone's configuration file (`--config`); default: rclone's own.
+    #[serde(default)]
+    pub config: Option<PathBuf>,
+    /// Ask `rclone link` for a share link after the upload (default true);
+    /// remotes without links give `remote:path` as the result.
+    #[serde(default = "yes")]
+    pub link: bool,
+    /// The rclone program, default `rclone`.
+    #[serde(default = "rclone")]
+    pub rclone: String,
+    /// More arguments for `rclone copyto`, e.g. `["--bwlimit", "10M"]`.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+    /// Attempts, default 3.
+    #[serde(default = "three")]
+    pub attempts: u32,
+    /// Seconds before the second attempt (doubling after), default 10.
+    #[serde(default = "ten")]
+    pub retry_delay_secs: f64,
+}
+
+/// Language of the default notification messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    /// English (default).
+    #[default]
+    En,
+    /// Chinese.
+    Zh,
+}
+
+/// `kind = "notify"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Named actions to run after the notification.
+    #[serde(default)]
+    pub then: Vec<String>,
+    /// Which service.
+    pub service: crate::notify::Service,
+    /// The service's credential: bot token, SendKey, webhook key, access
+    /// token, device key or application token.
+    #[serde(default)]
+    pub token: Option<SecretString>,
+    /// Webhook URL (Discord), server (Gotify, self-hosted ntfy or Bark), or
+    /// another API base.
+    #[serde(default)]
+    pub url: Option<SecretString>,
+    /// Telegram chat id.
+    #[serde(default)]
+    pub chat_id: Option<String>,
+    /// ntfy topic.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// DingTalk signing secret (`SEC...`).
+    #[serde(default)]
+    pub secret: Option<SecretString>,
+    /// Title template (MiniJinja); default by event and language.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Message template (MiniJinja); default by event and language.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Language of the default templates, `en` or `zh`.
+    #[serde(default)]
+    pub language: Language,
+    /// Attempts, default 3.
+    #[serde(default = "three")]
+    pub attempts: u32,
+    /// Seconds before the second attempt, default 10.
+    #[serde(default = "ten")]
+    pub retry_delay_secs: f64,
+    /// Seconds per request, default 30.
+    #[serde(default = "thirty")]
+    pub timeout_secs: f64,
+}
+
+fn rclone() -> String {
+    "rclone".into()
+}
+fn yes() -> bool {
+    true
+}
+fn ffmpeg() -> String {
+    "ffmpeg".into()
+}
+fn ffprobe() -> String {
+    "ffprobe".into()
+}
+fn thirty_u32() -> u32 {
+    30
+}
 fn default_api() -> String {
     DEFAULT_PIXELDRAIN_API.into()
 }
@@ -562,10 +714,18 @@ impl SinkConfig {
             }
             for (j, action) in rule.actions.iter().enumerate() {
                 let at = format!("{at}.actions[{j}] ({})", action.kind());
-                if let ActionConfig::Pixeldrain(_) = action
+                if let ActionConfig::Pixeldrain(_) | ActionConfig::Rclone(_) = action
                     && let Some(t) = types.iter().find(|t| !carries_file(**t))
                 {
                     return bad(format!("{at}: event type {t} carries no file to upload"));
+                }
+                if let ActionConfig::Merge(_) = action {
+                    if types.iter().any(|t| *t != EventType::LiveEnd) {
+                        return bad(format!(
+                            "{at}: merge runs on live_end only; events must be [\"live_end\"]"
+                        ));
+                    }
+                    needs_roots = true;
                 }
                 check_action(&at, action)?;
                 if action.uses_file() && types.iter().any(|t| carries_file(*t)) {
@@ -578,6 +738,9 @@ impl SinkConfig {
             let at = format!("actions.{name} ({})", action.kind());
             if name.is_empty() {
                 return bad("an [actions] name is empty".into());
+            }
+            if let ActionConfig::Merge(_) = action {
+                return bad(format!("{at}: merge runs on live_end in a rule, not as a then step"));
             }
             check_action(&at, action)?;
             if action.uses_file() {
@@ -657,6 +820,27 @@ fn check_action(at: &str, action: &ActionConfig) -> Result<()> {
             }
             if !(c.timeout_secs.is_finite() && c.timeout_secs > 0.0) {
                 return bad(format!("{at}: timeout_secs must be > 0"));
+            }
+            check_delay(at, c.retry_delay_secs)
+        }
+        ActionConfig::Notify(c) => {
+            crate::notify::check(at, c).map_err(Error::Config)?;
+            check_delay(at, c.retry_delay_secs)
+        }
+        ActionConfig::Rclone(c) => {
+            if !c.remote.expose().contains(':') {
+                return bad(format!(
+                    "{at}: remote must be `remote:path` (e.g. \"drive:recordings\"), got a plain path"
+                ));
+            }
+            if c.rclone.is_empty() {
+                return bad(format!("{at}: rclone must not be empty"));
+            }
+            check_delay(at, c.retry_delay_secs)
+        }
+        ActionConfig::Merge(c) => {
+            if c.ffmpeg.is_empty() || c.ffprobe.is_empty() {
+                return bad(format!("{at}: ffmpeg and ffprobe must not be empty"));
             }
             check_delay(at, c.retry_delay_secs)
         }

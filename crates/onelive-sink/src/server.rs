@@ -9,7 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use onelive_events::Event;
+use onelive_events::{Event, EventType};
 
 use crate::Error;
 use crate::auth::{AuthFailure, redact_uri};
@@ -145,7 +145,15 @@ async fn webhook(State(inner): State<Arc<Inner>>, request: Request) -> Response 
     tracing::debug!("Received {} from {platform}-{channel} ({})", event.type_name(), event.id);
 
     let matched = inner.matching_actions(&event);
-    if matched.is_empty() {
+    // With a `merge` rule, a session's file events are kept (without jobs)
+    // so that its `live_end` finds the parts.
+    let keep = inner.keeps_session_files
+        && event.data.session_id().is_some()
+        && matches!(
+            event.event_type(),
+            Some(EventType::VideoFileFinish | EventType::VideoTransmuxFinish)
+        );
+    if matched.is_empty() && !keep {
         return answer(StatusCode::OK, "ignored", None);
     }
     let file = crate::sink::event_file(&event);

@@ -37,6 +37,8 @@ pub(crate) struct Inner {
     /// Memory for request bodies being read, in KiB.
     pub(crate) body_budget: Semaphore,
     rules: Vec<(RuleConfig, Vec<EventType>)>,
+    /// Whether file events of sessions are stored for `merge`.
+    pub(crate) keeps_session_files: bool,
     client: reqwest::Client,
     progress: Arc<dyn ProgressReporter>,
 }
@@ -134,6 +136,33 @@ impl Sink {
             ))
         });
         let body_budget = Semaphore::new(config.server.body_memory_limit / 1024);
+        let mut keeps_session_files = false;
+        for (rule, action) in
+            config.rules.iter().flat_map(|r| r.actions.iter().map(move |a| (r, a)))
+        {
+            if let ActionConfig::Merge(m) = action {
+                keeps_session_files = true;
+                let who = format!("rule {:?} (merge)", rule.name);
+                crate::merge::check_program(&m.ffmpeg, "-version", &who)?;
+                crate::merge::check_program(&m.ffprobe, "-version", &who)?;
+            }
+            if let ActionConfig::Rclone(r) = action {
+                crate::merge::check_program(
+                    &r.rclone,
+                    "version",
+                    &format!("rule {:?} (rclone)", rule.name),
+                )?;
+            }
+        }
+        for (name, action) in &config.actions {
+            if let ActionConfig::Rclone(r) = action {
+                crate::merge::check_program(
+                    &r.rclone,
+                    "version",
+                    &format!("[actions.{name}] (rclone)"),
+                )?;
+            }
+        }
         Ok(Sink {
             inner: Arc::new(Inner {
                 config,
@@ -143,6 +172,7 @@ impl Sink {
                 notify: Notify::new(),
                 body_budget,
                 rules,
+                keeps_session_files,
                 client,
                 progress,
             }),
@@ -257,21 +287,26 @@ async fn run_job(inner: &Arc<Inner>, job: Job) {
     );
     let outcome = attempt(inner, &job).await;
     let record = match outcome {
-        Ok((result, produced_file)) => {
-            let steps: Vec<NewStep> = find_action(inner, &job)
-                .map(|a| a.then().to_vec())
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|name| {
-                    let step = inner.config.actions.get(&name)?;
-                    Some(NewStep {
+        Ok((result, produced)) => {
+            // One step per produced file (a merge may make several), else
+            // one on this job's file.
+            let files: Vec<Option<String>> = if produced.is_empty() {
+                vec![job.file.clone()]
+            } else {
+                produced.into_iter().map(Some).collect()
+            };
+            let mut steps = Vec::new();
+            for name in find_action(inner, &job).map(|a| a.then().to_vec()).unwrap_or_default() {
+                let Some(step) = inner.config.actions.get(&name) else { continue };
+                for file in &files {
+                    steps.push(NewStep {
                         action_kind: step.kind().to_owned(),
-                        file: produced_file.clone().or_else(|| job.file.clone()),
+                        file: file.clone(),
                         max_attempts: step.retry().attempts,
-                        step: name,
-                    })
-                })
-                .collect();
+                        step: name.clone(),
+                    });
+                }
+            }
             if steps.is_empty() {
                 tracing::info!("job {id} done: {result}");
             } else {
@@ -319,7 +354,7 @@ fn find_action<'a>(inner: &'a Inner, job: &Job) -> Option<&'a ActionConfig> {
 
 /// One attempt: its output and, if it made one, the file it produced (the
 /// next steps' file). The error says whether another attempt could help.
-async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Option<String>), (Error, bool)> {
+async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Vec<String>), (Error, bool)> {
     let event_id = job.event_id.clone();
     let body = blocking(inner, move |s| s.event_body(&event_id))
         .await
@@ -361,7 +396,37 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Option<String
                 .map_err(|e| (e, true))?;
             // A program that prints a path made a file: the next steps take it.
             let produced = output.printed.filter(|p| p.starts_with('/'));
-            return Ok((output.summary, produced));
+            return Ok((output.summary, produced.into_iter().collect()));
+        }
+        ActionConfig::Notify(c) => {
+            // Earlier steps' outputs, oldest first, as `steps` in templates.
+            let mut steps = Vec::new();
+            let mut parent = job.parent_id;
+            while let Some(id) = parent {
+                let store = inner.store.clone();
+                let Ok(p) = blocking(inner, move |_| store.job(id)).await else { break };
+                steps.insert(0, p.result.clone().unwrap_or_default());
+                parent = p.parent_id;
+            }
+            let shown = file.as_ref().map(|f| f.to_string_lossy().into_owned());
+            let ctx = crate::notify::context(
+                &event,
+                shown.as_deref().or(job.file.as_deref()),
+                job.input.as_deref(),
+                &steps,
+            );
+            crate::notify::send(&inner.client, c, &ctx, &event).await
+        }
+        ActionConfig::Rclone(c) => {
+            let Some(file) = &file else {
+                return Err((Error::Action("rclone: the event carries no file".into()), false));
+            };
+            crate::rclone::upload(c, file, inner.progress.as_ref()).await
+        }
+        ActionConfig::Merge(c) => {
+            let parts = session_parts(inner, &event, c).await?;
+            let merged = crate::merge::merge(c, &parts).await.map_err(|e| (e, true))?;
+            return Ok((merged.summary, merged.files));
         }
         ActionConfig::Forward(c) => {
             let shown = file.as_ref().map(|f| f.to_string_lossy().into_owned());
@@ -376,5 +441,62 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Option<String
             .await
         }
     };
-    result.map(|r| (r, None)).map_err(|e| (e, true))
+    result.map(|r| (r, Vec::new())).map_err(|e| (e, true))
+}
+
+/// The files of `event`'s live session in part order, confined. An attempt
+/// fails (to be retried) while a recorded part has no transmuxed file yet.
+async fn session_parts(
+    inner: &Arc<Inner>,
+    event: &Event,
+    config: &crate::config::MergeConfig,
+) -> Result<Vec<PathBuf>, (Error, bool)> {
+    let Some(session) = event.data.session_id() else {
+        let e = Error::Action(
+            "merge: the live_end carries no session_id, so its parts are unknown".into(),
+        );
+        return Err((e, false));
+    };
+    let session = session.to_string();
+    let rows = blocking(inner, move |s| s.session_files(&session)).await.map_err(|e| (e, true))?;
+    let mut recorded = Vec::new();
+    let mut transmuxed = Vec::new();
+    for (_, body) in &rows {
+        let Ok(e) = Event::from_json(body.as_bytes()) else { continue };
+        match e.data {
+            EventData::VideoFileFinish(d) => recorded.push(d.path),
+            EventData::VideoTransmuxFinish(d) => transmuxed.push((d.input, d.output)),
+            _ => {}
+        }
+    }
+    let chosen: Vec<String> = if !config.transmuxed {
+        recorded
+    } else if recorded.is_empty() {
+        transmuxed.into_iter().map(|(_, o)| o).collect()
+    } else {
+        let mut out = Vec::new();
+        let mut missing = Vec::new();
+        for path in &recorded {
+            match transmuxed.iter().find(|(i, _)| i == path) {
+                Some((_, o)) => out.push(o.clone()),
+                None => missing.push(path.as_str()),
+            }
+        }
+        if !missing.is_empty() {
+            let e = Error::Action(format!(
+                "merge: waiting for the transmux of {} part(s): {}",
+                missing.len(),
+                missing.join(", ")
+            ));
+            return Err((e, true));
+        }
+        out
+    };
+    if chosen.is_empty() {
+        return Err((
+            Error::Action("merge: no file events were received for this session".into()),
+            true,
+        ));
+    }
+    chosen.iter().map(|p| inner.policy.resolve(p).map_err(|e| (e, true))).collect()
 }

@@ -474,6 +474,21 @@ impl JobStore {
         self.job(id)
     }
 
+    /// The stored file events (`video_file_finish`, `video_transmux_finish`)
+    /// of a live session, as `(type, body)`, in the order of their `ts`.
+    pub fn session_files(&self, session_id: &str) -> Result<Vec<(String, String)>> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare(
+                "SELECT type, body FROM events \
+                 WHERE type IN ('video_file_finish', 'video_transmux_finish') \
+                 AND json_extract(body, '$.data.session_id') = ?1 \
+                 ORDER BY json_extract(body, '$.ts'), received_at",
+            )?;
+            let rows = stmt.query_map(params![session_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
     /// Number of stored events.
     pub fn event_count(&self) -> Result<u64> {
         self.with_conn(|c| c.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)))

@@ -32,10 +32,19 @@ impl TestSink {
     }
 
     pub async fn start_in(dir: TempDir, toml: &str) -> TestSink {
+        Self::start_with(dir, toml, None).await
+    }
+
+    /// Like `start_in`, with upload progress going to `progress`.
+    pub async fn start_with(
+        dir: TempDir,
+        toml: &str,
+        progress: Option<std::sync::Arc<dyn onelive_sink::progress::ProgressReporter>>,
+    ) -> TestSink {
         let config = SinkConfig::from_toml_str(toml).unwrap();
         let sink = Sink::new(
             config,
-            SinkOptions { base_dir: Some(dir.path().to_owned()), ..Default::default() },
+            SinkOptions { base_dir: Some(dir.path().to_owned()), progress, ..Default::default() },
         )
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -175,45 +184,34 @@ pub fn write_file(path: &Path, len: usize) -> Vec<u8> {
     bytes
 }
 
-/// A loopback HTTP receiver that records every POST body (any path) and
-/// answers 200, or 500 while told to fail.
+/// A loopback HTTP receiver that records every request (path with query,
+/// body, headers) and answers 200 `{"ok":true}`, or 500 while told to fail.
 pub struct Receiver {
     pub addr: SocketAddr,
     pub bodies: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
     pub failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    headers: std::sync::Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Receiver {
     pub async fn start() -> Receiver {
-        use axum::extract::State;
-        type Shared = (
-            std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
-            std::sync::Arc<std::sync::atomic::AtomicBool>,
-        );
         let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let state: Shared = (bodies.clone(), failing.clone());
-        let app =
-            axum::Router::new()
-                .fallback(
-                    |State((bodies, failing)): State<Shared>,
-                     uri: axum::http::Uri,
-                     body: String| async move {
-                        if failing.load(std::sync::atomic::Ordering::SeqCst) {
-                            return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down");
-                        }
-                        bodies.lock().unwrap().push((uri.path().to_owned(), body));
-                        (axum::http::StatusCode::OK, "ok")
-                    },
-                )
-                .with_state(state);
+        let headers = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let state: Shared = (bodies.clone(), failing.clone(), headers.clone());
+        let app = axum::Router::new().fallback(record).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Receiver { addr, bodies, failing, task }
+        Receiver { addr, bodies, failing, headers, task }
+    }
+
+    /// The headers of each recorded request, in order.
+    pub fn headers(&self) -> Vec<axum::http::HeaderMap> {
+        self.headers.lock().unwrap().clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -225,8 +223,77 @@ impl Receiver {
     }
 }
 
+type Shared = (
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::sync::Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>>,
+);
+
+async fn record(
+    axum::extract::State((bodies, failing, headers)): axum::extract::State<Shared>,
+    uri: axum::http::Uri,
+    map: axum::http::HeaderMap,
+    body: String,
+) -> (axum::http::StatusCode, &'static str) {
+    if failing.load(std::sync::atomic::Ordering::SeqCst) {
+        return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down");
+    }
+    let target = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    bodies.lock().unwrap().push((target, body));
+    headers.lock().unwrap().push(map);
+    (axum::http::StatusCode::OK, "{\"ok\":true}")
+}
+
 impl Drop for Receiver {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+pub struct WebDav {
+    child: std::process::Child,
+    pub url: String,
+    pub root: tempfile::TempDir,
+}
+
+impl Drop for WebDav {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `rclone serve webdav` on an ephemeral loopback port.
+pub fn serve_webdav() -> WebDav {
+    let root = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("rclone")
+        .args(["serve", "webdav", "--addr", "127.0.0.1:0"])
+        .arg(root.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rclone is installed (scripts/install-deps.sh)");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let url = loop {
+        let line = lines.next().expect("rclone serve ended").unwrap();
+        if let Some(rest) = line.split("started on ").nth(1) {
+            break rest.trim().trim_end_matches('/').to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    WebDav { child, url, root }
+}
+
+/// A real 1-second H.264 + AAC part made by ffmpeg.
+pub fn make_part(path: &Path, size: &str) {
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=size={size}:rate=25"))
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "1"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
 }

@@ -44,6 +44,25 @@ pub fn check(
     path: &Path,
     registry: &PlatformRegistry,
 ) -> Result<(), EngineError> {
+    // A misspelled `[platforms.bilbili]` would silently drop its cookies.
+    if let Some(name) = registry.unknown_sites(&config.platforms).first() {
+        let known: Vec<String> = registry.adapters().iter().map(|a| a.name().to_owned()).collect();
+        let closest = known
+            .iter()
+            .map(|k| (strsim::damerau_levenshtein(name, k), k))
+            .filter(|(d, _)| *d <= 2)
+            .min()
+            .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+            .unwrap_or_default();
+        return Err(EngineError::Config {
+            path: path.to_path_buf(),
+            key: format!("platforms.{name}"),
+            reason: format!(
+                "no platform is named `{name}`{closest}; the platforms are: {}",
+                known.join(", ")
+            ),
+        });
+    }
     for (i, c) in config.channels.iter().enumerate() {
         registry.resolve(&c.url).map_err(|e| EngineError::Config {
             path: path.to_path_buf(),

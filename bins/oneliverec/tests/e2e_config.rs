@@ -93,3 +93,12 @@ fn a_good_config_passes_check_config_without_leaking_secrets() {
     assert!(stdout.contains("OK (1 channels, 1 webhooks"), "{stdout}");
     assert!(!stdout.contains("topsecret") && !stderr.contains("topsecret"));
 }
+
+#[test]
+fn the_example_config_in_docs_passes_check_config() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/examples/oneliverec.toml");
+    let text = std::fs::read_to_string(example).unwrap();
+    let (code, stdout, stderr) = run(&["check-config"], &text);
+    assert_eq!(code, 0, "docs/examples/oneliverec.toml is refused: {stderr}");
+    assert!(stdout.contains("OK (1 channels, 0 webhooks, recordings in rec"), "{stdout}");
+}

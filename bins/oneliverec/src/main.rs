@@ -33,6 +33,8 @@ enum Command {
     Transmux(commands::transmux::TransmuxArgs),
     /// Webhook tools (`webhook test <URL>`).
     Webhook(commands::webhook::WebhookArgs),
+    /// Repair a broken FLV (timestamp jumps, replayed tags) from any recorder.
+    Repair(commands::repair::RepairArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,6 +48,7 @@ fn main() -> std::process::ExitCode {
         Command::CheckConfig(args) => commands::check_config::check_config(args),
         Command::Transmux(args) => commands::transmux::transmux(args),
         Command::Webhook(args) => commands::webhook::webhook(args),
+        Command::Repair(args) => commands::repair::repair(args),
     };
     match result {
         Ok(code) => code,

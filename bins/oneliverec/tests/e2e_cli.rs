@@ -95,3 +95,40 @@ async fn webhook_test_reports_the_receivers_answer() {
     );
     assert_eq!(*receiver.rejected.lock().unwrap(), 1);
 }
+
+#[tokio::test]
+async fn repair_fixes_a_raw_dump_of_a_broken_flv_stream() {
+    use onelive_synthetic::{BrokenFlvOptions, BrokenFlvOrigin};
+    let origin =
+        BrokenFlvOrigin::start(BrokenFlvOptions { speed: 50.0, ..BrokenFlvOptions::default() })
+            .await
+            .unwrap();
+    // What a recorder writing the bytes as received leaves: both connections back to back.
+    let mut raw = Vec::new();
+    for _ in 0..2 {
+        let mut resp = reqwest::get(origin.url()).await.unwrap();
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            raw.extend_from_slice(&chunk);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("raw.flv");
+    std::fs::write(&input, &raw).unwrap();
+    let output = dir.path().join("fixed.flv");
+    let out = Command::new(BIN).arg("repair").arg(&input).arg(&output).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("duplicated tags dropped") && stdout.contains("1 reconnects"),
+        "{stdout}"
+    );
+    assert!(ffprobe_duration(output.to_str().unwrap()) > 0.5, "{stdout}");
+    // The resolution change continues in a second file.
+    assert!(dir.path().join("fixed-2.flv").exists(), "{stdout}");
+
+    std::fs::write(dir.path().join("x.txt"), b"#EXTM3U\n").unwrap();
+    let out = Command::new(BIN).arg("repair").arg(dir.path().join("x.txt")).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a readable FLV"), "{stderr}");
+}

@@ -3,6 +3,7 @@
 pub mod check_config;
 pub mod demo;
 pub mod platform;
+pub mod repair;
 pub mod run;
 pub mod transmux;
 pub mod webhook;

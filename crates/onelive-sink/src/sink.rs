@@ -70,12 +70,7 @@ impl std::fmt::Debug for Sink {
 
 /// The path of the file an event is about, as received.
 pub(crate) fn event_file(event: &Event) -> Option<&str> {
-    match &event.data {
-        EventData::VideoTransmuxFinish(d) => Some(&d.output),
-        EventData::VideoFileFinish(d) => Some(&d.path),
-        EventData::VideoFileCreate(d) => Some(&d.path),
-        _ => None,
-    }
+    event.data.file_path()
 }
 
 impl Inner {

@@ -183,14 +183,9 @@ pub trait Recorder: Send + Sync + 'static {
 /// Transmuxes one file.
 #[async_trait]
 pub trait Transmuxer: Send + Sync + 'static {
-    /// Remuxes `job.input` into `format` (`mp4`/`mkv`), verifies the output
-    /// and returns its path; deletes the input when `delete_source`.
-    async fn transmux(
-        &self,
-        job: &crate::TransmuxJob,
-        format: &str,
-        delete_source: bool,
-    ) -> Result<PathBuf, EngineError>;
+    /// Runs `job` (onelive-transmux's own job: input, format, tags,
+    /// `delete_source`), verifies the output and returns its path.
+    async fn transmux(&self, job: &onelive_transmux::TransmuxJob) -> Result<PathBuf, EngineError>;
 }
 
 /// One delivery attempt record, for the API.

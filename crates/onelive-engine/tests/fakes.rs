@@ -10,8 +10,9 @@ use onelive_engine::seams::{
     ChannelRef, DeliveryRecord, DeliveryStats, EventDelivery, LiveSource, PollResult, Recorder,
     RecordingControl, RecordingEvent, RecordingHandle, RecordingRequest, StreamChoice, Transmuxer,
 };
-use onelive_engine::{EngineError, EngineParts, TransmuxJob, WebhookConfig};
+use onelive_engine::{EngineError, EngineParts, WebhookConfig};
 use onelive_events::{Event, LiveInfo, LiveStatus};
+use onelive_transmux::TransmuxJob;
 use tokio::sync::mpsc;
 
 /// What the fake platform answers, per channel id.
@@ -136,13 +137,8 @@ pub struct FakeTransmuxer;
 
 #[async_trait]
 impl Transmuxer for FakeTransmuxer {
-    async fn transmux(
-        &self,
-        job: &TransmuxJob,
-        format: &str,
-        _delete_source: bool,
-    ) -> Result<PathBuf, EngineError> {
-        let out = job.input.with_extension(format);
+    async fn transmux(&self, job: &TransmuxJob) -> Result<PathBuf, EngineError> {
+        let out = job.input.with_extension(job.format.extension());
         std::fs::copy(&job.input, &out).map_err(|source| onelive_transmux::TransmuxError::Io {
             context: format!("cannot copy {}", job.input.display()),
             source,
@@ -275,24 +271,22 @@ pub struct FlakyTransmuxer {
 
 #[async_trait]
 impl Transmuxer for FlakyTransmuxer {
-    async fn transmux(
-        &self,
-        job: &TransmuxJob,
-        format: &str,
-        delete_source: bool,
-    ) -> Result<PathBuf, EngineError> {
+    async fn transmux(&self, job: &TransmuxJob) -> Result<PathBuf, EngineError> {
         *self.calls.lock().unwrap() += 1;
         {
             let mut left = self.failures.lock().unwrap();
             if *left > 0 {
                 *left -= 1;
                 return Err(EngineError::Transmux(onelive_transmux::TransmuxError::Io {
-                    context: format!("cannot write {}", job.input.with_extension(format).display()),
+                    context: format!(
+                        "cannot write {}",
+                        job.input.with_extension(job.format.extension()).display()
+                    ),
                     source: std::io::Error::other("No space left on device"),
                 }));
             }
         }
-        FakeTransmuxer.transmux(job, format, delete_source).await
+        FakeTransmuxer.transmux(job).await
     }
 }
 

@@ -175,8 +175,8 @@ impl Engine {
             };
             tokio::spawn(recovery.run(leftovers));
         }
-        for channel in config.channels {
-            if let Err(e) = engine.insert_channel(channel) {
+        for (channel, resolved) in engine.resolve_all(config.channels).await {
+            if let Err(e) = resolved.and_then(|cref| engine.insert_channel(channel, cref)) {
                 tracing::error!(error = %e, "channel not watched");
                 engine.publish_error("", "", None, e.to_string()).await;
             }
@@ -250,12 +250,61 @@ impl Engine {
         .await;
     }
 
-    fn insert_channel(&self, config: ChannelConfig) -> Result<ChannelSnapshot, EngineError> {
-        let cref = self.inner.handles.source.resolve(&config.url)?;
+    /// Resolves a channel URL and asks its platform for the canonical id
+    /// (see [`LiveSource::canonical`]).
+    async fn resolve(&self, url: &str) -> Result<ChannelRef, EngineError> {
+        let source = &self.inner.handles.source;
+        let cref = source.resolve(url)?;
+        let _permit = self.inner.handles.poll_permits.acquire().await;
+        Ok(source.canonical(cref).await)
+    }
+
+    /// [`Self::resolve`] for the channels of the config, at most
+    /// `watch.max_concurrent_polls` at a time, in their order.
+    async fn resolve_all(
+        &self,
+        channels: Vec<ChannelConfig>,
+    ) -> Vec<(ChannelConfig, Result<ChannelRef, EngineError>)> {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, channel) in channels.into_iter().enumerate() {
+            let engine = self.clone();
+            set.spawn(async move {
+                let resolved = engine.resolve(&channel.url).await;
+                (i, channel, resolved)
+            });
+        }
+        let mut done = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            if let Ok(one) = joined {
+                done.push(one);
+            }
+        }
+        done.sort_by_key(|(i, _, _)| *i);
+        done.into_iter().map(|(_, c, r)| (c, r)).collect()
+    }
+
+    fn insert_channel(
+        &self,
+        config: ChannelConfig,
+        cref: ChannelRef,
+    ) -> Result<ChannelSnapshot, EngineError> {
         let id = channel_id(&config.url);
         let mut channels = lock(&self.inner.channels);
         if channels.contains_key(&id) {
             return Err(EngineError::Invalid(format!("channel {} is already watched", config.url)));
+        }
+        // Two URLs of one channel (a short id and its long id) are one channel.
+        if let Some(other) = channels
+            .values()
+            .find(|e| e.cref.platform == cref.platform && e.cref.channel == cref.channel)
+        {
+            return Err(EngineError::Invalid(format!(
+                "channel {} is already watched as {} ({} channel {})",
+                crate::redact::redact_urls(&config.url),
+                crate::redact::redact_urls(&other.config.url),
+                cref.platform,
+                cref.channel
+            )));
         }
         let view = Arc::new(Mutex::new(ChannelView::default()));
         let mut entry = ChannelEntry { config, cref, view, commands: None, task: None };
@@ -292,14 +341,16 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(format!("channel {id}")))
     }
 
-    /// Adds a channel, starts watching it and saves the config.
-    pub fn add_channel(&self, config: ChannelConfig) -> Result<ChannelSnapshot, EngineError> {
+    /// Adds a channel (under its canonical id: see
+    /// [`LiveSource::canonical`]), starts watching it and saves the config.
+    pub async fn add_channel(&self, config: ChannelConfig) -> Result<ChannelSnapshot, EngineError> {
         {
             let mut probe = self.config();
             probe.channels.push(config.clone());
             probe.validate(Path::new("<api>"))?;
         }
-        let snap = self.insert_channel(config.clone())?;
+        let cref = self.resolve(&config.url).await?;
+        let snap = self.insert_channel(config.clone(), cref)?;
         lock(&self.inner.config).channels.push(config);
         self.save()?;
         Ok(snap)

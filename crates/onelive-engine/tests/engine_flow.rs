@@ -440,3 +440,57 @@ async fn a_session_saved_by_an_older_version_continues_after_the_upgrade() {
     assert!(!state.join("open-sessions.json").exists());
     engine.shutdown(Duration::from_secs(5)).await;
 }
+
+/// Issue 11: a short-id URL and the long id are one channel, whichever is
+/// pasted: events, files and sessions carry the canonical (long) id, and
+/// adding the other URL is refused, at start and through the API.
+#[tokio::test]
+async fn a_short_id_url_is_watched_under_its_canonical_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    for short in ["196", "0196"] {
+        f.source.aliases.lock().unwrap().insert(short.into(), "21452505".into());
+    }
+    // Both forms in the config: the second is refused (and reported), not watched twice.
+    let c = config(dir.path(), &["196", "21452505"]);
+    let engine = Engine::start(c, None, f.parts()).await.unwrap();
+    let channels = engine.channels();
+    assert_eq!(channels.len(), 1, "{channels:?}");
+    assert_eq!(channels[0].channel, "21452505");
+    assert_eq!(channels[0].url, "https://fake.test/196");
+    let refused = f
+        .delivery
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|e| match &e.data {
+            EventData::Error(d) => Some(d.error.clone()),
+            _ => None,
+        })
+        .expect("an error for the second form");
+    assert!(
+        refused.contains("https://fake.test/21452505 is already watched as https://fake.test/196"),
+        "{refused}"
+    );
+    // Through the API (the web UI adds the same way): another form of the room.
+    let again = engine.add_channel(ChannelConfig::new("https://fake.test/0196")).await;
+    let e = again.unwrap_err().to_string();
+    assert!(e.contains("already watched as https://fake.test/196 (fake channel 21452505)"), "{e}");
+
+    f.source.live("21452505", "hello", "Games");
+    wait_for("video_file_create", Duration::from_secs(60), || {
+        count(&f.delivery.types(), "video_file_create") == 1
+    })
+    .await;
+    let events = f.delivery.events.lock().unwrap().clone();
+    // The start's refusal (engine-wide: no channel), live_start, video_file_create.
+    let of_the_room: Vec<_> = events.iter().filter_map(|e| e.data.channel()).collect();
+    assert_eq!(of_the_room, [("", ""), ("fake", "21452505"), ("fake", "21452505")]);
+    let started = f.recorder.started.lock().unwrap().clone();
+    assert!(started[0].starts_with(dir.path().join("rec/21452505")), "{started:?}");
+    engine.shutdown(Duration::from_secs(5)).await;
+    let sessions = engine.store().sessions().unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].channel, "21452505");
+}

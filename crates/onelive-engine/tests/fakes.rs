@@ -20,6 +20,9 @@ use tokio::sync::mpsc;
 pub struct FakeSource {
     pub answers: Arc<Mutex<BTreeMap<String, PollResult>>>,
     pub polls: Arc<Mutex<u64>>,
+    /// Channel ids and the canonical id each stands for (a short id and
+    /// the long id, as on Bilibili).
+    pub aliases: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl FakeSource {
@@ -49,6 +52,12 @@ impl LiveSource for FakeSource {
             onelive_platform::PlatformError::UnsupportedUrl(format!("no adapter claims {url}"))
         })?;
         Ok(ChannelRef { platform: "fake".into(), channel: channel.into(), url: url.into() })
+    }
+    async fn canonical(&self, channel: ChannelRef) -> ChannelRef {
+        match self.aliases.lock().unwrap().get(&channel.channel) {
+            Some(id) => ChannelRef { channel: id.clone(), ..channel },
+            None => channel,
+        }
     }
     fn min_poll_interval(&self, _platform: &str) -> Duration {
         Duration::ZERO

@@ -17,6 +17,9 @@ use crate::{Error, Result};
 /// Default Pixeldrain API base.
 pub const DEFAULT_PIXELDRAIN_API: &str = "https://pixeldrain.com/api";
 
+/// The health route, `GET /healthz` (unauthenticated).
+pub const HEALTH_PATH: &str = "/healthz";
+
 /// A string that never shows in `Debug` output or logs (API keys, webhook
 /// keys, tokens, URLs that carry tokens).
 ///
@@ -308,6 +311,8 @@ pub enum ActionConfig {
     /// Send a notification (Telegram, Discord, ntfy, Bark, ServerChan,
     /// PushPlus, WeCom, DingTalk, Gotify).
     Notify(NotifyConfig),
+    /// Upload the file to S3-compatible object storage.
+    S3(S3Config),
 }
 
 impl ActionConfig {
@@ -320,6 +325,7 @@ impl ActionConfig {
             ActionConfig::Merge(_) => "merge",
             ActionConfig::Rclone(_) => "rclone",
             ActionConfig::Notify(_) => "notify",
+            ActionConfig::S3(_) => "s3",
         }
     }
 
@@ -332,6 +338,7 @@ impl ActionConfig {
             ActionConfig::Merge(c) => (c.attempts, c.retry_delay_secs),
             ActionConfig::Rclone(c) => (c.attempts, c.retry_delay_secs),
             ActionConfig::Notify(c) => (c.attempts, c.retry_delay_secs),
+            ActionConfig::S3(c) => (c.attempts, c.retry_delay_secs),
         };
         RetryPolicy { attempts: attempts.max(1), delay: secs(delay) }
     }
@@ -345,6 +352,7 @@ impl ActionConfig {
             ActionConfig::Merge(c) => &c.then,
             ActionConfig::Rclone(c) => &c.then,
             ActionConfig::Notify(c) => &c.then,
+            ActionConfig::S3(c) => &c.then,
         }
     }
 
@@ -352,7 +360,10 @@ impl ActionConfig {
     pub fn uses_file(&self) -> bool {
         matches!(
             self,
-            ActionConfig::Pixeldrain(_) | ActionConfig::Exec(_) | ActionConfig::Rclone(_)
+            ActionConfig::Pixeldrain(_)
+                | ActionConfig::Exec(_)
+                | ActionConfig::Rclone(_)
+                | ActionConfig::S3(_)
         )
     }
 }
@@ -514,6 +525,64 @@ pub struct RcloneConfig {
     pub retry_delay_secs: f64,
 }
 
+/// `kind = "s3"`: upload to S3-compatible object storage (AWS S3,
+/// Cloudflare R2, MinIO, Aliyun OSS and Tencent COS S3 endpoints, ...).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// Named actions to run on this upload's result (the object URL).
+    #[serde(default)]
+    pub then: Vec<String>,
+    /// The service endpoint, e.g. `https://s3.us-east-1.amazonaws.com`,
+    /// `https://ACCOUNT.r2.cloudflarestorage.com` or `http://127.0.0.1:9000`.
+    pub endpoint: String,
+    /// The region the request is signed for, default `us-east-1` (R2: `auto`).
+    #[serde(default = "us_east_1")]
+    pub region: String,
+    /// The bucket.
+    pub bucket: String,
+    /// Object key template (MiniJinja, the variables of `notify` messages),
+    /// default `{{ platform }}/{{ channel }}/{{ file_name }}`.
+    #[serde(default = "default_key")]
+    pub key: String,
+    /// Path-style URLs (`endpoint/bucket/key`, needed by MinIO and most
+    /// self-hosted servers) instead of virtual-hosted ones
+    /// (`bucket.endpoint/key`); default false.
+    #[serde(default)]
+    pub path_style: bool,
+    /// Access key id.
+    pub access_key_id: SecretString,
+    /// Secret access key.
+    pub secret_access_key: SecretString,
+    /// Session token of temporary credentials, if any.
+    #[serde(default)]
+    pub session_token: Option<SecretString>,
+    /// Files larger than this are sent as a multipart upload in parts of
+    /// this size, in MiB; default 64, at least 5 (the S3 minimum).
+    #[serde(default = "sixty_four")]
+    pub part_size_mib: u64,
+    /// Base URL of the result instead of the object's S3 URL (a CDN or a
+    /// public bucket domain): the result is `{public_url}/{key}`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Attempts, default 3.
+    #[serde(default = "three")]
+    pub attempts: u32,
+    /// Seconds before the second attempt (doubling after), default 10.
+    #[serde(default = "ten")]
+    pub retry_delay_secs: f64,
+}
+
+fn us_east_1() -> String {
+    "us-east-1".into()
+}
+fn default_key() -> String {
+    "{{ platform }}/{{ channel }}/{{ file_name }}".into()
+}
+fn sixty_four() -> u64 {
+    64
+}
+
 /// Language of the default notification messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -637,6 +706,9 @@ impl SinkConfig {
         if !self.server.path.starts_with('/') {
             return bad(format!("server.path must start with '/', got {:?}", self.server.path));
         }
+        if self.server.path == HEALTH_PATH {
+            return bad(format!("server.path must not be {HEALTH_PATH} (the health route)"));
+        }
         if self.server.body_limit == 0 {
             return bad("server.body_limit must be > 0".into());
         }
@@ -714,7 +786,8 @@ impl SinkConfig {
             }
             for (j, action) in rule.actions.iter().enumerate() {
                 let at = format!("{at}.actions[{j}] ({})", action.kind());
-                if let ActionConfig::Pixeldrain(_) | ActionConfig::Rclone(_) = action
+                if let ActionConfig::Pixeldrain(_) | ActionConfig::Rclone(_) | ActionConfig::S3(_) =
+                    action
                     && let Some(t) = types.iter().find(|t| !carries_file(**t))
                 {
                     return bad(format!("{at}: event type {t} carries no file to upload"));
@@ -836,6 +909,10 @@ fn check_action(at: &str, action: &ActionConfig) -> Result<()> {
             if c.rclone.is_empty() {
                 return bad(format!("{at}: rclone must not be empty"));
             }
+            check_delay(at, c.retry_delay_secs)
+        }
+        ActionConfig::S3(c) => {
+            crate::s3::check(c).map_err(|e| Error::Config(format!("{at}: {e}")))?;
             check_delay(at, c.retry_delay_secs)
         }
         ActionConfig::Merge(c) => {

@@ -51,6 +51,7 @@ pub mod notify;
 pub mod paths;
 pub mod progress;
 mod rclone;
+mod s3;
 mod server;
 mod sink;
 pub mod stand_in;

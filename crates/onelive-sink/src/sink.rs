@@ -400,14 +400,7 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Vec<String>),
         }
         ActionConfig::Notify(c) => {
             // Earlier steps' outputs, oldest first, as `steps` in templates.
-            let mut steps = Vec::new();
-            let mut parent = job.parent_id;
-            while let Some(id) = parent {
-                let store = inner.store.clone();
-                let Ok(p) = blocking(inner, move |_| store.job(id)).await else { break };
-                steps.insert(0, p.result.clone().unwrap_or_default());
-                parent = p.parent_id;
-            }
+            let steps = earlier_outputs(inner, job).await;
             let shown = file.as_ref().map(|f| f.to_string_lossy().into_owned());
             let ctx = crate::notify::context(
                 &event,
@@ -422,6 +415,18 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Vec<String>),
                 return Err((Error::Action("rclone: the event carries no file".into()), false));
             };
             crate::rclone::upload(c, file, inner.progress.as_ref()).await
+        }
+        ActionConfig::S3(c) => {
+            let Some(file) = &file else {
+                return Err((Error::Action("s3: the event carries no file".into()), false));
+            };
+            let steps = earlier_outputs(inner, job).await;
+            let shown = file.to_string_lossy();
+            let ctx = crate::notify::context(&event, Some(&shown), job.input.as_deref(), &steps);
+            let key = crate::s3::object_key(&c.key, &ctx).map_err(|e| (e, false))?;
+            return crate::s3::upload(&inner.client, c, file, &key, inner.progress.as_ref())
+                .await
+                .map(|url| (url, Vec::new()));
         }
         ActionConfig::Merge(c) => {
             let parts = session_parts(inner, &event, c).await?;
@@ -442,6 +447,18 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Vec<String>),
         }
     };
     result.map(|r| (r, Vec::new())).map_err(|e| (e, true))
+}
+
+/// The outputs of the steps before `job` in its chain, oldest first.
+async fn earlier_outputs(inner: &Arc<Inner>, job: &Job) -> Vec<String> {
+    let mut steps = Vec::new();
+    let mut parent = job.parent_id;
+    while let Some(id) = parent {
+        let Ok(p) = blocking(inner, move |s| s.job(id)).await else { break };
+        steps.insert(0, p.result.clone().unwrap_or_default());
+        parent = p.parent_id;
+    }
+    steps
 }
 
 /// The files of `event`'s live session in part order, confined. An attempt

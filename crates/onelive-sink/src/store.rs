@@ -489,6 +489,23 @@ impl JobStore {
         })
     }
 
+    /// Whether the store is usable: the database answers a read of both
+    /// tables and the writer thread that stores incoming events runs.
+    pub fn check_health(&self) -> Result<()> {
+        if self.writer.is_closed() {
+            return Err(self.err("writer thread stopped"));
+        }
+        self.with_conn(|c| {
+            c.query_row(
+                "SELECT (SELECT COUNT(*) FROM jobs WHERE id < 0) + \
+                 (SELECT COUNT(*) FROM events WHERE rowid < 0)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .map(|_| ())
+    }
+
     /// Number of stored events.
     pub fn event_count(&self) -> Result<u64> {
         self.with_conn(|c| c.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)))

@@ -356,6 +356,19 @@ impl ActionConfig {
         }
     }
 
+    /// The steps of the same `then` this step waits for (fan-in).
+    pub fn after(&self) -> &[String] {
+        match self {
+            ActionConfig::Pixeldrain(c) => &c.after,
+            ActionConfig::Exec(c) => &c.after,
+            ActionConfig::Forward(c) => &c.after,
+            ActionConfig::Merge(c) => &c.after,
+            ActionConfig::Rclone(c) => &c.after,
+            ActionConfig::Notify(c) => &c.after,
+            ActionConfig::S3(c) => &c.after,
+        }
+    }
+
     /// Whether this action works on the event's file.
     pub fn uses_file(&self) -> bool {
         matches!(
@@ -397,6 +410,11 @@ pub struct PixeldrainConfig {
     /// it succeeds.
     #[serde(default)]
     pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Pixeldrain API key (sent as the Basic auth password).
     pub api_key: SecretString,
     /// API base, default `https://pixeldrain.com/api`.
@@ -421,6 +439,11 @@ pub struct ExecConfig {
     /// it succeeds.
     #[serde(default)]
     pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Program and arguments (no shell).
     pub command: Vec<String>,
     /// Seconds before the program is killed, default 3600.
@@ -442,6 +465,11 @@ pub struct ForwardConfig {
     /// it succeeds.
     #[serde(default)]
     pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Target URL (may carry a token, so it is never logged whole).
     pub url: SecretString,
     /// Body template with `{placeholders}`; default: the event JSON.
@@ -471,6 +499,11 @@ pub struct MergeConfig {
     /// Named actions to run on each merged file.
     #[serde(default)]
     pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Merge the transmuxed files (`video_transmux_finish` outputs) and wait
     /// until every part has one (default true); false merges the recorded
     /// files (`video_file_finish` paths) as they are.
@@ -500,6 +533,11 @@ pub struct RcloneConfig {
     /// Named actions to run on this upload's result.
     #[serde(default)]
     pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Destination folder, `remote:path` (the file keeps its name). A
     /// secret: connection strings may carry passwords; results and logs
     /// show it without parameters.
@@ -533,6 +571,11 @@ pub struct S3Config {
     /// Named actions to run on this upload's result (the object URL).
     #[serde(default)]
     pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
     /// The service endpoint, e.g. `https://s3.us-east-1.amazonaws.com`,
     /// `https://ACCOUNT.r2.cloudflarestorage.com` or `http://127.0.0.1:9000`.
     pub endpoint: String,
@@ -601,6 +644,11 @@ pub struct NotifyConfig {
     /// Named actions to run after the notification.
     #[serde(default)]
     pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Which service.
     pub service: crate::notify::Service,
     /// The service's credential: bot token, SendKey, webhook key, access
@@ -800,6 +848,12 @@ impl SinkConfig {
                     }
                     needs_roots = true;
                 }
+                if !action.after().is_empty() {
+                    return bad(format!(
+                        "{at}: after is for [actions] steps that a `then` starts with the \
+                         steps they wait for; a rule's actions all start at once"
+                    ));
+                }
                 check_action(&at, action)?;
                 if action.uses_file() && types.iter().any(|t| carries_file(*t)) {
                     needs_roots = true;
@@ -819,6 +873,7 @@ impl SinkConfig {
             if action.uses_file() {
                 needs_roots = true;
             }
+            self.check_after(name, &at, action)?;
         }
         if needs_roots && self.paths.allowed_roots.is_empty() {
             return bad("rules act on files but paths.allowed_roots is empty; list the folders \
@@ -859,6 +914,48 @@ impl SinkConfig {
         }
         let mut path = vec!["(this action)"];
         walk(self, at, action.then(), &mut path)
+    }
+}
+
+impl SinkConfig {
+    /// A step's `after` names known steps other than itself, and every
+    /// `then` that starts it starts them too (else it would wait forever).
+    fn check_after(&self, name: &str, at: &str, action: &ActionConfig) -> Result<()> {
+        let after = action.after();
+        for (i, wait) in after.iter().enumerate() {
+            if wait == name {
+                return Err(Error::Config(format!("{at}: after names the step itself")));
+            }
+            if !self.actions.contains_key(wait) {
+                return Err(Error::Config(format!("{at}: after names unknown action {wait:?}")));
+            }
+            if after[..i].contains(wait) {
+                return Err(Error::Config(format!("{at}: after names {wait:?} twice")));
+            }
+        }
+        let rule_thens = self.rules.iter().flat_map(|r| {
+            r.actions
+                .iter()
+                .enumerate()
+                .map(move |(j, a)| (format!("rules[{:?}].actions[{j}]", r.name), a.then()))
+        });
+        let step_thens = self.actions.iter().map(|(n, a)| (format!("actions.{n}"), a.then()));
+        for (who, then) in rule_thens.chain(step_thens) {
+            let mut seen = std::collections::HashSet::new();
+            if let Some(twice) = then.iter().find(|t| !seen.insert(t.as_str())) {
+                return Err(Error::Config(format!("{who}: then names {twice:?} twice")));
+            }
+            if !then.iter().any(|t| t == name) {
+                continue;
+            }
+            if let Some(missing) = after.iter().find(|w| !then.contains(w)) {
+                return Err(Error::Config(format!(
+                    "{at}: {who} starts it without {missing:?}, which it waits for \
+                     (after must name steps of the same then)"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -6,6 +6,7 @@ mod common;
 mod confinement;
 mod durability;
 mod example;
+mod fanin;
 mod hardening;
 mod health;
 mod merge;

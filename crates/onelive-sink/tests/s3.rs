@@ -313,3 +313,52 @@ secret_access_key = "b"
     let e = with("endpoint = \"https://user:pw@s3.example\"").unwrap_err();
     assert!(e.contains("must not carry a user or password") && !e.contains("pw@"), "{e}");
 }
+
+/// The TOML block after `<!-- s3-example -->` in docs/sink.md.
+fn documented_example() -> String {
+    let doc = include_str!("../../../docs/sink.md");
+    let after = doc.split("<!-- s3-example -->").nth(1).expect("marker in docs/sink.md");
+    let block = after.split("```toml\n").nth(1).unwrap();
+    block.split("```").next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_documented_s3_example_runs_end_to_end() {
+    if !have_s3rver() {
+        return;
+    }
+    let server = s3rver(free_port()).await;
+    let dav = serve_webdav();
+    let ntfy = Receiver::start().await;
+    // Only the endpoints and the credentials change.
+    let toml = documented_example()
+        .replace(
+            "endpoint = \"https://ACCOUNT.r2.cloudflarestorage.com\"",
+            &format!("endpoint = \"http://127.0.0.1:{}\"\npath_style = true", server.port),
+        )
+        .replace("bucket = \"recordings\"", &format!("bucket = \"{BUCKET}\""))
+        .replace("{ env = \"S3_ACCESS_KEY_ID\" }", &format!("\"{ACCESS}\""))
+        .replace("{ env = \"S3_SECRET_ACCESS_KEY\" }", &format!("\"{SECRET}\""))
+        .replace("\"drive:recordings\"", &format!("\":webdav,url='{}':recordings\"", dav.url))
+        .replace("service = \"ntfy\"", &format!("service = \"ntfy\"\nurl = \"{}\"", ntfy.url("")));
+    let sink = TestSink::start(&toml).await;
+    let bytes = write_file(&sink.rec("a.mp4"), 200_000);
+    let (status, _) = post(&sink.url(&format!("?key={KEY}")), &event_for("a.mp4")).await;
+    assert_eq!(status, 200);
+    wait_for("the notification", &sink, |_| !ntfy.bodies().is_empty()).await;
+    let jobs = sink.settled(Duration::from_secs(60)).await;
+    assert_eq!(jobs.len(), 3);
+    assert!(jobs.iter().all(|j| j.state == JobState::Done), "{jobs:#?}");
+    // The event's ts is 2026-03-11: the key has the date.
+    let key = "bilibili/Room42/2026-03-11/a.mp4";
+    assert!(download(server.port, key).await.0 == bytes);
+    assert_eq!(std::fs::read(dav.root.path().join("recordings/a.mp4")).unwrap(), bytes);
+    let sent: serde_json::Value = serde_json::from_str(&ntfy.bodies()[0].1).unwrap();
+    assert_eq!(
+        sent["message"],
+        format!(
+            "a.mp4: http://127.0.0.1:{}/{BUCKET}/{key} and :webdav:recordings/a.mp4",
+            server.port
+        )
+    );
+}

@@ -353,7 +353,7 @@ impl<P: ChatProtocol> Runner<P> {
                     self.shared.heartbeats.fetch_add(1, Ordering::Relaxed);
                 }
                 _ = tokio::time::sleep_until(deadline) => {
-                    return Err(DanmakuError::Silent { platform, seconds: silence.as_secs() });
+                    return Err(DanmakuError::Silent { platform, millis: silence.as_millis() });
                 }
                 message = stream.next() => {
                     let message = match message {

@@ -58,12 +58,12 @@ pub enum DanmakuError {
         detail: String,
     },
     /// The server went silent (no frame, not even a heartbeat reply) too long.
-    #[error("{platform}: no frame for {seconds} s")]
+    #[error("{platform}: no frame for {millis} ms")]
     Silent {
         /// Platform name.
         platform: &'static str,
-        /// How long it was silent.
-        seconds: u64,
+        /// How long it was silent, milliseconds.
+        millis: u128,
     },
     /// The server closed the connection or asked to reconnect.
     #[error("{platform}: server closed the connection: {detail}")]

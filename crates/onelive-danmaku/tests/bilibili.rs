@@ -295,6 +295,24 @@ async fn a_slow_consumer_loses_the_oldest_events_and_they_are_counted() {
     client.stop().await;
 }
 
+#[tokio::test]
+async fn a_silent_server_is_left_and_the_client_reconnects() {
+    let mut ws = WsServer::start().await;
+    let (base, _) = api(ws.port, vec![]).await;
+    let opts = ClientOptions { silence_timeout: Some(Duration::from_millis(300)), ..fast() };
+    let (client, _events, _signals) =
+        ChatClient::spawn(BilibiliChat::new(ROOM, options(&base)).unwrap(), opts).unwrap();
+    // Accept the auth but never answer anything (not even heartbeats).
+    let mut silent = ws.accept().await;
+    let _auth = silent.recv_binary().await;
+    let mut conn = ws.accept().await;
+    let err = client.stats().last_error.unwrap();
+    assert!(err.contains("no frame for 300 ms"), "{err}");
+    accept_auth(&mut conn, "tok-2").await;
+    drop(silent);
+    client.stop().await;
+}
+
 #[test]
 fn a_zlib_bomb_stops_at_the_limit() {
     let zeros = vec![0u8; (packet::MAX_INFLATED + 1024) as usize];

@@ -212,7 +212,7 @@ impl Sink {
             );
         }
         let server = &self.inner.config.server;
-        let limits = crate::listen::Limits {
+        let limits = onelive_listen::Limits {
             max_connections: server.max_connections,
             max_connections_per_ip: server.max_connections_per_ip,
             header_timeout: Duration::try_from_secs_f64(server.header_timeout_secs)
@@ -220,7 +220,7 @@ impl Sink {
             max_header_bytes: server.max_header_bytes,
             exempt: self.inner.config.auth.trusted_proxies.clone(),
         };
-        let result = crate::listen::serve(listener, self.router(), limits, shutdown)
+        let result = onelive_listen::serve(listener, self.router(), limits, shutdown)
             .await
             .map_err(|e| Error::Server(e.to_string()));
         workers.abort();

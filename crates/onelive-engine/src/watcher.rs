@@ -19,7 +19,9 @@ use crate::backoff::{Backoff, Episode};
 use crate::config::ChannelConfig;
 use crate::engine::{Shared, TransmuxJob, lock, publish, publish_event, submit_transmux};
 use crate::machine::{Action, ChannelMachine, Observation, Phase};
-use crate::seams::{ChannelRef, PollResult, RecordingEvent, RecordingHandle, RecordingRequest};
+use crate::seams::{
+    ChannelRef, PollResult, RecordingEvent, RecordingHandle, RecordingRequest, StreamRefetch,
+};
 use crate::template::{EngineValues, prepare};
 
 /// Commands from the engine to a watcher.
@@ -633,6 +635,15 @@ impl Watcher {
                 min_free_bytes: min_free.saturating_mul(1024 * 1024),
                 split,
                 stall_timeout: stall,
+                refetch: shared.parts.source.single_use_stream_urls(&self.ctx.cref.platform).then(
+                    || {
+                        StreamRefetch::new(
+                            shared.parts.source.clone(),
+                            self.ctx.cref.clone(),
+                            quality,
+                        )
+                    },
+                ),
             })
             .await
             .map_err(|e| format!("recorder did not start: {e}"))?;

@@ -88,6 +88,47 @@ pub trait LiveSource: Send + Sync + 'static {
         channel: &ChannelRef,
         quality: &[String],
     ) -> Result<StreamChoice, EngineError>;
+    /// True when the platform's stream URLs may be usable once: the
+    /// recorder then gets a [`StreamRefetch`] to call on reconnect.
+    fn single_use_stream_urls(&self, platform: &str) -> bool {
+        let _ = platform;
+        false
+    }
+}
+
+type RefetchFn = dyn Fn() -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<StreamChoice, EngineError>> + Send>,
+    > + Send
+    + Sync;
+
+/// Fetches the stream again (fresh variants, same quality preference), for
+/// a recorder reconnecting to a platform with single-use stream URLs.
+#[derive(Clone)]
+pub struct StreamRefetch(std::sync::Arc<RefetchFn>);
+
+impl StreamRefetch {
+    /// Asks [`LiveSource::stream`] of `source` again for `channel`.
+    pub fn new(
+        source: std::sync::Arc<dyn LiveSource>,
+        channel: ChannelRef,
+        quality: Vec<String>,
+    ) -> Self {
+        StreamRefetch(std::sync::Arc::new(move || {
+            let (source, channel, quality) = (source.clone(), channel.clone(), quality.clone());
+            Box::pin(async move { source.stream(&channel, &quality).await })
+        }))
+    }
+
+    /// A fresh stream choice.
+    pub async fn fetch(&self) -> Result<StreamChoice, EngineError> {
+        (self.0)().await
+    }
+}
+
+impl std::fmt::Debug for StreamRefetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamRefetch")
+    }
 }
 
 /// What the engine asks the recorder to do.
@@ -112,6 +153,9 @@ pub struct RecordingRequest {
     pub split: SplitConfig,
     /// Stop when nothing was written for this long.
     pub stall_timeout: Duration,
+    /// Set for platforms with single-use stream URLs: the recorder calls it
+    /// on reconnect instead of reusing [`stream`](Self::stream)'s URL.
+    pub refetch: Option<StreamRefetch>,
 }
 
 /// What a running recording reports.

@@ -20,7 +20,9 @@ use crate::config::ChannelConfig;
 use crate::config::EngineConfig;
 use crate::machine::{Action, ChannelMachine, Observation, Phase};
 use crate::publisher::Publisher;
-use crate::seams::{ChannelRef, PollResult, RecordingEvent, RecordingHandle, RecordingRequest};
+use crate::seams::{
+    ChannelRef, PollResult, RecordingEvent, RecordingHandle, RecordingRequest, StreamRefetch,
+};
 use crate::seams::{LiveSource, Recorder};
 use crate::store::{LedgerFile, OpenSession, Store, logged};
 use crate::sync::lock;
@@ -653,6 +655,15 @@ impl Watcher {
                 min_free_bytes: min_free.saturating_mul(1024 * 1024),
                 split,
                 stall_timeout: stall,
+                refetch: h.source.single_use_stream_urls(&self.ctx.cref.platform).then(
+                    || {
+                        StreamRefetch::new(
+                            h.source.clone(),
+                            self.ctx.cref.clone(),
+                            quality,
+                        )
+                    },
+                ),
             })
             .await
             .map_err(|e| format!("recorder did not start: {e}"))?;

@@ -643,30 +643,24 @@ impl Watcher {
             quality = %stream.quality, folder = %output_dir.display(), template = %template,
             "starting recording"
         );
-        let handle = h
-            .recorder
-            .start(RecordingRequest {
-                stream,
-                output_dir,
-                template,
-                context,
-                first_part: part,
-                container,
-                min_free_bytes: min_free.saturating_mul(1024 * 1024),
-                split,
-                stall_timeout: stall,
-                refetch: h.source.single_use_stream_urls(&self.ctx.cref.platform).then(
-                    || {
-                        StreamRefetch::new(
-                            h.source.clone(),
-                            self.ctx.cref.clone(),
-                            quality,
-                        )
-                    },
-                ),
-            })
-            .await
-            .map_err(|e| format!("recorder did not start: {e}"))?;
+        let handle =
+            h.recorder
+                .start(RecordingRequest {
+                    stream,
+                    output_dir,
+                    template,
+                    context,
+                    first_part: part,
+                    container,
+                    min_free_bytes: min_free.saturating_mul(1024 * 1024),
+                    split,
+                    stall_timeout: stall,
+                    refetch: h.source.single_use_stream_urls(&self.ctx.cref.platform).then(|| {
+                        StreamRefetch::new(h.source.clone(), self.ctx.cref.clone(), quality)
+                    }),
+                })
+                .await
+                .map_err(|e| format!("recorder did not start: {e}"))?;
         self.rec = Some(ActiveRecording {
             handle,
             _permit: permit,

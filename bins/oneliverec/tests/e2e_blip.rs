@@ -5,18 +5,13 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use onelive_events::EventData;
-use onelive_synthetic::{SyntheticOptions, SyntheticOrigin};
 
 use crate::e2e_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_drop_continues_the_session_with_the_next_part() {
-    let dir = tempfile::tempdir().unwrap();
+    let Scenario { dir, mut origin, mock, receiver, config } = Scenario::live("12s").await;
     let d = dir.path();
-    let mut origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
-    let mock = BiliMock::start(room(origin_host(&origin))).await;
-    let receiver = Receiver::start().await;
-    let config = write_config(d, &mock, &receiver, "12s");
     let mut child = spawn_run(&config, d, 1);
 
     wait_for("first file", Duration::from_secs(30), d, || receiver.count("video_file_create") == 1)

@@ -5,18 +5,13 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use onelive_events::EventData;
-use onelive_synthetic::{SyntheticOptions, SyntheticOrigin};
 
 use crate::e2e_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn title_and_category_changes_are_announced_with_old_and_new_info() {
-    let dir = tempfile::tempdir().unwrap();
+    let Scenario { dir, origin: _origin, mock, receiver, config } = Scenario::live("3s").await;
     let d = dir.path();
-    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
-    let mock = BiliMock::start(room(origin_host(&origin))).await;
-    let receiver = Receiver::start().await;
-    let config = write_config(d, &mock, &receiver, "3s");
     let mut child = spawn_run(&config, d, 1);
 
     wait_for("live_start", Duration::from_secs(30), d, || receiver.count("live_start") == 1).await;

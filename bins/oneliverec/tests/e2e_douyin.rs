@@ -15,6 +15,7 @@ use onelive_synthetic::{SyntheticOptions, SyntheticOrigin};
 use serde_json::{Value, json};
 
 use crate::e2e_support::*;
+use crate::sequences::*;
 
 const WEB_RID: &str = "335354047186";
 
@@ -135,20 +136,7 @@ secret = "{secret}"
 
     let events = receiver.snapshot();
     let types: Vec<&str> = events.iter().map(|e| e.type_name()).collect();
-    assert_eq!(
-        types,
-        [
-            "app_launch",
-            "live_start",
-            "video_file_create",
-            "video_file_finish",
-            "video_transmux_finish",
-            "live_end",
-            "app_exit"
-        ],
-        "log:\n{}",
-        log(d, 1)
-    );
+    assert_eq!(types, SESSION, "log:\n{}", log(d, 1));
     let EventData::LiveStart(start) = &events[1].data else { panic!() };
     assert_eq!((start.platform.as_str(), start.channel.as_str()), ("douyin", WEB_RID));
     assert_eq!(start.live_info.title, "男的 别问了");

@@ -7,18 +7,14 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use onelive_events::EventData;
-use onelive_synthetic::{SyntheticOptions, SyntheticOrigin};
 
 use crate::e2e_support::*;
+use crate::sequences::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_session_is_recorded_transmuxed_and_announced_in_order() {
-    let dir = tempfile::tempdir().unwrap();
+    let Scenario { dir, mut origin, mock, receiver, config } = Scenario::live("3s").await;
     let d = dir.path();
-    let mut origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
-    let mock = BiliMock::start(room(origin_host(&origin))).await;
-    let receiver = Receiver::start().await;
-    let config = write_config(d, &mock, &receiver, "3s");
     let utc_day = || {
         let t = time::OffsetDateTime::now_utc();
         format!("{:04}{:02}{:02}", t.year(), u8::from(t.month()), t.day())
@@ -50,20 +46,7 @@ async fn live_session_is_recorded_transmuxed_and_announced_in_order() {
     {
         types.swap(t, e);
     }
-    assert_eq!(
-        types,
-        [
-            "app_launch",
-            "live_start",
-            "video_file_create",
-            "video_file_finish",
-            "video_transmux_finish",
-            "live_end",
-            "app_exit"
-        ],
-        "log:\n{}",
-        log(d, 1)
-    );
+    assert_eq!(types, SESSION, "log:\n{}", log(d, 1));
     assert_eq!(*receiver.rejected.lock().unwrap(), 0);
     let find = |name: &str| events.iter().find(|e| e.type_name() == name).unwrap();
     let session = find("live_start").data.session_id().expect("live_start has a session_id");

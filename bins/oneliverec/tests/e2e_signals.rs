@@ -7,18 +7,15 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use onelive_events::EventData;
-use onelive_synthetic::{SyntheticOptions, SyntheticOrigin};
 
 use crate::e2e_support::*;
+use crate::sequences::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finalizes_files_and_delivers_app_exit() {
-    let dir = tempfile::tempdir().unwrap();
+    let Scenario { dir, origin: _origin, mock: _mock, receiver, config } =
+        Scenario::live("3s").await;
     let d = dir.path();
-    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
-    let mock = BiliMock::start(room(origin_host(&origin))).await;
-    let receiver = Receiver::start().await;
-    let config = write_config(d, &mock, &receiver, "3s");
     let mut child = spawn_run(&config, d, 1);
     wait_for("video_file_create", Duration::from_secs(30), d, || {
         receiver.count("video_file_create") == 1
@@ -29,19 +26,7 @@ async fn sigterm_finalizes_files_and_delivers_app_exit() {
     let status = wait_exit(&mut child, Duration::from_secs(30)).await;
     assert!(status.success(), "{status:?}");
     let types = receiver.types();
-    assert_eq!(
-        types,
-        [
-            "app_launch",
-            "live_start",
-            "video_file_create",
-            "video_file_finish",
-            "video_transmux_finish",
-            "app_exit"
-        ],
-        "log:\n{}",
-        log(d, 1)
-    );
+    assert_eq!(types, SESSION_CUT_BY_SHUTDOWN, "log:\n{}", log(d, 1));
     assert_eq!(assert_announced_files_valid(&receiver.snapshot()), 2);
     // Nothing is left to resume.
     assert_eq!(stored(d).transmux_pending().unwrap(), []);
@@ -87,12 +72,9 @@ async fn killed_mid_recording(d: &std::path::Path, config: &std::path::Path, rec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_then_restart_while_live_continues_the_session_and_delivers_the_backlog() {
-    let dir = tempfile::tempdir().unwrap();
+    let Scenario { dir, origin: _origin, mock: _mock, receiver, config } =
+        Scenario::live("3s").await;
     let d = dir.path();
-    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
-    let mock = BiliMock::start(room(origin_host(&origin))).await;
-    let receiver = Receiver::start().await;
-    let config = write_config(d, &mock, &receiver, "3s");
     killed_mid_recording(d, &config, &receiver).await;
 
     let mut child = spawn_run(&config, d, 2);
@@ -147,12 +129,8 @@ async fn sigkill_then_restart_while_live_continues_the_session_and_delivers_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_then_restart_while_offline_ends_the_old_session() {
-    let dir = tempfile::tempdir().unwrap();
+    let Scenario { dir, origin: _origin, mock, receiver, config } = Scenario::live("3s").await;
     let d = dir.path();
-    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
-    let mock = BiliMock::start(room(origin_host(&origin))).await;
-    let receiver = Receiver::start().await;
-    let config = write_config(d, &mock, &receiver, "3s");
     killed_mid_recording(d, &config, &receiver).await;
     mock.set(|r| r.live = false);
 
@@ -184,14 +162,10 @@ async fn sigkill_then_restart_while_offline_ends_the_old_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_exits_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
-    let mock = BiliMock::start(room(origin_host(&origin))).await;
-    let receiver = Receiver::start().await;
     // A receiver that is down makes the graceful shutdown wait for its deadline.
-    *receiver.down.lock().unwrap() = true;
-    let config = write_config(d, &mock, &receiver, "3s");
+    let Scenario { dir, origin: _origin, mock: _mock, receiver: _receiver, config } =
+        Scenario::with("3s", |_, receiver| *receiver.down.lock().unwrap() = true).await;
+    let d = dir.path();
     let mut child = spawn_run(&config, d, 1);
     wait_for("a recording file", Duration::from_secs(30), d, || {
         walk(&d.join("rec")).iter().any(|p| p.metadata().is_ok_and(|m| m.len() > 0))
@@ -213,15 +187,13 @@ async fn a_second_signal_exits_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_exit_that_cannot_be_delivered_in_time_is_delivered_by_the_next_start() {
-    let dir = tempfile::tempdir().unwrap();
+    let Scenario { dir, origin: _origin, mock: _mock, receiver, config } =
+        Scenario::with("3s", |room, receiver| {
+            room.live = false;
+            *receiver.down.lock().unwrap() = true;
+        })
+        .await;
     let d = dir.path();
-    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
-    let mut r = room(origin_host(&origin));
-    r.live = false;
-    let mock = BiliMock::start(r).await;
-    let receiver = Receiver::start().await;
-    *receiver.down.lock().unwrap() = true;
-    let config = write_config(d, &mock, &receiver, "3s");
     let mut child = spawn_run_with(&config, d, 1, "2s");
     wait_for("the first run to start", Duration::from_secs(20), d, || {
         log(d, 1).contains("event=app_launch")
@@ -261,12 +233,9 @@ fn running(pid: u32) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_takes_the_recording_ffmpeg_down_with_it() {
-    let dir = tempfile::tempdir().unwrap();
+    let Scenario { dir, origin: _origin, mock: _mock, receiver: _receiver, config } =
+        Scenario::live("3s").await;
     let d = dir.path();
-    let origin = SyntheticOrigin::start(SyntheticOptions::default()).await.unwrap();
-    let mock = BiliMock::start(room(origin_host(&origin))).await;
-    let receiver = Receiver::start().await;
-    let config = write_config(d, &mock, &receiver, "3s");
     // The ffmpeg engine: the native one records in-process.
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, format!("{text}\n[recording]\nengine = \"ffmpeg\"\n")).unwrap();

@@ -388,3 +388,34 @@ pub fn children_of(parent: u32) -> Vec<(u32, String)> {
         })
         .collect()
 }
+
+/// The set-up every `oneliverec run` scenario shares: a temporary folder,
+/// a synthetic live HLS origin, the Bilibili mock of a room streaming it, a
+/// signature-checking receiver, and the config in the folder naming them.
+/// (Keep `origin` bound, e.g. as `_origin`: dropping it stops the stream.)
+pub struct Scenario {
+    pub dir: tempfile::TempDir,
+    pub origin: onelive_synthetic::SyntheticOrigin,
+    pub mock: BiliMock,
+    pub receiver: Receiver,
+    pub config: PathBuf,
+}
+
+impl Scenario {
+    /// A live room and a receiver that is up, with this `debounce`.
+    pub async fn live(debounce: &str) -> Scenario {
+        Scenario::with(debounce, |_, _| {}).await
+    }
+
+    /// [`Scenario::live`], the room and the receiver set by `f` first.
+    pub async fn with(debounce: &str, f: impl FnOnce(&mut Room, &Receiver)) -> Scenario {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = onelive_synthetic::SyntheticOrigin::start(Default::default()).await.unwrap();
+        let mut r = room(origin_host(&origin));
+        let receiver = Receiver::start().await;
+        f(&mut r, &receiver);
+        let mock = BiliMock::start(r).await;
+        let config = write_config(dir.path(), &mock, &receiver, debounce);
+        Scenario { dir, origin, mock, receiver, config }
+    }
+}

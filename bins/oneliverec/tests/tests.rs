@@ -14,3 +14,5 @@ mod e2e_signals;
 mod e2e_support;
 mod e2e_webui;
 mod platform_commands;
+#[path = "../../../crates/onelive-engine/tests/sequences.rs"]
+mod sequences;

@@ -7,6 +7,7 @@ use onelive_engine::{ChannelConfig, Engine, EngineConfig, HumanDuration};
 use onelive_events::EventData;
 
 use crate::fakes::{Fakes, wait_for};
+use crate::sequences::{SESSION, SESSION_CUT_BY_SHUTDOWN};
 
 pub(crate) fn config(dir: &std::path::Path, channels: &[&str]) -> EngineConfig {
     let mut c = EngineConfig::default();
@@ -22,15 +23,22 @@ pub(crate) fn config(dir: &std::path::Path, channels: &[&str]) -> EngineConfig {
     c
 }
 
+/// The scenario most tests start from: a temporary folder, the fakes, and
+/// an engine watching `channels` (`https://fake.test/<name>`).
+async fn started(channels: &[&str]) -> (tempfile::TempDir, Fakes, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let engine = Engine::start(config(dir.path(), channels), None, f.parts()).await.unwrap();
+    (dir, f, engine)
+}
+
 pub(crate) fn count(types: &[String], t: &str) -> usize {
     types.iter().filter(|x| *x == t).count()
 }
 
 #[tokio::test]
 async fn a_session_records_transmuxes_and_ends_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = Fakes::new();
-    let engine = Engine::start(config(dir.path(), &["alice"]), None, f.parts()).await.unwrap();
+    let (_dir, f, engine) = started(&["alice"]).await;
     f.source.live("alice", "hello", "Games");
     wait_for("video_file_create", Duration::from_secs(5), || {
         count(&f.delivery.types(), "video_file_create") == 1
@@ -46,18 +54,7 @@ async fn a_session_records_transmuxes_and_ends_in_order() {
     assert!(engine.shutdown(Duration::from_secs(5)).await);
     let events = f.delivery.events.lock().unwrap().clone();
     let types: Vec<_> = events.iter().map(|e| e.type_name().to_owned()).collect();
-    assert_eq!(
-        types,
-        [
-            "app_launch",
-            "live_start",
-            "video_file_create",
-            "video_file_finish",
-            "video_transmux_finish",
-            "live_end",
-            "app_exit"
-        ]
-    );
+    assert_eq!(types, SESSION);
     let session = events[1].data.session_id().unwrap();
     for e in &events[1..6] {
         assert_eq!(e.data.session_id(), Some(session), "{}", e.type_name());
@@ -111,9 +108,7 @@ async fn a_blip_shorter_than_the_debounce_continues_the_session() {
 
 #[tokio::test]
 async fn title_and_category_changes_are_published_with_old_and_new() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = Fakes::new();
-    let engine = Engine::start(config(dir.path(), &["carol"]), None, f.parts()).await.unwrap();
+    let (_dir, f, engine) = started(&["carol"]).await;
     f.source.live("carol", "morning", "Chatting");
     wait_for("live_start", Duration::from_secs(5), || {
         count(&f.delivery.types(), "live_start") == 1
@@ -195,9 +190,7 @@ async fn failing_polls_raise_one_error_and_keep_the_session() {
 
 #[tokio::test]
 async fn shutdown_finalizes_the_recording_without_live_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = Fakes::new();
-    let engine = Engine::start(config(dir.path(), &["frank"]), None, f.parts()).await.unwrap();
+    let (_dir, f, engine) = started(&["frank"]).await;
     f.source.live("frank", "t", "c");
     wait_for("recording", Duration::from_secs(5), || {
         count(&f.delivery.types(), "video_file_create") == 1
@@ -205,17 +198,7 @@ async fn shutdown_finalizes_the_recording_without_live_end() {
     .await;
     engine.shutdown(Duration::from_secs(5)).await;
     let types = f.delivery.types();
-    assert_eq!(
-        types,
-        [
-            "app_launch",
-            "live_start",
-            "video_file_create",
-            "video_file_finish",
-            "video_transmux_finish",
-            "app_exit"
-        ]
-    );
+    assert_eq!(types, SESSION_CUT_BY_SHUTDOWN);
 }
 
 #[tokio::test]
@@ -340,9 +323,7 @@ async fn files_left_open_by_a_crash_are_announced_or_reported_at_the_next_start(
 
 #[tokio::test]
 async fn a_session_open_at_shutdown_continues_after_a_restart_or_ends_when_its_channel_is_gone() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = Fakes::new();
-    let engine = Engine::start(config(dir.path(), &["alice"]), None, f.parts()).await.unwrap();
+    let (dir, f, engine) = started(&["alice"]).await;
     f.source.live("alice", "hello", "Games");
     wait_for("recording", Duration::from_secs(5), || {
         count(&f.delivery.types(), "video_file_create") == 1

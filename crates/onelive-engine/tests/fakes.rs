@@ -227,7 +227,9 @@ impl Fakes {
 
 /// Waits until `f` is true (polling every 20 ms) or panics after `timeout`.
 pub async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + timeout;
+    // A condition, never a time: the deadline is generous (at least 60 s)
+    // because the machine may be loaded by several builds at once.
+    let deadline = tokio::time::Instant::now() + timeout.max(Duration::from_secs(60));
     while !f() {
         if tokio::time::Instant::now() > deadline {
             panic!("timed out waiting for {what}");

@@ -7,3 +7,4 @@ mod config_errors;
 mod engine_flow;
 mod fakes;
 mod handoff;
+mod sequences;

@@ -48,7 +48,6 @@ mod actions;
 pub mod auth;
 pub mod config;
 mod error;
-mod listen;
 mod merge;
 pub mod notify;
 pub mod paths;

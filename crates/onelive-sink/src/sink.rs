@@ -70,12 +70,7 @@ impl std::fmt::Debug for Sink {
 
 /// The path of the file an event is about, as received.
 pub(crate) fn event_file(event: &Event) -> Option<&str> {
-    match &event.data {
-        EventData::VideoTransmuxFinish(d) => Some(&d.output),
-        EventData::VideoFileFinish(d) => Some(&d.path),
-        EventData::VideoFileCreate(d) => Some(&d.path),
-        _ => None,
-    }
+    event.data.file_path()
 }
 
 impl Inner {
@@ -217,7 +212,7 @@ impl Sink {
             );
         }
         let server = &self.inner.config.server;
-        let limits = crate::listen::Limits {
+        let limits = onelive_listen::Limits {
             max_connections: server.max_connections,
             max_connections_per_ip: server.max_connections_per_ip,
             header_timeout: Duration::try_from_secs_f64(server.header_timeout_secs)
@@ -225,7 +220,7 @@ impl Sink {
             max_header_bytes: server.max_header_bytes,
             exempt: self.inner.config.auth.trusted_proxies.clone(),
         };
-        let result = crate::listen::serve(listener, self.router(), limits, shutdown)
+        let result = onelive_listen::serve(listener, self.router(), limits, shutdown)
             .await
             .map_err(|e| Error::Server(e.to_string()));
         workers.abort();

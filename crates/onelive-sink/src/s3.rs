@@ -138,10 +138,29 @@ fn transient(status: reqwest::StatusCode, text: &str) -> bool {
         || ["RequestTimeout", "SlowDown", "InternalError"].iter().any(|c| text.starts_with(c))
 }
 
+/// The most of an answer's body read: S3's XML answers are a few hundred
+/// bytes, and a hostile endpoint must not fill the sink's memory.
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// An answer's body as text, at most [`MAX_ANSWER`] bytes of it.
+async fn answer_text(response: reqwest::Response) -> Result<String, reqwest::Error> {
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        let room = MAX_ANSWER - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() == MAX_ANSWER {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
 /// Turns a non-success answer into a failure naming what was asked.
 async fn refused(what: &str, response: reqwest::Response) -> Failure {
     let status = response.status();
-    let text = error_text(&response.text().await.unwrap_or_default());
+    let text = error_text(&answer_text(response).await.unwrap_or_default());
     let hint = match status.as_u16() {
         401 | 403 => " (check access_key_id, secret_access_key and the bucket's permissions)",
         404 => " (check bucket, endpoint and path_style)",
@@ -338,7 +357,7 @@ async fn put_multipart(
     if !answer.status().is_success() {
         return Err(refused(&what, answer).await);
     }
-    let text = answer.text().await.map_err(|e| unreachable(&what, &config.endpoint, &e))?;
+    let text = answer_text(answer).await.map_err(|e| unreachable(&what, &config.endpoint, &e))?;
     // Some S3-compatible servers leave out the XML namespace that
     // `rusty-s3`'s parser insists on: then the id is read by hand.
     let upload_id = match rusty_s3::actions::CreateMultipartUpload::parse_response(&text) {
@@ -432,7 +451,7 @@ async fn send_parts(
         .await
         .map_err(|e| unreachable(&what, &config.endpoint, &e))?;
     let status = answer.status();
-    let text = answer.text().await.map_err(|e| unreachable(&what, &config.endpoint, &e))?;
+    let text = answer_text(answer).await.map_err(|e| unreachable(&what, &config.endpoint, &e))?;
     // S3 may answer 200 with an error document once the body has started.
     if !status.is_success() || text.contains("<Error>") {
         let text = error_text(&text);

@@ -19,19 +19,27 @@ async fn pending_jobs_resume_after_a_restart() {
     let (status, _) =
         post(&sink.url(&format!("?key={KEY}")), &transmux_event(&new_id(), "/app/rec/a.mp4")).await;
     assert_eq!(status, 200);
+    // Stop once the failed first attempt is on record (not merely once the
+    // stand-in saw the request: the sink may still be storing its answer).
     let start = std::time::Instant::now();
-    while pd.requests() < 1 {
-        assert!(start.elapsed() < Duration::from_secs(10));
+    loop {
+        let jobs = sink.jobs();
+        if pd.requests() >= 1
+            && jobs.iter().any(|j| j.attempts >= 1 && j.state != JobState::Running)
+        {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "first attempt not recorded: {jobs:#?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let dir = sink.stop().await;
 
     // Second life on the same folder and database.
     let sink = TestSink::start_in(dir, &toml).await;
-    let jobs = sink.settled(Duration::from_secs(20)).await;
+    let jobs = sink.settled(Duration::from_secs(60)).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].state, JobState::Done, "{jobs:#?}");
-    assert_eq!(jobs[0].attempts, 2);
+    assert_eq!(jobs[0].attempts, 2, "one failed attempt, one good one: {jobs:#?}");
     let uploads = pd.uploads();
     assert_eq!(uploads.len(), 1);
     assert!(

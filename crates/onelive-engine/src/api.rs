@@ -251,7 +251,7 @@ async fn add_channel(
     c.poll_interval = b.poll_interval;
     c.debounce = b.debounce;
     c.filename_template = b.filename_template;
-    let snap = s.engine.add_channel(c)?;
+    let snap = s.engine.add_channel(c).await?;
     Ok((StatusCode::CREATED, Json(serde_json::to_value(snap).unwrap_or_default())))
 }
 

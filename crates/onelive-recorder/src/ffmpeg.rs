@@ -8,7 +8,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 
 use crate::config::{RecordingConfig, StreamKind};
-use crate::redact::{REDACTED, Redactor, is_secret_header};
+use crate::redact::Redactor;
 
 /// The ffmpeg arguments of one part. `input` is the URL ffmpeg opens (the
 /// stream URL, or a loopback handoff to it); `limit` is the `-t` of this part.
@@ -48,13 +48,13 @@ pub(crate) fn record_args(
         args.push("-analyzeduration".into());
         args.push(probe.as_micros().max(1).to_string());
     }
-    if let Some(ua) = &src.user_agent {
+    // With headers, the loopback proxy of `handoff` sends them and the
+    // User-Agent: they never appear here.
+    if !crate::handoff::proxied(cfg)
+        && let Some(ua) = &src.user_agent
+    {
         args.push("-user_agent".into());
         args.push(ua.clone());
-    }
-    if !src.headers.is_empty() {
-        args.push("-headers".into());
-        args.push(headers_arg(&src.headers));
     }
     args.push("-i".into());
     args.push(input.to_owned());
@@ -77,46 +77,11 @@ pub(crate) fn record_args(
     args
 }
 
-fn headers_arg(headers: &[(String, String)]) -> String {
-    headers
-        .iter()
-        .map(|(k, v)| {
-            // A CR/LF in a value would inject another header.
-            let v: String = v.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-            format!("{k}: {v}\r\n")
-        })
-        .collect()
-}
-
-/// The command line as it may be logged: header values of secret headers,
-/// URL query values and known secrets are redacted.
-pub(crate) fn loggable_command(
-    program: &Path,
-    args: &[String],
-    cfg: &RecordingConfig,
-    redactor: &Redactor,
-) -> String {
+/// The command line as it may be logged: URL query values and known
+/// secrets are redacted.
+pub(crate) fn loggable_command(program: &Path, args: &[String], redactor: &Redactor) -> String {
     let mut out = vec![program.display().to_string()];
-    let mut after_headers = false;
     for a in args {
-        if after_headers {
-            let shown: Vec<String> = cfg
-                .source
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    if is_secret_header(k) {
-                        format!("{k}: {REDACTED}")
-                    } else {
-                        format!("{k}: {}", redactor.redact(v))
-                    }
-                })
-                .collect();
-            out.push(format!("'{}'", shown.join("\\r\\n")));
-            after_headers = false;
-            continue;
-        }
-        after_headers = a == "-headers";
         let redacted = redactor.redact(a);
         if redacted.contains(' ') || redacted.is_empty() {
             out.push(format!("'{redacted}'"));
@@ -250,7 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn logged_command_line_hides_cookies_auth_and_url_tokens() {
+    fn headers_stay_off_the_command_line_and_the_logged_line_hides_url_tokens() {
         let source = StreamSource::new(
             "https://cdn.example/live.flv?token=s3cr3t-token&uid=1",
             StreamKind::Flv,
@@ -258,33 +223,30 @@ mod tests {
         .with_cookie("SESSDATA=cookie-value-123")
         .with_header("Authorization", "Bearer bearer-abcdef")
         .with_header("Referer", "https://live.example/1");
-        let cfg = RecordingConfig::new(source, "/tmp/x");
+        let mut cfg = RecordingConfig::new(source, "/tmp/x");
+        cfg.source.user_agent = Some("agent/1".into());
         let args = record_args(
             &cfg,
             &cfg.source.url,
             Path::new("/tmp/x/a.flv"),
             Some(Duration::from_secs(4)),
         );
-        // The real arguments keep the secrets (ffmpeg needs them)...
-        assert!(args.iter().any(|a| a.contains("cookie-value-123")));
-        assert!(args.iter().any(|a| a.contains("s3cr3t-token")));
-        // ...the logged line does not.
-        let redactor = Redactor::new(&cfg.source.url, &cfg.source.headers);
-        let line = loggable_command(Path::new("ffmpeg"), &args, &cfg, &redactor);
-        for secret in ["cookie-value-123", "bearer-abcdef", "s3cr3t-token"] {
-            assert!(!line.contains(secret), "{secret} leaked: {line}");
+        // Headers (and the User-Agent) go through the loopback proxy, never argv.
+        for secret in ["cookie-value-123", "bearer-abcdef", "live.example", "agent/1"] {
+            assert!(!args.iter().any(|a| a.contains(secret)), "{secret} in {args:?}");
         }
-        assert!(line.contains("Referer: https://live.example/1"), "{line}");
+        assert!(!args.iter().any(|a| a == "-headers" || a == "-user_agent"), "{args:?}");
+        // Without headers the User-Agent is an argument.
+        cfg.source.headers.clear();
+        let args = record_args(&cfg, &cfg.source.url, Path::new("/tmp/x/a.flv"), None);
+        assert!(args.windows(2).any(|w| w[0] == "-user_agent" && w[1] == "agent/1"), "{args:?}");
+        // The logged line redacts the URL's query.
+        let redactor = Redactor::new(&cfg.source.url, &cfg.source.headers);
+        let line = loggable_command(Path::new("ffmpeg"), &args, &redactor);
+        assert!(!line.contains("s3cr3t-token"), "{line}");
         assert!(line.contains("token=[REDACTED]"), "{line}");
-        assert!(line.contains("-t 4.000"), "{line}");
         // Debug of the source is redacted too.
         let debug = format!("{:?}", cfg.source);
-        assert!(!debug.contains("cookie-value-123") && !debug.contains("s3cr3t-token"), "{debug}");
-    }
-
-    #[test]
-    fn header_values_cannot_inject_lines() {
-        let arg = headers_arg(&[("Referer".into(), "a\r\nX-Evil: 1".into())]);
-        assert_eq!(arg, "Referer: aX-Evil: 1\r\n");
+        assert!(!debug.contains("s3cr3t-token"), "{debug}");
     }
 }

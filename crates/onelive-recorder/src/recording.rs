@@ -365,10 +365,17 @@ pub(crate) async fn run(
             emitter.error(message.clone()).await;
             break EndReason::StartFailed { message };
         }
-        // A URL with a query string (tokens, signatures) reaches ffmpeg through
-        // a one-shot loopback redirect, not its world-readable command line.
-        let handoff = if cfg.source.url.contains('?') {
-            match crate::handoff::Handoff::start(&cfg.source.url).await {
+        // Request headers (cookies, authorization) and a URL with a query
+        // string (tokens, signatures) reach ffmpeg through loopback (a proxy
+        // that adds the headers, or a one-shot redirect), not through its
+        // world-readable command line.
+        let handoff = if crate::handoff::proxied(&cfg) || cfg.source.url.contains('?') {
+            let started = if crate::handoff::proxied(&cfg) {
+                crate::handoff::Handoff::proxy(&cfg).await
+            } else {
+                crate::handoff::Handoff::start(&cfg.source.url).await
+            };
+            match started {
                 Ok(h) => Some(h),
                 Err(e) => {
                     let message = format!("cannot hand the stream URL to ffmpeg: {e}");
@@ -382,7 +389,7 @@ pub(crate) async fn run(
         let input = handoff.as_ref().map_or(cfg.source.url.as_str(), |h| h.local_url());
         let args = ffmpeg::record_args(&cfg, input, &path, limit);
         tracing::info!(
-            command = %ffmpeg::loggable_command(&cfg.ffmpeg, &args, &cfg, &redactor),
+            command = %ffmpeg::loggable_command(&cfg.ffmpeg, &args, &redactor),
             part,
             "starting ffmpeg"
         );

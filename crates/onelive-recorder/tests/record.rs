@@ -363,9 +363,11 @@ async fn headers_cookie_and_user_agent_reach_the_origin() {
     let outcome = tokio::time::timeout(Duration::from_secs(20), recording.wait()).await.unwrap();
     let request = server.await.unwrap();
     assert!(request.starts_with("GET /live.flv?token=abcdefgh "), "{request}");
-    assert!(request.contains("Cookie: SESSDATA=cookie-secret-value\r\n"), "{request}");
-    assert!(request.contains("Referer: https://live.example/1\r\n"), "{request}");
-    assert!(request.contains("User-Agent: onelive-test/1.0\r\n"), "{request}");
+    // (Header names are case-insensitive; the loopback proxy sends them lower-case.)
+    let lower = request.to_ascii_lowercase();
+    assert!(lower.contains("\r\ncookie: sessdata=cookie-secret-value\r\n"), "{request}");
+    assert!(lower.contains("\r\nreferer: https://live.example/1\r\n"), "{request}");
+    assert!(lower.contains("\r\nuser-agent: onelive-test/1.0\r\n"), "{request}");
     let EndReason::FfmpegFailed { stderr, .. } = &outcome.reason else { panic!("{outcome:?}") };
     assert!(stderr.contains("404"), "{stderr}");
 }
@@ -420,4 +422,120 @@ async fn a_stream_that_ends_is_stream_ended_not_a_failure() {
         assert!(errors(&events).is_empty(), "{:?}", errors(&events));
         check_file_events(&events).await;
     }
+}
+
+/// Requests a cookie-checking gate in front of the synthetic origin saw.
+#[derive(Debug, Default)]
+struct GateCounts {
+    served: std::sync::atomic::AtomicUsize,
+    refused: std::sync::atomic::AtomicUsize,
+    segments: std::sync::atomic::AtomicUsize,
+}
+
+/// A loopback origin that requires `Cookie: SESSDATA=<cookie>` on every
+/// request (playlists and segments), forwarding to the synthetic origin.
+async fn cookie_gate(
+    origin: std::net::SocketAddr,
+    cookie: &'static str,
+) -> (std::net::SocketAddr, std::sync::Arc<GateCounts>) {
+    use axum::response::IntoResponse;
+    use std::sync::atomic::Ordering;
+    let counts = std::sync::Arc::new(GateCounts::default());
+    let c = std::sync::Arc::clone(&counts);
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let c = std::sync::Arc::clone(&c);
+        async move {
+            let ok = request
+                .headers()
+                .get("cookie")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v == format!("SESSDATA={cookie}"));
+            if !ok {
+                c.refused.fetch_add(1, Ordering::SeqCst);
+                return (axum::http::StatusCode::FORBIDDEN, Vec::new()).into_response();
+            }
+            let path = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap();
+            if path.contains(".ts") {
+                c.segments.fetch_add(1, Ordering::SeqCst);
+            }
+            let upstream = reqwest::get(format!("http://{origin}{path}")).await.unwrap();
+            let status = upstream.status().as_u16();
+            let kind = upstream
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let body = upstream.bytes().await.unwrap().to_vec();
+            c.served.fetch_add(1, Ordering::SeqCst);
+            (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                [(axum::http::header::CONTENT_TYPE, kind)],
+                body,
+            )
+                .into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, counts)
+}
+
+/// Command lines of this process's live ffmpeg children.
+fn ffmpeg_command_lines() -> Vec<String> {
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some((name, rest)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if name.ends_with("(ffmpeg")
+            && fields.get(1) == Some(&me.as_str())
+            && let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline"))
+        {
+            out.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn cookies_reach_every_hls_request_but_not_the_ffmpeg_command_line() {
+    use std::sync::atomic::Ordering;
+    const COOKIE: &str = "cookie-only-for-the-origin-8f3a";
+    let origin = origin().await;
+    let (gate, counts) = cookie_gate(origin.addr(), COOKIE).await;
+    let hls_path = origin.hls_url().split_once(&origin.addr().to_string()).unwrap().1.to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(format!("http://{gate}{hls_path}"), StreamKind::Hls, dir.path());
+    cfg.source = cfg.source.with_cookie(format!("SESSDATA={COOKIE}"));
+    cfg.source.user_agent = Some("onelive-test/1.0".into());
+    cfg.stop_after = Some(Duration::from_secs(8));
+    let (tx, mut rx) = mpsc::channel(64);
+    let recording = record(cfg, context("gated"), tx).await.unwrap();
+    // While it records: the ffmpeg child writing into `dir` has no cookie in argv.
+    let out_dir = dir.path().to_string_lossy().into_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let ours = loop {
+        if let Some(line) = ffmpeg_command_lines().into_iter().find(|l| l.contains(&out_dir)) {
+            break line;
+        }
+        assert!(std::time::Instant::now() < deadline, "no ffmpeg child writing into {out_dir}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!ours.contains(COOKIE), "the cookie is on ffmpeg's command line: {ours}");
+    assert!(!ours.to_ascii_lowercase().contains("cookie"), "{ours}");
+    assert!(!ours.contains("onelive-test/1.0") && !ours.contains(&format!("{gate}/")), "{ours}");
+    let outcome = tokio::time::timeout(Duration::from_secs(90), recording.wait()).await.unwrap();
+    assert_eq!(outcome.reason, EndReason::LimitReached, "{outcome:?}");
+    assert_eq!(outcome.files.len(), 1, "{outcome:?}");
+    let events = drain(&mut rx);
+    assert!(errors(&events).is_empty(), "{events:?}");
+    let paths = check_file_events(&events).await;
+    let (duration, streams) = probe(Path::new(&paths[0])).await;
+    assert!((duration - 8.0).abs() <= 1.5, "duration {duration}");
+    assert_eq!(streams.len(), 2, "{streams:?}");
+    assert_eq!(counts.refused.load(Ordering::SeqCst), 0, "a request came without the cookie");
+    assert!(counts.segments.load(Ordering::SeqCst) >= 3, "{counts:?}");
 }

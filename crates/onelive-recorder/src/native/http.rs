@@ -8,7 +8,7 @@ use crate::redact::Redactor;
 
 /// The shared client: connection pools and TLS config are reused by every
 /// recording, which keeps the memory per recording small.
-fn client() -> Result<&'static reqwest::Client, String> {
+pub(crate) fn client() -> Result<&'static reqwest::Client, String> {
     static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
@@ -56,16 +56,7 @@ pub(crate) async fn get_from(
     url: &str,
     redactor: &Redactor,
 ) -> Result<reqwest::Response, Failure> {
-    let client = client().map_err(Failure::Network)?;
-    let mut req = client.get(url);
-    for (name, value) in &source.headers {
-        // A CR/LF in a value would inject another header.
-        let value: String = value.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-        req = req.header(name.as_str(), value);
-    }
-    if let Some(ua) = &source.user_agent {
-        req = req.header("User-Agent", ua.as_str());
-    }
+    let req = request(source, url).map_err(Failure::Network)?;
     let shown = redactor.redact(url);
     let resp = match tokio::time::timeout(cfg.io_timeout, req.send()).await {
         Err(_) => {
@@ -82,6 +73,20 @@ pub(crate) async fn get_from(
         return Err(Failure::Status(status.as_u16(), format!("{shown} answered HTTP {status}")));
     }
     Ok(resp)
+}
+
+/// `GET url` with the source's headers and `User-Agent`, on the shared client.
+pub(crate) fn request(source: &StreamSource, url: &str) -> Result<reqwest::RequestBuilder, String> {
+    let mut req = client()?.get(url);
+    for (name, value) in &source.headers {
+        // A CR/LF in a value would inject another header.
+        let value: String = value.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+        req = req.header(name.as_str(), value);
+    }
+    if let Some(ua) = &source.user_agent {
+        req = req.header("User-Agent", ua.as_str());
+    }
+    Ok(req)
 }
 
 /// A reqwest error without its URL, with its cause chain.

@@ -3,7 +3,7 @@
 
 mod flv;
 mod hls;
-mod http;
+pub(crate) mod http;
 mod parts;
 
 use std::time::Duration;

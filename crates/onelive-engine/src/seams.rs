@@ -69,6 +69,15 @@ impl std::fmt::Debug for StreamChoice {
 pub trait LiveSource: Send + Sync + 'static {
     /// Which platform and channel a URL is (no network).
     fn resolve(&self, url: &str) -> Result<ChannelRef, EngineError>;
+    /// The canonical form of a resolved channel: the one id its events,
+    /// files and sessions carry whatever URL form was pasted (a Bilibili
+    /// short id such as `196` becomes its long room id). Called once when a
+    /// channel is added; may ask the platform. When it cannot tell (the
+    /// platform does not answer), the channel is kept as resolved. The
+    /// default keeps it.
+    async fn canonical(&self, channel: ChannelRef) -> ChannelRef {
+        channel
+    }
     /// The platform's default minimum poll interval.
     fn min_poll_interval(&self, platform: &str) -> Duration;
     /// One status poll.
@@ -79,6 +88,47 @@ pub trait LiveSource: Send + Sync + 'static {
         channel: &ChannelRef,
         quality: &[String],
     ) -> Result<StreamChoice, EngineError>;
+    /// True when the platform's stream URLs may be usable once: the
+    /// recorder then gets a [`StreamRefetch`] to call on reconnect.
+    fn single_use_stream_urls(&self, platform: &str) -> bool {
+        let _ = platform;
+        false
+    }
+}
+
+type RefetchFn = dyn Fn() -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<StreamChoice, EngineError>> + Send>,
+    > + Send
+    + Sync;
+
+/// Fetches the stream again (fresh variants, same quality preference), for
+/// a recorder reconnecting to a platform with single-use stream URLs.
+#[derive(Clone)]
+pub struct StreamRefetch(std::sync::Arc<RefetchFn>);
+
+impl StreamRefetch {
+    /// Asks [`LiveSource::stream`] of `source` again for `channel`.
+    pub fn new(
+        source: std::sync::Arc<dyn LiveSource>,
+        channel: ChannelRef,
+        quality: Vec<String>,
+    ) -> Self {
+        StreamRefetch(std::sync::Arc::new(move || {
+            let (source, channel, quality) = (source.clone(), channel.clone(), quality.clone());
+            Box::pin(async move { source.stream(&channel, &quality).await })
+        }))
+    }
+
+    /// A fresh stream choice.
+    pub async fn fetch(&self) -> Result<StreamChoice, EngineError> {
+        (self.0)().await
+    }
+}
+
+impl std::fmt::Debug for StreamRefetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamRefetch")
+    }
 }
 
 /// What the engine asks the recorder to do.
@@ -103,6 +153,9 @@ pub struct RecordingRequest {
     pub split: SplitConfig,
     /// Stop when nothing was written for this long.
     pub stall_timeout: Duration,
+    /// Set for platforms with single-use stream URLs: the recorder calls it
+    /// on reconnect instead of reusing [`stream`](Self::stream)'s URL.
+    pub refetch: Option<StreamRefetch>,
 }
 
 /// What a running recording reports.
@@ -183,14 +236,9 @@ pub trait Recorder: Send + Sync + 'static {
 /// Transmuxes one file.
 #[async_trait]
 pub trait Transmuxer: Send + Sync + 'static {
-    /// Remuxes `job.input` into `format` (`mp4`/`mkv`), verifies the output
-    /// and returns its path; deletes the input when `delete_source`.
-    async fn transmux(
-        &self,
-        job: &crate::TransmuxJob,
-        format: &str,
-        delete_source: bool,
-    ) -> Result<PathBuf, EngineError>;
+    /// Runs `job` (onelive-transmux's own job: input, format, tags,
+    /// `delete_source`), verifies the output and returns its path.
+    async fn transmux(&self, job: &onelive_transmux::TransmuxJob) -> Result<PathBuf, EngineError>;
 }
 
 /// One delivery attempt record, for the API.

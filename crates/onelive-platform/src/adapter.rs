@@ -99,6 +99,15 @@ pub trait PlatformAdapter: Send + Sync + 'static {
         let _ = url;
         None
     }
+
+    /// True when this platform's stream URLs may be usable only once (a
+    /// second request of the same signed URL is refused), so a recorder that
+    /// reconnects must call [`stream_variants`](Self::stream_variants) again
+    /// for a fresh URL instead of reusing the one it started with. The
+    /// default is `false`.
+    fn single_use_stream_urls(&self) -> bool {
+        false
+    }
 }
 
 /// A channel on a platform, as resolved from a URL.

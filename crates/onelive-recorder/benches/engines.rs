@@ -1,10 +1,13 @@
 //! Native engine vs ffmpeg engine vs streamlink, side by side in one run.
 //!
 //! `cargo bench -p onelive-recorder --bench engines` (env `ONELIVE_BENCH_N`,
-//! default 50: concurrent recordings per engine; `ONELIVE_BENCH_SECS`,
+//! default 50: concurrent HLS recordings per engine; `ONELIVE_BENCH_FLV_N`,
+//! default 10: concurrent HTTP-FLV recordings per engine, native vs ffmpeg;
+//! `ONELIVE_BENCH_SECS`,
 //! default 10: the measuring window).
 //!
-//! One loopback HLS origin (a 1280x720 30 fps, ~3 Mbit/s live channel) runs
+//! One loopback origin (a 1280x720 30 fps, ~3 Mbit/s live channel: HLS from
+//! the synthetic origin, HTTP-FLV paced from a file encoded once) runs
 //! in a child process of this bench, so its CPU and memory are not counted.
 //! For each engine, N recordings of it run at once; after all have written
 //! bytes, the bench reads over the window:
@@ -133,7 +136,7 @@ enum Running {
     Streamlink(Vec<tokio::process::Child>),
 }
 
-async fn start(what: &str, url: &str, n: usize, root: &Path) -> Running {
+async fn start(what: &str, url: &str, kind: StreamKind, n: usize, root: &Path) -> Running {
     let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });
     match what {
@@ -160,7 +163,7 @@ async fn start(what: &str, url: &str, n: usize, root: &Path) -> Running {
             let engine = if what == "native" { Engine::Native } else { Engine::Ffmpeg };
             let mut recs = Vec::new();
             for i in 0..n {
-                let cfg = config(url, StreamKind::Hls, engine, &root.join(i.to_string()));
+                let cfg = config(url, kind, engine, &root.join(i.to_string()));
                 recs.push(
                     record(cfg, EventContext::new("bench", format!("c{i}")), tx.clone())
                         .await
@@ -208,7 +211,14 @@ async fn wait_all_writing(root: &Path, n: usize) -> usize {
     }
 }
 
-async fn scale(what: &str, url: &str, n: usize, window: Duration, origin_pid: u32) {
+async fn scale(
+    what: &str,
+    url: &str,
+    kind: StreamKind,
+    n: usize,
+    window: Duration,
+    origin_pid: u32,
+) {
     let me = std::process::id();
     let root = tempfile::tempdir().expect("tempdir");
     let others = |pids: Vec<u32>| -> Vec<u32> {
@@ -217,7 +227,7 @@ async fn scale(what: &str, url: &str, n: usize, window: Duration, origin_pid: u3
         pids.into_iter().filter(|p| !origin_tree.contains(p)).collect()
     };
     let idle = usage(me);
-    let running = start(what, url, n, root.path()).await;
+    let running = start(what, url, kind, n, root.path()).await;
     let writing = wait_all_writing(root.path(), n).await;
     // Let buffers reach their steady size.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -240,7 +250,7 @@ async fn scale(what: &str, url: &str, n: usize, window: Duration, origin_pid: u3
     let cpu = cpu_ticks as f64 / TICKS_PER_SEC / secs / nf * 100.0;
     let mbit = (bytes1 - bytes0) as f64 * 8.0 / secs / 1e6 / nf;
     println!(
-        "{what:<10} {n:>3} recordings ({writing} writing, {} processes): PSS {pss:6.2} MiB, private {private:6.2} MiB, CPU {cpu:6.3} % of a core per recording; {mbit:.2} Mbit/s each on disk",
+        "{kind:?} {what:<10} {n:>3} recordings ({writing} writing, {} processes): PSS {pss:6.2} MiB, private {private:6.2} MiB, CPU {cpu:6.3} % of a core per recording; {mbit:.2} Mbit/s each on disk",
         kids.len()
     );
 }
@@ -295,6 +305,77 @@ fn has_streamlink() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Seconds of the pre-encoded FLV stream (longer than any measuring window).
+const FLV_SECONDS: u32 = 120;
+
+/// An HTTP-FLV origin for many clients at once: the synthetic origin runs
+/// one live encoder per FLV client, which 2 cores cannot do 20 times over,
+/// so this one encodes the same 1280x720 30 fps ~3 Mbit/s picture once into
+/// a file and sends it to each client paced by the tag timestamps (as a CDN
+/// relays a live stream). Returns its URL.
+async fn paced_flv_origin(dir: &Path) -> String {
+    let file = dir.join("stream.flv");
+    let status = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=size=1280x720:rate=30:duration={FLV_SECONDS}"))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:sample_rate=44100:duration={FLV_SECONDS}"))
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"])
+        .args(["-pix_fmt", "yuv420p", "-g", "30", "-b:v", "3000k", "-maxrate", "3000k"])
+        .args(["-bufsize", "3000k", "-c:a", "aac", "-b:a", "128k", "-f", "flv"])
+        .arg(&file)
+        .status()
+        .await
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg encoded the FLV");
+    let bytes = std::sync::Arc::new(std::fs::read(&file).expect("FLV file"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let bytes = bytes.clone();
+            tokio::spawn(async move {
+                let _ = serve_paced(sock, &bytes).await;
+            });
+        }
+    });
+    format!("http://{addr}/live/stream.flv")
+}
+
+/// Reads the request head, then writes the FLV header and each tag once the
+/// wall clock reaches its timestamp.
+async fn serve_paced(mut sock: tokio::net::TcpStream, flv: &[u8]) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = sock.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nConnection: close\r\n\r\n")
+        .await?;
+    // FLV header (9) + PreviousTagSize0 (4), then tags of 11 + size + 4 bytes.
+    sock.write_all(&flv[..13]).await?;
+    let start = tokio::time::Instant::now();
+    let mut i = 13;
+    while i + 11 <= flv.len() {
+        let size =
+            usize::from(flv[i + 1]) << 16 | usize::from(flv[i + 2]) << 8 | usize::from(flv[i + 3]);
+        let ts = u32::from(flv[i + 7]) << 24
+            | u32::from(flv[i + 4]) << 16
+            | u32::from(flv[i + 5]) << 8
+            | u32::from(flv[i + 6]);
+        let end = (i + 11 + size + 4).min(flv.len());
+        tokio::time::sleep_until(start + Duration::from_millis(u64::from(ts))).await;
+        sock.write_all(&flv[i..end]).await?;
+        i = end;
+    }
+    Ok(())
+}
+
 /// The origin child: serves until its stdin closes.
 async fn origin_main() {
     let opts = SyntheticOptions {
@@ -307,7 +388,9 @@ async fn origin_main() {
         ..SyntheticOptions::default()
     };
     let origin = SyntheticOrigin::start(opts).await.expect("origin");
-    println!("{} {}", origin.hls_url(), origin.flv_url());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flv = paced_flv_origin(dir.path()).await;
+    println!("{} {flv}", origin.hls_url());
     let mut line = String::new();
     let _ = tokio::io::AsyncBufReadExt::read_line(
         &mut tokio::io::BufReader::new(tokio::io::stdin()),
@@ -322,6 +405,8 @@ async fn main() {
         return origin_main().await;
     }
     let n: usize = std::env::var("ONELIVE_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    let flv_n: usize =
+        std::env::var("ONELIVE_BENCH_FLV_N").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
     let window = Duration::from_secs(
         std::env::var("ONELIVE_BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(10),
     );
@@ -355,7 +440,14 @@ async fn main() {
         println!("(streamlink is not installed: skipped)");
     }
     for what in &engines {
-        scale(what, &hls, n, window, origin_pid).await;
+        scale(what, &hls, StreamKind::Hls, n, window, origin_pid).await;
+    }
+    println!(
+        "== {flv_n} concurrent recordings of the same origin's HTTP-FLV stream, {} s window",
+        window.as_secs()
+    );
+    for what in ["native", "ffmpeg"] {
+        scale(what, &flv, StreamKind::Flv, flv_n, window, origin_pid).await;
     }
 
     println!("== time from the start of a recording to its first byte on disk (median of 3)");

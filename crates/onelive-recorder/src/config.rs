@@ -1,6 +1,9 @@
 //! What to record, where, and how.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use onelive_events::{LiveInfo, OffsetDateTime, Uuid};
@@ -123,6 +126,41 @@ impl StreamSource {
     }
 }
 
+type ResolveFn =
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<StreamSource, String>> + Send>> + Send + Sync;
+
+/// Gives a fresh [`StreamSource`] for a reconnect: the native engine calls
+/// it before every reconnect of an HTTP-FLV recording instead of reusing
+/// the URL it started with, for platforms whose stream URLs can be used once
+/// (Huya's signed HTTPS URLs). An `Err` (its message free of secrets) counts
+/// as a failed connection attempt and is retried within the reconnect
+/// window. The ffmpeg engine does not call it (ffmpeg's own `-reconnect`
+/// reuses the URL).
+#[derive(Clone)]
+pub struct SourceResolver(Arc<ResolveFn>);
+
+impl SourceResolver {
+    /// A resolver from an async function.
+    pub fn new<F, Fut>(f: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<StreamSource, String>> + Send + 'static,
+    {
+        SourceResolver(Arc::new(move || Box::pin(f())))
+    }
+
+    /// Asks for a fresh source.
+    pub async fn resolve(&self) -> Result<StreamSource, String> {
+        (self.0)().await
+    }
+}
+
+impl std::fmt::Debug for SourceResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SourceResolver")
+    }
+}
+
 /// When a recording moves on to the next part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SplitPolicy {
@@ -166,6 +204,9 @@ impl EventContext {
 pub struct RecordingConfig {
     /// What to record.
     pub source: StreamSource,
+    /// Re-resolves the source before each reconnect (native engine, HTTP-FLV);
+    /// `None`: reconnects reuse [`source`](Self::source).
+    pub resolver: Option<SourceResolver>,
     /// Root directory of the files; the template renders below it.
     pub output_dir: PathBuf,
     /// File naming.
@@ -212,6 +253,7 @@ impl RecordingConfig {
     pub fn new(source: StreamSource, output_dir: impl Into<PathBuf>) -> Self {
         RecordingConfig {
             source,
+            resolver: None,
             output_dir: output_dir.into(),
             template: FilenameTemplate::default(),
             container: None,

@@ -43,7 +43,6 @@
 //! ```
 #![deny(missing_docs)]
 
-mod child;
 mod config;
 mod disk;
 mod error;
@@ -56,7 +55,8 @@ mod repair;
 mod template;
 
 pub use config::{
-    Container, Engine, EventContext, RecordingConfig, SplitPolicy, StreamKind, StreamSource,
+    Container, Engine, EventContext, RecordingConfig, SourceResolver, SplitPolicy, StreamKind,
+    StreamSource,
 };
 pub use disk::free_bytes;
 pub use error::RecorderError;

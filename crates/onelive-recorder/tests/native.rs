@@ -99,7 +99,7 @@ pub async fn decodes_cleanly(path: &Path) {
 /// Every finished file: valid, decodes end to end, starts at 0 with a
 /// keyframe, never goes backwards; its event has the true size and a
 /// duration within 0.1 s of the packets' timeline. Returns the files' packets.
-async fn check_finished(events: &[onelive_events::Event]) -> Vec<Packets> {
+pub async fn check_finished(events: &[onelive_events::Event]) -> Vec<Packets> {
     let mut out = Vec::new();
     for e in events {
         let EventData::VideoFileFinish(f) = &e.data else { continue };

@@ -4,3 +4,4 @@
 mod common;
 mod native;
 mod record;
+mod single_use;

@@ -60,6 +60,23 @@ impl LiveSource for PlatformSource {
             .unwrap_or(DEFAULT_MIN_POLL_INTERVAL)
     }
 
+    async fn canonical(&self, channel: ChannelRef) -> ChannelRef {
+        match self.platforms.canonical_channel(&Self::cref(&channel)).await {
+            Ok(c) => ChannelRef { channel: c.channel, ..channel },
+            Err(e) => {
+                tracing::warn!(
+                    platform = %channel.platform, channel = %channel.channel, error = %e,
+                    "cannot ask the platform for the channel's canonical id; keeping it as pasted"
+                );
+                channel
+            }
+        }
+    }
+
+    fn single_use_stream_urls(&self, platform: &str) -> bool {
+        self.platforms.registry().adapter(platform).is_some_and(|a| a.single_use_stream_urls())
+    }
+
     async fn poll(&self, channel: &ChannelRef) -> PollResult {
         match self.platforms.live_info(&Self::cref(channel)).await {
             Ok(info) if info.status == LiveStatus::Live => PollResult::Live(info),
@@ -126,5 +143,15 @@ mod tests {
         assert_eq!(source.min_poll_interval("generic"), Duration::ZERO);
         assert_eq!(source.min_poll_interval("bilibili"), DEFAULT_MIN_POLL_INTERVAL);
         assert_eq!(source.min_poll_interval("no-such-platform"), DEFAULT_MIN_POLL_INTERVAL);
+    }
+
+    #[test]
+    fn only_huya_asks_for_a_fresh_stream_url_on_reconnect() {
+        let config = PlatformsConfig { streamlink: false, ..PlatformsConfig::default() };
+        let source = PlatformSource::new(&config).unwrap();
+        assert!(source.single_use_stream_urls("huya"));
+        for other in ["bilibili", "douyu", "twitch", "generic", "no-such-platform"] {
+            assert!(!source.single_use_stream_urls(other), "{other}");
+        }
     }
 }

@@ -6,12 +6,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use onelive_events::{Event, EventData};
 use onelive_recorder::{
-    Container, EndReason, Engine, RecordingConfig, SplitPolicy, StreamKind, StreamSource, record,
+    Container, EndReason, Engine, RecordingConfig, SourceResolver, SplitPolicy, StreamKind,
+    StreamSource, record,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use crate::EngineError;
-use crate::seams::{Recorder, RecordingControl, RecordingEvent, RecordingHandle, RecordingRequest};
+use crate::seams::{
+    Recorder, RecordingControl, RecordingEvent, RecordingHandle, RecordingRequest, StreamChoice,
+};
 
 /// Records with ffmpeg through onelive-recorder.
 #[derive(Debug, Clone)]
@@ -44,6 +47,15 @@ impl FfmpegRecorder {
     }
 }
 
+fn source_of(stream: &StreamChoice) -> StreamSource {
+    let kind = if stream.kind == "flv" { StreamKind::Flv } else { StreamKind::Hls };
+    let mut source = StreamSource::new(stream.url.clone(), kind);
+    for (name, value) in &stream.headers {
+        source = source.with_header(name.clone(), value.expose().to_owned());
+    }
+    source
+}
+
 struct StopSender(Option<oneshot::Sender<()>>);
 
 impl RecordingControl for StopSender {
@@ -57,12 +69,16 @@ impl RecordingControl for StopSender {
 #[async_trait]
 impl Recorder for FfmpegRecorder {
     async fn start(&self, request: RecordingRequest) -> Result<RecordingHandle, EngineError> {
-        let kind = if request.stream.kind == "flv" { StreamKind::Flv } else { StreamKind::Hls };
-        let mut source = StreamSource::new(request.stream.url.clone(), kind);
-        for (name, value) in &request.stream.headers {
-            source = source.with_header(name.clone(), value.expose().to_owned());
-        }
-        let mut config = RecordingConfig::new(source, request.output_dir);
+        let mut config = RecordingConfig::new(source_of(&request.stream), request.output_dir);
+        config.resolver =
+            request.refetch.map(|refetch| {
+                SourceResolver::new(move || {
+                    let refetch = refetch.clone();
+                    async move {
+                        refetch.fetch().await.map(|s| source_of(&s)).map_err(|e| e.to_string())
+                    }
+                })
+            });
         config.template = request.template;
         config.container = match request.container.as_str() {
             "ts" => Some(Container::Ts),

@@ -220,6 +220,12 @@ impl PlatformAdapter for Huya {
         NAME
     }
 
+    /// Huya's signed HTTPS stream URLs may be usable once (references:
+    /// `../shared/research/platform-fidelity.md`): reconnects re-fetch.
+    fn single_use_stream_urls(&self) -> bool {
+        true
+    }
+
     fn url_forms(&self) -> Vec<String> {
         vec![
             "https://www.huya.com/<room number>".into(),

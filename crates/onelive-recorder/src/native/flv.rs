@@ -38,7 +38,8 @@ pub(super) async fn record(
     parts: &mut Parts<'_>,
     stop: &CancellationToken,
 ) -> NativeEnd {
-    let redactor = Redactor::new(&cfg.source.url, &cfg.source.headers);
+    let mut redactor = Redactor::new(&cfg.source.url, &cfg.source.headers);
+    let mut source = cfg.source.clone();
     let mut st = State {
         repair: FlvRepairer::new(RepairConfig {
             split_after_ms: cfg.split.max_duration.map(|d| d.as_millis() as u64),
@@ -67,6 +68,19 @@ pub(super) async fn record(
                 _ = stop.cancelled() => break NativeEnd::Done(EndReason::Stopped),
                 _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
             }
+            // Single-use stream URLs (Huya): ask for a fresh one.
+            if let Some(resolver) = &cfg.resolver {
+                match resolver.resolve().await {
+                    Ok(fresh) => {
+                        redactor = Redactor::new(&fresh.url, &fresh.headers);
+                        source = fresh;
+                    }
+                    Err(e) => {
+                        last_error = format!("cannot re-resolve the stream: {e}");
+                        continue;
+                    }
+                }
+            }
         }
         let resp = tokio::select! {
             _ = stop.cancelled() => break NativeEnd::Done(EndReason::Stopped),
@@ -78,7 +92,7 @@ pub(super) async fn record(
                 }
                 break stalled(cfg, parts).await;
             }
-            r = http::get(cfg, &cfg.source.url, &redactor) => r,
+            r = http::get_from(cfg, &source, &source.url, &redactor) => r,
         };
         let resp = match resp {
             Ok(r) => r,
@@ -95,7 +109,7 @@ pub(super) async fn record(
                 continue;
             }
         };
-        match connection(cfg, parts, stop, &mut st, resp, &redactor).await {
+        match connection(cfg, parts, stop, &mut st, resp, &source.url, &redactor).await {
             ConnEnd::Eof => break NativeEnd::Done(EndReason::StreamEnded),
             ConnEnd::Done(end) => break end,
             ConnEnd::Broken(why) => {
@@ -135,10 +149,11 @@ async fn connection(
     stop: &CancellationToken,
     st: &mut State,
     mut resp: reqwest::Response,
+    url: &str,
     redactor: &Redactor,
 ) -> ConnEnd {
     let mut reader = FlvReader::new();
-    let shown = redactor.redact(&cfg.source.url);
+    let shown = redactor.redact(url);
     loop {
         let wait = cfg.io_timeout.min(
             cfg.stall_timeout

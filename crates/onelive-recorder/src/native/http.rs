@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::config::RecordingConfig;
+use crate::config::{RecordingConfig, StreamSource};
 use crate::redact::Redactor;
 
 /// The shared client: connection pools and TLS config are reused by every
@@ -45,14 +45,25 @@ pub(crate) async fn get(
     url: &str,
     redactor: &Redactor,
 ) -> Result<reqwest::Response, Failure> {
+    get_from(cfg, &cfg.source, url, redactor).await
+}
+
+/// [`get`] with the headers of `source` (a re-resolved one) instead of the
+/// config's.
+pub(crate) async fn get_from(
+    cfg: &RecordingConfig,
+    source: &StreamSource,
+    url: &str,
+    redactor: &Redactor,
+) -> Result<reqwest::Response, Failure> {
     let client = client().map_err(Failure::Network)?;
     let mut req = client.get(url);
-    for (name, value) in &cfg.source.headers {
+    for (name, value) in &source.headers {
         // A CR/LF in a value would inject another header.
         let value: String = value.chars().filter(|c| *c != '\r' && *c != '\n').collect();
         req = req.header(name.as_str(), value);
     }
-    if let Some(ua) = &cfg.source.user_agent {
+    if let Some(ua) = &source.user_agent {
         req = req.header("User-Agent", ua.as_str());
     }
     let shown = redactor.redact(url);

@@ -194,6 +194,20 @@ pub struct BilibiliChat {
     packets: Vec<packet::Packet>,
 }
 
+/// One HTTP client for every room: a client per room would cost its own
+/// pool and TLS roots (hundreds of KiB each with a thousand rooms).
+fn shared_http() -> Result<reqwest::Client, DanmakuError> {
+    static HTTP: std::sync::OnceLock<Result<reqwest::Client, String>> = std::sync::OnceLock::new();
+    HTTP.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(|detail| DanmakuError::Invalid { what: "HTTP client", detail })
+}
+
 impl BilibiliChat {
     /// For room `room_id` (the real, long id; short ids are resolved by the
     /// platform adapter).
@@ -201,11 +215,7 @@ impl BilibiliChat {
         if room_id == 0 {
             return Err(DanmakuError::Invalid { what: "bilibili room id", detail: "0".into() });
         }
-        let http = reqwest::Client::builder()
-            .user_agent(options.user_agent.clone())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| DanmakuError::Invalid { what: "HTTP client", detail: e.to_string() })?;
+        let http = shared_http()?;
         Ok(Self { room_id, options, http, packets: Vec::new() })
     }
 
@@ -233,7 +243,7 @@ impl BilibiliChat {
         );
         let http_err =
             |detail: String| DanmakuError::Http { platform: PLATFORM, url: url.clone(), detail };
-        let mut request = self.http.get(&url);
+        let mut request = self.http.get(&url).header("User-Agent", &self.options.user_agent);
         if let Some(cookie) = &self.options.cookie {
             request = request.header("Cookie", cookie);
         }

@@ -22,6 +22,9 @@
 //! stream repair, and [`BrokenHlsOrigin`] a live HLS playlist with a 404
 //! segment, a media-sequence jump and a discontinuity.
 //!
+//! [`SyntheticDanmaku`] is a Bilibili-style live chat server (HTTP
+//! `getDanmuInfo` and the danmaku WebSocket) with a steady synthetic feed.
+//!
 //! Every ffmpeg child is killed when the origin is dropped. Nothing here
 //! panics; failures are [`SyntheticError`]s.
 //!
@@ -38,9 +41,11 @@
 
 mod broken;
 mod broken_hls;
+mod danmaku;
 mod origin;
 mod server;
 
 pub use broken::{BrokenFlvOptions, BrokenFlvOrigin};
 pub use broken_hls::{BrokenHlsOptions, BrokenHlsOrigin};
+pub use danmaku::{SyntheticDanmaku, SyntheticDanmakuOptions};
 pub use origin::{OriginState, SyntheticError, SyntheticOptions, SyntheticOrigin};

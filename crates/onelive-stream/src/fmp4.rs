@@ -232,11 +232,13 @@ impl Fmp4Span {
                             let fallback =
                                 default_dur.or(track.map(|t| t.default_duration)).unwrap_or(0);
                             if flags & 0x100 == 0 {
-                                total = total.saturating_add(u64::from(count) * u64::from(fallback));
+                                total =
+                                    total.saturating_add(u64::from(count) * u64::from(fallback));
                             } else {
                                 // Bounded by the box size (checked above).
                                 for _ in 0..count {
-                                    total = total.saturating_add(u64::from(u32_at(b, i).unwrap_or(0)));
+                                    total =
+                                        total.saturating_add(u64::from(u32_at(b, i).unwrap_or(0)));
                                     i += per;
                                 }
                             }

@@ -24,10 +24,10 @@ RUN cargo chef prepare --recipe-path recipe.json
 FROM chef AS build
 COPY --from=planner /src/recipe.json recipe.json
 # This layer (every dependency, compiled) is reused until the recipe changes.
-RUN cargo chef cook --release --locked -p oneliverec -p onelive-sink-bin --recipe-path recipe.json
+RUN cargo chef cook --profile dist --locked -p oneliverec -p onelive-sink-bin --recipe-path recipe.json
 COPY . .
-RUN cargo build --release --locked -p oneliverec -p onelive-sink-bin \
- && install -m 0755 target/release/oneliverec target/release/onelive-sink /usr/local/bin/
+RUN cargo build --profile dist --locked -p oneliverec -p onelive-sink-bin \
+ && install -m 0755 target/dist/oneliverec target/dist/onelive-sink /usr/local/bin/
 
 # ---- runtime ----
 FROM ${RUNTIME_IMAGE}

@@ -44,3 +44,19 @@ if ! command -v yt-dlp >/dev/null 2>&1; then
         echo "install-deps: could not install yt-dlp (pip install yt-dlp); its tests will be skipped" >&2
     fi
 fi
+
+# onelive-sink's `s3` tests upload to s3rver (npm), a real S3 server they start on loopback.
+if ! command -v s3rver >/dev/null 2>&1; then
+    if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+        SUDO=""
+        if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+        echo "install-deps: installing npm with apt-get (for s3rver)" >&2
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+    fi
+    echo "install-deps: installing s3rver with npm" >&2
+    if ! { command -v npm >/dev/null 2>&1 && npm install -g --silent s3rver@3.7.1 >/dev/null 2>&1; }; then
+        echo "install-deps: could not install s3rver (npm install -g s3rver)" >&2
+        if [ "${CI:-}" = "true" ]; then exit 1; fi
+    fi
+fi

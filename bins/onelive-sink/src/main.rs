@@ -162,6 +162,7 @@ fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
             for job in &list {
                 let detail = match job.state {
                     JobState::Done => job.result.clone(),
+                    JobState::Waiting => Some(format!("waiting for {}", job.after.join(", "))),
                     _ => job.last_error.clone().or_else(|| job.file.clone()),
                 }
                 .unwrap_or_default();
@@ -207,6 +208,7 @@ fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
                     "state": step.state,
                     "result": step.result,
                     "last_error": step.last_error,
+                    "after": step.after,
                 }));
             }
             let mut value = serde_json::to_value(&job)?;

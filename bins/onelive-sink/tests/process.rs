@@ -299,3 +299,85 @@ async fn sigkill_mid_chain_step_resumes_at_that_step_and_runs_each_step_once() {
     assert!(table.contains("pixeldrain again <- #1"), "{table}");
     assert!(table.contains("forward tell <- #2"), "{table}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_while_a_branch_runs_resumes_the_fan_in_and_joins_once() {
+    let pd = PixeldrainStandIn::start(API_KEY).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("rec");
+    // upload -> (slow, quick, join); join waits for slow and quick. `slow`
+    // holds until the test creates `release`, and records its pid.
+    let extra = format!(
+        r#"then = ["slow", "quick", "join"]
+
+[actions.slow]
+kind = "exec"
+command = ["sh", "-c", "echo $$ > {d}/slow.pid; while [ ! -e {d}/release ]; do sleep 0.05; done; echo done >> {d}/slow.log; echo slow-out"]
+
+[actions.quick]
+kind = "exec"
+command = ["sh", "-c", "echo done >> {d}/quick.log; echo quick-out"]
+
+[actions.join]
+kind = "exec"
+after = ["slow", "quick"]
+command = ["sh", "-c", "printf '%s\n' \"$ONELIVE_PREVIOUS\" >> {d}/join.txt"]
+"#,
+        d = d.display()
+    );
+    write_config(dir.path(), &key_auth(), &pd.api_base(), &extra);
+    write_file(&d.join("part.mp4"), 4096);
+    let step = |jobs: &[serde_json::Value], name: &str| {
+        jobs.iter().find(|j| j["step"] == name).cloned().unwrap_or_default()
+    };
+
+    let first = SinkProcess::start(dir.path(), &[]);
+    let (status, _) =
+        post(&first.url(&format!("?key={KEY}")), &transmux_event("/app/rec/part.mp4")).await;
+    assert_eq!(status, 200);
+    wait_for("slow running, quick done, join waiting", Duration::from_secs(60), || {
+        let jobs = jobs_json(dir.path());
+        d.join("slow.pid").exists()
+            && step(&jobs, "slow")["state"] == "running"
+            && step(&jobs, "quick")["state"] == "done"
+            && step(&jobs, "join")["state"] == "waiting"
+    })
+    .await;
+    let out = run(dir.path(), &["jobs", "list"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("waiting for slow, quick"), "{table}");
+    first.kill();
+    // The killed sink's `sh` lives on as an orphan: end it, so that only the
+    // resumed attempt can finish.
+    let pid = std::fs::read_to_string(d.join("slow.pid")).unwrap().trim().to_owned();
+    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    std::fs::remove_file(d.join("slow.pid")).unwrap();
+    std::fs::write(d.join("release"), "").unwrap();
+
+    let second = SinkProcess::start(dir.path(), &[]);
+    wait_for("the whole chain to be done", Duration::from_secs(60), || {
+        let jobs = jobs_json(dir.path());
+        jobs.len() == 4 && jobs.iter().all(|j| j["state"] == "done")
+    })
+    .await;
+    second.kill();
+    let lines = |name: &str| std::fs::read_to_string(d.join(name)).unwrap().lines().count();
+    assert_eq!((lines("slow.log"), lines("quick.log"), lines("join.txt")), (1, 1, 1));
+    let jobs = jobs_json(dir.path());
+    let joined: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(d.join("join.txt")).unwrap().trim()).unwrap();
+    assert_eq!(
+        joined,
+        serde_json::json!({"slow": step(&jobs, "slow")["result"], "quick": step(&jobs, "quick")["result"]})
+    );
+    assert!(joined["slow"].as_str().unwrap().contains("slow-out"), "{joined}");
+    assert_eq!(step(&jobs, "slow")["attempts"], 1, "the interrupted attempt does not count");
+    // `jobs show` of the join shows the whole fan-out and what it waited for.
+    let id = step(&jobs, "join")["id"].to_string();
+    let out = run(dir.path(), &["jobs", "show", &id]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["after"], serde_json::json!(["slow", "quick"]));
+    let chain = shown["chain"].as_array().unwrap();
+    assert_eq!(chain.len(), 4, "{chain:#?}");
+    assert!(chain.iter().any(|s| s["step"] == "join" && s["after"][0] == "slow"), "{chain:#?}");
+}

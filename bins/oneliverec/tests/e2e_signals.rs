@@ -44,8 +44,12 @@ async fn sigterm_finalizes_files_and_delivers_app_exit() {
     );
     assert_eq!(assert_announced_files_valid(&receiver.snapshot()), 2);
     // Nothing is left to resume.
-    let queue = std::fs::read_to_string(d.join(".onelive/transmux-queue.json")).unwrap();
-    assert_eq!(queue.trim(), "[]");
+    assert_eq!(stored(d).transmux_pending().unwrap(), []);
+}
+
+/// The state store the runs in `d` left (opened after they exited).
+fn stored(d: &std::path::Path) -> onelive_engine::Store {
+    onelive_engine::Store::open(&d.join(".onelive")).unwrap()
 }
 
 /// The session id of an event, if it has one.
@@ -73,8 +77,11 @@ async fn killed_mid_recording(d: &std::path::Path, config: &std::path::Path, rec
     signal(&child, Signal::SIGKILL);
     let _ = wait_exit(&mut child, Duration::from_secs(10)).await;
     assert!(receiver.types().is_empty(), "the receiver was down");
-    let open = std::fs::read_to_string(d.join(".onelive/open-sessions.json")).unwrap();
-    assert!(open.contains("\"next_part\""), "the open session was not persisted: {open}");
+    let open = stored(d).sessions().unwrap();
+    assert!(
+        open.len() == 1 && open[0].next_part >= 2,
+        "the open session was not persisted: {open:?}"
+    );
     *receiver.down.lock().unwrap() = false;
 }
 
@@ -171,8 +178,8 @@ async fn sigkill_then_restart_while_offline_ends_the_old_session() {
     // The usual debounce (3 s) applies before the live_end.
     assert!(ended_after >= Duration::from_secs(3), "live_end after {ended_after:?}");
     // Nothing is left open for a third start.
-    let open = std::fs::read_to_string(d.join(".onelive/open-sessions.json")).unwrap();
-    assert_eq!(open.trim(), "{}", "{open}");
+    let open = stored(d).sessions().unwrap();
+    assert!(open.is_empty(), "{open:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,20 +56,71 @@ pub fn router(engine: Engine, token: Option<Secret>) -> Router {
         // The web UI (`/`, `/ui/...`): public assets that call the API above with the same token.
         .merge(onelive_webui::router())
         .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(allowed, crate::api_guard::guard))
 }
 
-/// Binds `addr` and serves the API until `shutdown` resolves.
+/// The largest request body the API reads (a JSON `413` beyond).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The connection limits of [`serve`]: 1024 connections at once, 64 per
+/// client address (loopback clients exempt), the request head within 10 s
+/// (also the longest a kept-alive connection may idle), heads up to 16 KiB.
+pub fn default_limits() -> onelive_listen::Limits {
+    onelive_listen::Limits {
+        exempt: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+        ..onelive_listen::Limits::default()
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, with
+/// [`default_limits`].
 pub async fn serve(
     engine: Engine,
     listener: tokio::net::TcpListener,
     token: Option<Secret>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), EngineError> {
-    axum::serve(listener, router(engine, token))
-        .with_graceful_shutdown(shutdown)
+    serve_with_limits(engine, listener, token, default_limits(), shutdown).await
+}
+
+/// [`serve`] with other connection limits.
+pub async fn serve_with_limits(
+    engine: Engine,
+    listener: tokio::net::TcpListener,
+    token: Option<Secret>,
+    limits: onelive_listen::Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), EngineError> {
+    onelive_listen::serve(listener, router(engine, token), limits, shutdown)
         .await
-        .map_err(|e| EngineError::io("HTTP API", e))
+        .map_err(|e| EngineError::Invalid(format!("HTTP API: {e}")))
+}
+
+/// Error answers that axum writes as plain text (a body over
+/// [`MAX_BODY_BYTES`], malformed JSON) become `{"error": "..."}`, like
+/// every other answer of the API.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body);
+    let text = text.trim();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_ascii_lowercase()
+    } else {
+        text.to_owned()
+    };
+    ApiError(status, message).into_response()
 }
 
 struct ApiError(StatusCode, String);
@@ -94,6 +145,17 @@ impl From<EngineError> for ApiError {
 }
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON body axum could not take: `413` when it is over
+/// [`MAX_BODY_BYTES`], else `400`, with axum's explanation.
+fn rejected(e: axum::extract::rejection::JsonRejection) -> ApiError {
+    let status = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    ApiError(status, e.body_text())
+}
 
 async fn auth(
     State(state): State<ApiState>,
@@ -180,7 +242,7 @@ async fn add_channel(
     State(s): State<ApiState>,
     body: Result<Json<NewChannel>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
-    let Json(b) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let Json(b) = body.map_err(rejected)?;
     let mut c = ChannelConfig::new(b.url);
     c.name = b.name;
     c.enabled = b.enabled.unwrap_or(true);
@@ -189,7 +251,7 @@ async fn add_channel(
     c.poll_interval = b.poll_interval;
     c.debounce = b.debounce;
     c.filename_template = b.filename_template;
-    let snap = s.engine.add_channel(c)?;
+    let snap = s.engine.add_channel(c).await?;
     Ok((StatusCode::CREATED, Json(serde_json::to_value(snap).unwrap_or_default())))
 }
 
@@ -344,7 +406,7 @@ async fn add_webhook(
     State(s): State<ApiState>,
     body: Result<Json<WebhookBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
-    let Json(b) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let Json(b) = body.map_err(rejected)?;
     let w = s.engine.add_webhook(b.into_config(None)?).await?;
     Ok((StatusCode::CREATED, Json(webhook_json(&w))))
 }
@@ -354,7 +416,7 @@ async fn edit_webhook(
     Path(id): Path<String>,
     body: Result<Json<WebhookBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let Json(b) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let Json(b) = body.map_err(rejected)?;
     let stored = s
         .engine
         .webhooks()

@@ -726,3 +726,19 @@ fn syntax_error(e: toml::de::Error, text: &str, path: &Path) -> EngineError {
     }
     EngineError::Config { path: path.to_path_buf(), key: "(syntax)".into(), reason }
 }
+
+/// The webhooks with an id each: `whN` (N from 1, in order) for those
+/// configured without one.
+pub(crate) fn numbered_webhooks(webhooks: &[WebhookConfig]) -> Vec<WebhookConfig> {
+    webhooks
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let mut w = w.clone();
+            if w.id.is_none() {
+                w.id = Some(format!("wh{}", i + 1));
+            }
+            w
+        })
+        .collect()
+}

@@ -3,20 +3,23 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use onelive_events::{ErrorData, Event, EventData, LiveInfo, Uuid, VideoTransmuxFinishData};
-use serde::{Deserialize, Serialize};
+use onelive_events::{ErrorData, Event, EventData, Uuid};
+use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::EngineError;
-use crate::backoff::{Backoff, Episode};
-use crate::config::{ChannelConfig, EngineConfig, WebhookConfig};
+use crate::config::{ChannelConfig, EngineConfig, WebhookConfig, numbered_webhooks};
+use crate::publisher::{Counters, Publisher};
+use crate::recovery::Recovery;
 use crate::seams::{ChannelRef, EventDelivery, LiveSource, Recorder, Transmuxer};
-use crate::watcher::{ChannelView, WatcherCommand, WatcherContext, run_watcher};
+use crate::store::{LedgerFile, Store};
+use crate::sync::lock;
+use crate::transmux_queue::TransmuxQueue;
+use crate::watcher::{ChannelView, Handles, WatcherCommand, WatcherContext, run_watcher};
 
 /// The parts the engine composes.
 pub struct EngineParts {
@@ -36,44 +39,6 @@ impl std::fmt::Debug for EngineParts {
     }
 }
 
-/// A transmux job kept in the state folder until it is done.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TransmuxJob {
-    /// The recording.
-    pub input: PathBuf,
-    /// Platform.
-    pub platform: String,
-    /// Channel.
-    pub channel: String,
-    /// Session.
-    pub session_id: Option<Uuid>,
-    /// Metadata when the file was opened.
-    pub live_info: Option<LiveInfo>,
-}
-
-/// Counters for `/metrics`.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Polls that found the channel live.
-    pub polls_live: AtomicU64,
-    /// Polls that found it offline.
-    pub polls_offline: AtomicU64,
-    /// Polls that failed.
-    pub polls_failed: AtomicU64,
-    /// Polls answered with a rate limit.
-    pub polls_rate_limited: AtomicU64,
-    /// Bytes of finished files.
-    pub bytes_finished: AtomicU64,
-    /// Files finished.
-    pub files_finished: AtomicU64,
-    /// Transmux jobs done.
-    pub transmux_done: AtomicU64,
-    /// Transmux jobs failed.
-    pub transmux_failed: AtomicU64,
-    /// Events published.
-    pub events: Mutex<BTreeMap<String, u64>>,
-}
-
 struct ChannelEntry {
     config: ChannelConfig,
     cref: ChannelRef,
@@ -82,35 +47,28 @@ struct ChannelEntry {
     task: Option<JoinHandle<()>>,
 }
 
-pub(crate) struct Shared {
-    pub(crate) config: Mutex<EngineConfig>,
-    pub(crate) config_path: Option<PathBuf>,
-    pub(crate) state_dir: PathBuf,
-    pub(crate) parts: EngineParts,
-    pub(crate) poll_permits: Arc<Semaphore>,
-    pub(crate) record_permits: Arc<Semaphore>,
-    pub(crate) counters: Counters,
+/// What the engine owns: the configuration, the channels and their
+/// watchers, and the stop signal. The durable state is the [`Store`]'s, the
+/// events and counters the [`Publisher`]'s, the transmux jobs the
+/// [`TransmuxQueue`]'s; the watchers get [`Handles`] on those.
+struct Inner {
+    config: Arc<Mutex<EngineConfig>>,
+    config_path: Option<PathBuf>,
+    state_dir: PathBuf,
+    handles: Handles,
     channels: Mutex<BTreeMap<String, ChannelEntry>>,
-    transmux_permits: Arc<Semaphore>,
-    transmux_pending: Mutex<Vec<TransmuxJob>>,
-    pub(crate) open_files: Mutex<Vec<crate::recovery::OpenFile>>,
-    pub(crate) open_sessions: Mutex<BTreeMap<String, crate::sessions::OpenSession>>,
-    /// Recent recording files, oldest first.
-    pub(crate) recordings: Mutex<Vec<crate::recordings::Recording>>,
-    transmux_running: Mutex<Vec<JoinHandle<()>>>,
-    pub(crate) recent_events: Mutex<std::collections::VecDeque<Event>>,
     stopping: watch::Sender<bool>,
 }
 
 /// A running engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    pub(crate) shared: Arc<Shared>,
+    inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("state_dir", &self.shared.state_dir).finish_non_exhaustive()
+        f.debug_struct("Engine").field("state_dir", &self.inner.state_dir).finish_non_exhaustive()
     }
 }
 
@@ -147,8 +105,6 @@ pub fn channel_id(url: &str) -> String {
     format!("{h:016x}")
 }
 
-const RECENT_EVENTS: usize = 200;
-
 impl Engine {
     /// Starts the engine: publishes `app_launch`, resumes persisted transmux
     /// jobs and starts one watcher per enabled channel.
@@ -171,88 +127,111 @@ impl Engine {
         })?;
         let webhooks = numbered_webhooks(&config.webhooks);
         parts.delivery.set_endpoints(&webhooks).await?;
+        let store = Arc::new(Store::open(&state_dir)?);
         let (stopping, _) = watch::channel(false);
-        let open_sessions = crate::sessions::load(&state_dir);
-        let recordings = crate::recordings::load(&state_dir);
-        let shared = Arc::new(Shared {
+        let publisher = Arc::new(Publisher::new(parts.delivery.clone()));
+        let config_handle = Arc::new(Mutex::new(EngineConfig { webhooks, ..config.clone() }));
+        let transmux = TransmuxQueue::new(
+            store.clone(),
+            publisher.clone(),
+            parts.transmuxer.clone(),
+            config_handle.clone(),
+            stopping.subscribe(),
+        );
+        let handles = Handles {
+            config: config_handle.clone(),
+            source: parts.source.clone(),
+            recorder: parts.recorder.clone(),
+            store: store.clone(),
+            publisher: publisher.clone(),
+            transmux: transmux.clone(),
             poll_permits: Arc::new(Semaphore::new(config.watch.max_concurrent_polls)),
             record_permits: Arc::new(Semaphore::new(config.watch.max_concurrent_recordings)),
-            transmux_permits: Arc::new(Semaphore::new(config.transmux.concurrency)),
-            config: Mutex::new(EngineConfig { webhooks, ..config.clone() }),
-            config_path,
-            state_dir,
-            parts,
-            counters: Counters::default(),
-            channels: Mutex::new(BTreeMap::new()),
-            transmux_pending: Mutex::new(Vec::new()),
-            open_files: Mutex::new(Vec::new()),
-            open_sessions: Mutex::new(open_sessions),
-            recordings: Mutex::new(recordings),
-            transmux_running: Mutex::new(Vec::new()),
-            recent_events: Mutex::new(std::collections::VecDeque::new()),
-            stopping,
-        });
-        let engine = Engine { shared };
+            stopping: stopping.subscribe(),
+        };
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                config: config_handle,
+                config_path,
+                state_dir,
+                handles,
+                channels: Mutex::new(BTreeMap::new()),
+                stopping,
+            }),
+        };
         engine.publish(EventData::AppLaunch).await;
-        crate::sessions::announce_pending(&engine.shared).await;
-        engine.resume_transmux_jobs();
-        let leftovers = crate::recovery::load(&engine.shared.state_dir);
-        // Still listed until checked, so that a shutdown during the check
-        // leaves them for the next start.
-        lock(&engine.shared.open_files).extend(leftovers.iter().cloned());
+        crate::sessions::announce_pending(&store, &publisher).await;
+        transmux.resume();
+        let leftovers = store.left_open()?;
         if !leftovers.is_empty() {
-            let quiet_for = config.watch.stall_timeout.0;
-            tokio::spawn(crate::recovery::recover(engine.shared.clone(), leftovers, quiet_for));
+            // They stay `left_open` until checked, so that a shutdown during
+            // the check leaves them for the next start.
+            let recovery = Recovery {
+                store: store.clone(),
+                publisher: publisher.clone(),
+                transmux,
+                stopping: engine.inner.stopping.subscribe(),
+                quiet_for: config.watch.stall_timeout.0,
+            };
+            tokio::spawn(recovery.run(leftovers));
         }
-        for channel in config.channels {
-            if let Err(e) = engine.insert_channel(channel) {
+        for (channel, resolved) in engine.resolve_all(config.channels).await {
+            if let Err(e) = resolved.and_then(|cref| engine.insert_channel(channel, cref)) {
                 tracing::error!(error = %e, "channel not watched");
                 engine.publish_error("", "", None, e.to_string()).await;
             }
         }
-        let watched: Vec<String> = lock(&engine.shared.channels)
+        let watched: Vec<(String, String)> = lock(&engine.inner.channels)
             .values()
             .filter(|e| e.task.is_some())
-            .map(|e| crate::sessions::key(&e.cref.platform, &e.cref.channel))
+            .map(|e| (e.cref.platform.clone(), e.cref.channel.clone()))
             .collect();
-        crate::sessions::end_unwatched(&engine.shared, &watched).await;
+        crate::sessions::end_unwatched(&store, &publisher, &watched).await;
         Ok(engine)
     }
 
     /// The configuration as it is now (with API changes).
     pub fn config(&self) -> EngineConfig {
-        lock(&self.shared.config).clone()
+        lock(&self.inner.config).clone()
     }
 
     /// Folder of the engine's state files.
     pub fn state_dir(&self) -> &Path {
-        &self.shared.state_dir
+        &self.inner.state_dir
     }
 
     /// The counters behind `/metrics`.
     pub fn counters(&self) -> &Counters {
-        &self.shared.counters
+        self.inner.handles.publisher.counters()
     }
 
     /// The delivery side (for the API).
     pub fn delivery(&self) -> &Arc<dyn EventDelivery> {
-        &self.shared.parts.delivery
+        self.inner.handles.publisher.delivery()
+    }
+
+    /// The durable store (the file ledger and the open sessions).
+    pub fn store(&self) -> &Store {
+        &self.inner.handles.store
     }
 
     /// The most recent recording files (at most `limit`), newest first;
     /// kept across restarts (see [`recordings`](crate::recordings)).
     pub fn recordings(&self, limit: usize) -> Vec<crate::Recording> {
-        lock(&self.shared.recordings).iter().rev().take(limit).cloned().collect()
+        self.inner.handles.store.recordings(limit).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot list the recordings");
+            Vec::new()
+        })
     }
 
     /// The last events published (at most 200), oldest first.
     pub fn recent_events(&self) -> Vec<Event> {
-        lock(&self.shared.recent_events).iter().cloned().collect()
+        self.inner.handles.publisher.recent()
     }
 
     /// Publishes an event to the webhooks and the log.
     pub async fn publish(&self, data: EventData) {
-        publish(&self.shared, data).await;
+        self.inner.handles.publisher.publish(data).await;
     }
 
     async fn publish_error(
@@ -271,16 +250,65 @@ impl Engine {
         .await;
     }
 
-    fn insert_channel(&self, config: ChannelConfig) -> Result<ChannelSnapshot, EngineError> {
-        let cref = self.shared.parts.source.resolve(&config.url)?;
+    /// Resolves a channel URL and asks its platform for the canonical id
+    /// (see [`LiveSource::canonical`]).
+    async fn resolve(&self, url: &str) -> Result<ChannelRef, EngineError> {
+        let source = &self.inner.handles.source;
+        let cref = source.resolve(url)?;
+        let _permit = self.inner.handles.poll_permits.acquire().await;
+        Ok(source.canonical(cref).await)
+    }
+
+    /// [`Self::resolve`] for the channels of the config, at most
+    /// `watch.max_concurrent_polls` at a time, in their order.
+    async fn resolve_all(
+        &self,
+        channels: Vec<ChannelConfig>,
+    ) -> Vec<(ChannelConfig, Result<ChannelRef, EngineError>)> {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, channel) in channels.into_iter().enumerate() {
+            let engine = self.clone();
+            set.spawn(async move {
+                let resolved = engine.resolve(&channel.url).await;
+                (i, channel, resolved)
+            });
+        }
+        let mut done = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            if let Ok(one) = joined {
+                done.push(one);
+            }
+        }
+        done.sort_by_key(|(i, _, _)| *i);
+        done.into_iter().map(|(_, c, r)| (c, r)).collect()
+    }
+
+    fn insert_channel(
+        &self,
+        config: ChannelConfig,
+        cref: ChannelRef,
+    ) -> Result<ChannelSnapshot, EngineError> {
         let id = channel_id(&config.url);
-        let mut channels = lock(&self.shared.channels);
+        let mut channels = lock(&self.inner.channels);
         if channels.contains_key(&id) {
             return Err(EngineError::Invalid(format!("channel {} is already watched", config.url)));
         }
+        // Two URLs of one channel (a short id and its long id) are one channel.
+        if let Some(other) = channels
+            .values()
+            .find(|e| e.cref.platform == cref.platform && e.cref.channel == cref.channel)
+        {
+            return Err(EngineError::Invalid(format!(
+                "channel {} is already watched as {} ({} channel {})",
+                crate::redact::redact_urls(&config.url),
+                crate::redact::redact_urls(&other.config.url),
+                cref.platform,
+                cref.channel
+            )));
+        }
         let view = Arc::new(Mutex::new(ChannelView::default()));
         let mut entry = ChannelEntry { config, cref, view, commands: None, task: None };
-        if entry.config.enabled && !*self.shared.stopping.borrow() {
+        if entry.config.enabled && !*self.inner.stopping.borrow() {
             self.spawn_watcher(&mut entry);
         }
         let snapshot = snapshot(&id, &entry);
@@ -291,7 +319,7 @@ impl Engine {
     fn spawn_watcher(&self, entry: &mut ChannelEntry) {
         let (tx, rx) = mpsc::unbounded_channel();
         let ctx = WatcherContext {
-            shared: self.shared.clone(),
+            handles: self.inner.handles.clone(),
             config: entry.config.clone(),
             cref: entry.cref.clone(),
             view: entry.view.clone(),
@@ -302,37 +330,39 @@ impl Engine {
 
     /// Every channel with its state.
     pub fn channels(&self) -> Vec<ChannelSnapshot> {
-        lock(&self.shared.channels).iter().map(|(id, e)| snapshot(id, e)).collect()
+        lock(&self.inner.channels).iter().map(|(id, e)| snapshot(id, e)).collect()
     }
 
     /// One channel.
     pub fn channel(&self, id: &str) -> Result<ChannelSnapshot, EngineError> {
-        lock(&self.shared.channels)
+        lock(&self.inner.channels)
             .get(id)
             .map(|e| snapshot(id, e))
             .ok_or_else(|| EngineError::NotFound(format!("channel {id}")))
     }
 
-    /// Adds a channel, starts watching it and saves the config.
-    pub fn add_channel(&self, config: ChannelConfig) -> Result<ChannelSnapshot, EngineError> {
+    /// Adds a channel (under its canonical id: see
+    /// [`LiveSource::canonical`]), starts watching it and saves the config.
+    pub async fn add_channel(&self, config: ChannelConfig) -> Result<ChannelSnapshot, EngineError> {
         {
             let mut probe = self.config();
             probe.channels.push(config.clone());
             probe.validate(Path::new("<api>"))?;
         }
-        let snap = self.insert_channel(config.clone())?;
-        lock(&self.shared.config).channels.push(config);
+        let cref = self.resolve(&config.url).await?;
+        let snap = self.insert_channel(config.clone(), cref)?;
+        lock(&self.inner.config).channels.push(config);
         self.save()?;
         Ok(snap)
     }
 
     /// Stops watching a channel (finalizing its recording), removes it and saves.
     pub async fn remove_channel(&self, id: &str) -> Result<(), EngineError> {
-        let entry = lock(&self.shared.channels)
+        let entry = lock(&self.inner.channels)
             .remove(id)
             .ok_or_else(|| EngineError::NotFound(format!("channel {id}")))?;
         stop_entry_watcher(entry.commands, entry.task, true).await;
-        lock(&self.shared.config).channels.retain(|c| channel_id(&c.url) != id);
+        lock(&self.inner.config).channels.retain(|c| channel_id(&c.url) != id);
         self.save()
     }
 
@@ -343,13 +373,13 @@ impl Engine {
         enabled: bool,
     ) -> Result<ChannelSnapshot, EngineError> {
         let (commands, task) = {
-            let mut channels = lock(&self.shared.channels);
+            let mut channels = lock(&self.inner.channels);
             let entry = channels
                 .get_mut(id)
                 .ok_or_else(|| EngineError::NotFound(format!("channel {id}")))?;
             entry.config.enabled = enabled;
             if enabled {
-                if entry.task.is_none() && !*self.shared.stopping.borrow() {
+                if entry.task.is_none() && !*self.inner.stopping.borrow() {
                     self.spawn_watcher(entry);
                 }
                 (None, None)
@@ -358,7 +388,7 @@ impl Engine {
             }
         };
         stop_entry_watcher(commands, task, true).await;
-        for c in lock(&self.shared.config).channels.iter_mut() {
+        for c in lock(&self.inner.config).channels.iter_mut() {
             if channel_id(&c.url) == id {
                 c.enabled = enabled;
             }
@@ -370,7 +400,7 @@ impl Engine {
     /// "Record now" (`true`) or "stop recording now" (`false`).
     pub fn set_recording(&self, id: &str, record: bool) -> Result<ChannelSnapshot, EngineError> {
         {
-            let channels = lock(&self.shared.channels);
+            let channels = lock(&self.inner.channels);
             let entry =
                 channels.get(id).ok_or_else(|| EngineError::NotFound(format!("channel {id}")))?;
             let tx = entry
@@ -387,7 +417,7 @@ impl Engine {
 
     /// The webhooks as configured.
     pub fn webhooks(&self) -> Vec<WebhookConfig> {
-        lock(&self.shared.config).webhooks.clone()
+        lock(&self.inner.config).webhooks.clone()
     }
 
     /// Adds a webhook (an id is assigned when absent) and saves.
@@ -440,18 +470,18 @@ impl Engine {
             .into_iter()
             .find(|w| w.id.as_deref() == Some(id))
             .ok_or_else(|| EngineError::NotFound(format!("webhook {id}")))?;
-        self.shared.parts.delivery.send_test(&wh).await
+        self.delivery().send_test(&wh).await
     }
 
     async fn replace_webhooks(&self, next: EngineConfig) -> Result<(), EngineError> {
         next.validate(Path::new("<api>"))?;
-        self.shared.parts.delivery.set_endpoints(&next.webhooks).await?;
-        lock(&self.shared.config).webhooks = next.webhooks;
+        self.delivery().set_endpoints(&next.webhooks).await?;
+        lock(&self.inner.config).webhooks = next.webhooks;
         self.save()
     }
 
     fn save(&self) -> Result<(), EngineError> {
-        if let Some(path) = &self.shared.config_path {
+        if let Some(path) = &self.inner.config_path {
             let config = self.config();
             config.write_atomic(path)?;
         }
@@ -460,12 +490,12 @@ impl Engine {
 
     /// Number of recordings running now.
     pub fn active_recordings(&self) -> usize {
-        lock(&self.shared.channels).values().filter(|e| lock(&e.view).recording).count()
+        lock(&self.inner.channels).values().filter(|e| lock(&e.view).recording).count()
     }
 
-    /// Transmux jobs not yet done.
-    pub fn pending_transmux_jobs(&self) -> Vec<TransmuxJob> {
-        lock(&self.shared.transmux_pending).clone()
+    /// Files whose transmux is not done yet (queued or running).
+    pub fn pending_transmux_jobs(&self) -> Vec<LedgerFile> {
+        self.inner.handles.transmux.pending()
     }
 
     /// Graceful shutdown: stops every watcher (recordings are finalized and
@@ -475,9 +505,9 @@ impl Engine {
     /// `deadline`. Returns true when every event was delivered.
     pub async fn shutdown(&self, deadline: Duration) -> bool {
         let started = tokio::time::Instant::now();
-        let _ = self.shared.stopping.send(true);
+        let _ = self.inner.stopping.send(true);
         let stops: Vec<_> = {
-            let mut channels = lock(&self.shared.channels);
+            let mut channels = lock(&self.inner.channels);
             channels.values_mut().map(|e| (e.commands.take(), e.task.take())).collect()
         };
         let mut waits = Vec::new();
@@ -487,48 +517,22 @@ impl Engine {
         for w in waits {
             let _ = w.await;
         }
-        let running: Vec<JoinHandle<()>> =
-            std::mem::take(&mut *lock(&self.shared.transmux_running));
         let left = deadline.saturating_sub(started.elapsed());
-        let all = futures_join(running);
-        if tokio::time::timeout(left, all).await.is_err() {
+        if !self.inner.handles.transmux.drain(left).await {
             tracing::warn!(
                 "transmux jobs still running at the deadline; they resume on the next start"
             );
         }
         self.publish(EventData::AppExit).await;
         let left = deadline.saturating_sub(started.elapsed()).max(Duration::from_millis(200));
-        let flushed = self.shared.parts.delivery.flush(left).await;
+        let flushed = self.delivery().flush(left).await;
         if !flushed {
             tracing::warn!(
                 "some events were not delivered before the deadline; they stay in the outbox for the next start"
             );
         }
-        self.shared.parts.delivery.close().await;
+        self.delivery().close().await;
         flushed
-    }
-
-    fn resume_transmux_jobs(&self) {
-        let jobs: Vec<TransmuxJob> =
-            crate::state_file::load(&self.shared.state_dir, TRANSMUX_QUEUE_FILE, "transmux queue");
-        for job in jobs {
-            if job.input.exists() {
-                tracing::info!(input = %job.input.display(), "resuming transmux job");
-                submit_transmux(&self.shared, job);
-            }
-        }
-    }
-}
-
-impl Shared {
-    pub(crate) fn stopping_flag(&self) -> watch::Ref<'_, bool> {
-        self.stopping.borrow()
-    }
-}
-
-async fn futures_join(handles: Vec<JoinHandle<()>>) {
-    for h in handles {
-        let _ = h.await;
     }
 }
 
@@ -557,182 +561,4 @@ fn snapshot(id: &str, e: &ChannelEntry) -> ChannelSnapshot {
         record: e.config.record,
         view: lock(&e.view).clone(),
     }
-}
-
-pub(crate) fn numbered_webhooks(webhooks: &[WebhookConfig]) -> Vec<WebhookConfig> {
-    webhooks
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let mut w = w.clone();
-            if w.id.is_none() {
-                w.id = Some(format!("wh{}", i + 1));
-            }
-            w
-        })
-        .collect()
-}
-
-/// Locks a std mutex, recovering from poisoning (a panicked holder leaves
-/// plain data that is still usable).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(crate) async fn publish(shared: &Shared, data: EventData) {
-    publish_event(shared, Event::new(data)).await;
-}
-
-/// Publishes an event built by the caller (whose id it may have saved:
-/// the outbox keeps one copy of each event id).
-pub(crate) async fn publish_event(shared: &Shared, event: Event) {
-    // Tokens in URLs (a direct stream's channel URL, a stream URL quoted in an
-    // error) stay in the engine: nothing published carries a query string.
-    let event = crate::redact::redact_event(event);
-    let type_name = event.type_name().to_owned();
-    match event.data.channel() {
-        Some((platform, channel)) => {
-            tracing::info!(event = %type_name, %platform, %channel, session = ?event.data.session_id(), "event")
-        }
-        None => tracing::info!(event = %type_name, "event"),
-    }
-    *lock(&shared.counters.events).entry(type_name).or_default() += 1;
-    {
-        let mut recent = lock(&shared.recent_events);
-        if recent.len() >= RECENT_EVENTS {
-            recent.pop_front();
-        }
-        recent.push_back(event.clone());
-    }
-    if let Err(e) = shared.parts.delivery.publish(&event).await {
-        tracing::error!(error = %e, event = %event.type_name(), "event could not be queued for delivery");
-    }
-}
-
-fn save_transmux_queue(shared: &Shared) {
-    let jobs = lock(&shared.transmux_pending).clone();
-    crate::state_file::save(&shared.state_dir, TRANSMUX_QUEUE_FILE, &jobs, "transmux queue");
-}
-
-/// Transmux jobs not finished yet, resumed at the next start.
-const TRANSMUX_QUEUE_FILE: &str = "transmux-queue.json";
-
-/// Tries of one transmux job before it is given up (the recording is kept).
-const TRANSMUX_ATTEMPTS: u32 = 6;
-/// The waits between the tries of a failing transmux job: 5 s, 10 s, 20 s...
-const TRANSMUX_RETRY: Backoff =
-    Backoff { base: Duration::from_secs(5), cap: Duration::from_secs(600), jitter: 0.2 };
-
-async fn transmux_done(shared: &Shared, job: &TransmuxJob, output: PathBuf) {
-    shared.counters.transmux_done.fetch_add(1, Ordering::Relaxed);
-    lock(&shared.transmux_pending).retain(|j| j.input != job.input);
-    save_transmux_queue(shared);
-    crate::recordings::transmux(
-        shared,
-        &job.input,
-        crate::recordings::TransmuxState::Done,
-        Some(output.display().to_string()),
-        None,
-    );
-    publish(
-        shared,
-        EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
-            platform: job.platform.clone(),
-            channel: job.channel.clone(),
-            input: job.input.display().to_string(),
-            output: output.display().to_string(),
-            session_id: job.session_id,
-            live_info: job.live_info.clone(),
-        }),
-    )
-    .await;
-}
-
-pub(crate) fn submit_transmux(shared: &Arc<Shared>, job: TransmuxJob) {
-    {
-        let mut pending = lock(&shared.transmux_pending);
-        if !pending.iter().any(|j| j.input == job.input) {
-            pending.push(job.clone());
-        }
-    }
-    save_transmux_queue(shared);
-    crate::recordings::transmux(
-        shared,
-        &job.input,
-        crate::recordings::TransmuxState::Pending,
-        None,
-        None,
-    );
-    let shared2 = shared.clone();
-    let handle = tokio::spawn(async move {
-        let shared = shared2;
-        let mut stopping = shared.stopping.subscribe();
-        let mut episode = Episode::default();
-        loop {
-            let result = {
-                let Ok(_permit) = shared.transmux_permits.clone().acquire_owned().await else {
-                    return;
-                };
-                let (format, delete_source) = {
-                    let c = lock(&shared.config);
-                    (c.transmux.format.clone(), c.transmux.delete_source)
-                };
-                shared.parts.transmuxer.transmux(&job, &format, delete_source).await
-            };
-            let e = match result {
-                Ok(output) => {
-                    transmux_done(&shared, &job, output).await;
-                    return;
-                }
-                Err(e) => e,
-            };
-            shared.counters.transmux_failed.fetch_add(1, Ordering::Relaxed);
-            let failures = episode.fail();
-            let give_up = failures >= TRANSMUX_ATTEMPTS;
-            if episode.report() {
-                let retry = if give_up {
-                    String::new()
-                } else {
-                    format!("; retrying (at most {TRANSMUX_ATTEMPTS} attempts)")
-                };
-                publish(
-                    &shared,
-                    EventData::Error(ErrorData {
-                        platform: job.platform.clone(),
-                        channel: job.channel.clone(),
-                        error: format!(
-                            "transmux of {} failed (the recording is kept): {e}{retry}",
-                            job.input.display()
-                        ),
-                        session_id: job.session_id,
-                    }),
-                )
-                .await;
-            } else {
-                tracing::warn!(input = %job.input.display(), error = %e, failures, "transmux failed again");
-            }
-            if give_up {
-                tracing::error!(input = %job.input.display(), failures, "transmux given up; the recording is kept");
-                lock(&shared.transmux_pending).retain(|j| j.input != job.input);
-                save_transmux_queue(&shared);
-                crate::recordings::transmux(
-                    &shared,
-                    &job.input,
-                    crate::recordings::TransmuxState::Failed,
-                    None,
-                    Some(e.to_string()),
-                );
-                return;
-            }
-            let delay = TRANSMUX_RETRY.delay(failures, rand::random::<f64>());
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                // Shutting down: the job stays queued and resumes at the next start.
-                _ = stopping.wait_for(|s| *s) => return,
-            }
-        }
-    });
-    let mut running = lock(&shared.transmux_running);
-    running.retain(|h| !h.is_finished());
-    running.push(handle);
 }

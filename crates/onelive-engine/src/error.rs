@@ -51,6 +51,14 @@ pub enum EngineError {
     /// The webhook dispatcher failed.
     #[error(transparent)]
     Webhook(#[from] onelive_webhook::Error),
+    /// The state store (`state.db`) could not be opened, read or written.
+    #[error("state store: {context}: {reason}")]
+    Store {
+        /// What was being done.
+        context: String,
+        /// The database's error.
+        reason: String,
+    },
     /// An I/O error (binding the API socket, creating folders...).
     #[error("{context}: {reason}")]
     Io {

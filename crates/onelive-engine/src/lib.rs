@@ -10,6 +10,8 @@
 //! - [`ChannelMachine`]: the per-channel live/offline state machine (pure).
 //! - [`Engine`]: one watcher task per channel, bounded poll concurrency, a
 //!   global cap on recordings, the transmux queue, graceful shutdown.
+//! - [`Store`]: the one durable store (`state.db`, SQLite): the file
+//!   ledger (open → finished → transmuxed) and the open sessions.
 //! - [`api::router`]: the HTTP API (axum) and `/metrics`.
 //! - [`run`]: the whole recorder service (`oneliverec run`) as one call,
 //!   with custom platform adapters ([`RunOptions::with_adapter`]).
@@ -38,6 +40,7 @@ mod engine;
 mod error;
 pub mod machine;
 pub mod metrics;
+mod publisher;
 pub mod recordings;
 mod recovery;
 pub mod redact;
@@ -45,18 +48,22 @@ pub mod seams;
 mod secret;
 mod service;
 mod sessions;
-mod state_file;
+pub mod store;
+mod sync;
 pub mod template;
+mod transmux_queue;
 mod watcher;
 pub mod wiring;
 
 pub use config::{ChannelConfig, EngineConfig, WebhookConfig};
 pub use duration::HumanDuration;
-pub use engine::{ChannelSnapshot, Counters, Engine, EngineParts, TransmuxJob, channel_id};
+pub use engine::{ChannelSnapshot, Engine, EngineParts, channel_id};
 pub use error::EngineError;
 pub use machine::{Action, ChannelMachine, Observation};
+pub use publisher::Counters;
 pub use recordings::Recording;
 pub use seams::{EventDelivery, LiveSource, Recorder, Transmuxer};
 pub use secret::Secret;
 pub use service::{RunOptions, check_config, run};
+pub use store::{LedgerFile, OpenSession, Store};
 pub use watcher::ChannelView;

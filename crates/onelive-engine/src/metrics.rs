@@ -88,7 +88,7 @@ pub async fn render(engine: &Engine) -> String {
     let _ = writeln!(out, "onelive_transmux_jobs_pending {}", engine.pending_transmux_jobs().len());
     let _ = writeln!(out, "# HELP onelive_events_total Events published by type.");
     let _ = writeln!(out, "# TYPE onelive_events_total counter");
-    let events = crate::engine::lock(&c.events).clone();
+    let events = c.events_by_type();
     for (t, n) in events {
         let _ = writeln!(out, "onelive_events_total{{type=\"{t}\"}} {n}");
     }

@@ -1,56 +1,20 @@
-//! Files left open by a crash: every file a recording opens is listed in
-//! `open-files.json` until it is finished. At the next start, each file
-//! still listed is checked once it has stopped growing: a readable one is
-//! announced (`video_file_finish`, with its session) and transmuxed; an
-//! unreadable one is reported with an `error` event and left alone.
+//! Files left open by a crash: the [file ledger](crate::store) holds every
+//! file a recording opens as `recording` until it is finished; at the next
+//! start those are `left_open`. Each is checked once it has stopped growing:
+//! a readable one is announced (`video_file_finish`, with its session) and
+//! transmuxed; an unreadable one is reported with an `error` event and left
+//! alone.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use onelive_events::{ErrorData, EventData, LiveInfo, Uuid, VideoFileFinishData};
-use serde::{Deserialize, Serialize};
+use onelive_events::{ErrorData, EventData, VideoFileFinishData};
+use tokio::sync::watch;
 
-use crate::TransmuxJob;
-use crate::engine::{Shared, lock, publish, submit_transmux};
-
-/// A recording file that was opened and not yet finished.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct OpenFile {
-    pub(crate) path: PathBuf,
-    pub(crate) platform: String,
-    pub(crate) channel: String,
-    pub(crate) session_id: Option<Uuid>,
-    pub(crate) live_info: Option<LiveInfo>,
-}
-
-const FILE: &str = "open-files.json";
-
-pub(crate) fn load(state_dir: &Path) -> Vec<OpenFile> {
-    crate::state_file::load(state_dir, FILE, "list of open files")
-}
-
-pub(crate) fn save(shared: &Shared) {
-    let files = lock(&shared.open_files).clone();
-    crate::state_file::save(&shared.state_dir, FILE, &files, "list of open files");
-}
-
-pub(crate) fn opened(shared: &Shared, file: OpenFile) {
-    lock(&shared.open_files).push(file);
-    save(shared);
-}
-
-pub(crate) fn closed(shared: &Shared, path: &Path) {
-    let removed = {
-        let mut files = lock(&shared.open_files);
-        let before = files.len();
-        files.retain(|f| f.path != path);
-        before != files.len()
-    };
-    if removed {
-        save(shared);
-    }
-}
+use crate::publisher::Publisher;
+use crate::store::{LedgerFile, Store, logged};
+use crate::transmux_queue::TransmuxQueue;
 
 async fn probe_duration(path: &Path) -> Result<f64, String> {
     let out = tokio::process::Command::new("ffprobe")
@@ -69,27 +33,47 @@ async fn probe_duration(path: &Path) -> Result<f64, String> {
         .map_err(|_| "ffprobe found no duration".to_owned())
 }
 
-/// Announces (or reports) the files a crashed run left open.
-pub(crate) async fn recover(shared: Arc<Shared>, leftovers: Vec<OpenFile>, quiet_for: Duration) {
-    for file in leftovers {
+/// What the recovery works with.
+pub(crate) struct Recovery {
+    pub(crate) store: Arc<Store>,
+    pub(crate) publisher: Arc<Publisher>,
+    pub(crate) transmux: TransmuxQueue,
+    pub(crate) stopping: watch::Receiver<bool>,
+    /// A file untouched for this long is no longer being written.
+    pub(crate) quiet_for: Duration,
+}
+
+impl Recovery {
+    /// Announces (or reports) the files a crashed run left open.
+    pub(crate) async fn run(self, leftovers: Vec<LedgerFile>) {
+        for file in leftovers {
+            if !self.check(file).await {
+                // Shutting down: the rest stay `left_open` for the next start.
+                return;
+            }
+        }
+    }
+
+    /// Checks one file; false when the engine is stopping (the file is
+    /// left for the next start).
+    async fn check(&self, file: LedgerFile) -> bool {
         let Ok(meta) = std::fs::metadata(&file.path) else {
-            closed(&shared, &file.path);
-            continue;
+            logged(self.store.file_interrupted(&file.path));
+            return true;
         };
         // Wait until nothing has written to it for `quiet_for` (a recorder
         // process of the crashed run may still be finishing it).
         let mut size = meta.len();
-        let deadline = tokio::time::Instant::now() + quiet_for * 6;
+        let deadline = tokio::time::Instant::now() + self.quiet_for * 6;
         let quiet = loop {
             let modified = std::fs::metadata(&file.path).and_then(|m| m.modified()).ok();
             let age =
                 modified.and_then(|m| SystemTime::now().duration_since(m).ok()).unwrap_or_default();
-            if age >= quiet_for {
+            if age >= self.quiet_for {
                 break true;
             }
-            if *shared.stopping_flag() {
-                // Shutting down: the file stays listed for the next start.
-                return;
+            if *self.stopping.borrow() {
+                return false;
             }
             if tokio::time::Instant::now() >= deadline {
                 break false;
@@ -109,30 +93,20 @@ pub(crate) async fn recover(shared: Arc<Shared>, leftovers: Vec<OpenFile>, quiet
                 "{} was left open by an earlier run and is still being written; it is not announced",
                 file.path.display()
             );
-            closed(&shared, &file.path);
-            publish(&shared, error(message)).await;
-            continue;
+            logged(self.store.file_interrupted(&file.path));
+            self.publisher.publish(error(message)).await;
+            return true;
         }
-        closed(&shared, &file.path);
         if let Ok(m) = std::fs::metadata(&file.path) {
             size = m.len();
         }
         match probe_duration(&file.path).await {
             Ok(duration) if size > 0 => {
                 tracing::info!(path = %file.path.display(), "announcing a file left open by an earlier run");
-                crate::recordings::finished(
-                    &shared,
-                    &file.path,
-                    &file.platform,
-                    &file.channel,
-                    file.session_id,
-                    file.live_info.as_ref().map(|i| i.title.clone()).filter(|t| !t.is_empty()),
-                    size,
-                    duration,
-                );
-                publish(
-                    &shared,
-                    EventData::VideoFileFinish(VideoFileFinishData {
+                let transmux = self.transmux.enabled();
+                logged(self.store.file_finished(&file, size, duration, transmux));
+                self.publisher
+                    .publish(EventData::VideoFileFinish(VideoFileFinishData {
                         platform: file.platform.clone(),
                         channel: file.channel.clone(),
                         path: file.path.display().to_string(),
@@ -140,29 +114,21 @@ pub(crate) async fn recover(shared: Arc<Shared>, leftovers: Vec<OpenFile>, quiet
                         duration,
                         session_id: file.session_id,
                         live_info: file.live_info.clone(),
-                    }),
-                )
-                .await;
-                if lock(&shared.config).transmux.enabled {
-                    submit_transmux(
-                        &shared,
-                        TransmuxJob {
-                            input: file.path.clone(),
-                            platform: file.platform.clone(),
-                            channel: file.channel.clone(),
-                            session_id: file.session_id,
-                            live_info: file.live_info.clone(),
-                        },
-                    );
+                    }))
+                    .await;
+                if transmux {
+                    self.transmux.run(file);
                 }
             }
             Ok(_) | Err(_) => {
+                logged(self.store.file_interrupted(&file.path));
                 let message = format!(
                     "{} was left open by an earlier run and is not readable; it is kept but not announced",
                     file.path.display()
                 );
-                publish(&shared, error(message)).await;
+                self.publisher.publish(error(message)).await;
             }
         }
+        true
     }
 }

@@ -69,6 +69,15 @@ impl std::fmt::Debug for StreamChoice {
 pub trait LiveSource: Send + Sync + 'static {
     /// Which platform and channel a URL is (no network).
     fn resolve(&self, url: &str) -> Result<ChannelRef, EngineError>;
+    /// The canonical form of a resolved channel: the one id its events,
+    /// files and sessions carry whatever URL form was pasted (a Bilibili
+    /// short id such as `196` becomes its long room id). Called once when a
+    /// channel is added; may ask the platform. When it cannot tell (the
+    /// platform does not answer), the channel is kept as resolved. The
+    /// default keeps it.
+    async fn canonical(&self, channel: ChannelRef) -> ChannelRef {
+        channel
+    }
     /// The platform's default minimum poll interval.
     fn min_poll_interval(&self, platform: &str) -> Duration;
     /// One status poll.
@@ -227,14 +236,9 @@ pub trait Recorder: Send + Sync + 'static {
 /// Transmuxes one file.
 #[async_trait]
 pub trait Transmuxer: Send + Sync + 'static {
-    /// Remuxes `job.input` into `format` (`mp4`/`mkv`), verifies the output
-    /// and returns its path; deletes the input when `delete_source`.
-    async fn transmux(
-        &self,
-        job: &crate::TransmuxJob,
-        format: &str,
-        delete_source: bool,
-    ) -> Result<PathBuf, EngineError>;
+    /// Runs `job` (onelive-transmux's own job: input, format, tags,
+    /// `delete_source`), verifies the output and returns its path.
+    async fn transmux(&self, job: &onelive_transmux::TransmuxJob) -> Result<PathBuf, EngineError>;
 }
 
 /// One delivery attempt record, for the API.

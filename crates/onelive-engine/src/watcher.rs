@@ -12,17 +12,22 @@ use onelive_events::{
 };
 use rand::Rng;
 use serde::Serialize;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 
 use crate::backoff::{Backoff, Episode};
 use crate::config::ChannelConfig;
-use crate::engine::{Shared, TransmuxJob, lock, publish, publish_event, submit_transmux};
+use crate::config::EngineConfig;
 use crate::machine::{Action, ChannelMachine, Observation, Phase};
+use crate::publisher::Publisher;
 use crate::seams::{
     ChannelRef, PollResult, RecordingEvent, RecordingHandle, RecordingRequest, StreamRefetch,
 };
+use crate::seams::{LiveSource, Recorder};
+use crate::store::{LedgerFile, OpenSession, Store, logged};
+use crate::sync::lock;
 use crate::template::{EngineValues, prepare};
+use crate::transmux_queue::TransmuxQueue;
 
 /// Commands from the engine to a watcher.
 #[derive(Debug)]
@@ -61,8 +66,24 @@ pub struct ChannelView {
     pub consecutive_failures: u32,
 }
 
+/// What every watcher works with: handles on the parts and the state
+/// owners, never the engine itself.
+#[derive(Clone)]
+pub(crate) struct Handles {
+    /// The configuration (owned by the engine; read here).
+    pub(crate) config: Arc<Mutex<EngineConfig>>,
+    pub(crate) source: Arc<dyn LiveSource>,
+    pub(crate) recorder: Arc<dyn Recorder>,
+    pub(crate) store: Arc<Store>,
+    pub(crate) publisher: Arc<Publisher>,
+    pub(crate) transmux: TransmuxQueue,
+    pub(crate) poll_permits: Arc<Semaphore>,
+    pub(crate) record_permits: Arc<Semaphore>,
+    pub(crate) stopping: watch::Receiver<bool>,
+}
+
 pub(crate) struct WatcherContext {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) handles: Handles,
     pub(crate) config: ChannelConfig,
     pub(crate) cref: ChannelRef,
     pub(crate) view: Arc<Mutex<ChannelView>>,
@@ -95,8 +116,8 @@ struct Watcher {
     max_backoff: Duration,
     backoff_level: u32,
     disk_paused: bool,
-    /// The open session as last written to `open-sessions.json`.
-    persisted: Option<crate::sessions::OpenSession>,
+    /// The open session as last saved in the store.
+    persisted: Option<OpenSession>,
     heartbeat: Duration,
     /// Recordings that failed in a row (failed to start, or ended quickly
     /// without a good file): the current failure episode.
@@ -124,13 +145,13 @@ pub(crate) async fn run_watcher(
     mut commands: mpsc::UnboundedReceiver<WatcherCommand>,
 ) {
     let (interval, debounce, jitter, error_after, max_backoff) = {
-        let c = lock(&ctx.shared.config);
+        let c = lock(&ctx.handles.config);
         let platform_min = c
             .watch
             .min_interval
             .get(&ctx.cref.platform)
             .map(|d| d.0)
-            .unwrap_or_else(|| ctx.shared.parts.source.min_poll_interval(&ctx.cref.platform));
+            .unwrap_or_else(|| ctx.handles.source.min_poll_interval(&ctx.cref.platform));
         let interval =
             ctx.config.poll_interval.unwrap_or(c.watch.poll_interval).0.max(platform_min);
         let debounce = ctx.config.debounce.unwrap_or(c.watch.debounce).0;
@@ -140,10 +161,11 @@ pub(crate) async fn run_watcher(
     // that thousands of channels do not poll in one burst.
     let mut first = Duration::from_secs_f64(interval.as_secs_f64() * rand::rng().random::<f64>());
     let heartbeat = crate::sessions::heartbeat(debounce);
-    let persisted = crate::sessions::get(
-        &ctx.shared,
-        &crate::sessions::key(&ctx.cref.platform, &ctx.cref.channel),
-    );
+    let persisted =
+        ctx.handles.store.session(&ctx.cref.platform, &ctx.cref.channel).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the open session; starting without it");
+            None
+        });
     let machine = match &persisted {
         // A session left open by the last run: poll at once; it continues when
         // live within a fresh debounce window, unless the channel went unseen for
@@ -289,12 +311,12 @@ impl Watcher {
     }
 
     async fn poll(&mut self) {
-        let shared = self.ctx.shared.clone();
+        let h = self.ctx.handles.clone();
         let result = {
-            let Ok(_permit) = shared.poll_permits.acquire().await else { return };
-            shared.parts.source.poll(&self.ctx.cref).await
+            let Ok(_permit) = h.poll_permits.acquire().await else { return };
+            h.source.poll(&self.ctx.cref).await
         };
-        let counters = &shared.counters;
+        let counters = h.publisher.counters();
         {
             let mut v = lock(&self.ctx.view);
             v.last_poll = Some(now_rfc3339());
@@ -356,7 +378,7 @@ impl Watcher {
     /// Pauses recording when the disk is low and resumes when space is back.
     fn check_disk_while_live(&mut self) -> Vec<Action> {
         let (folder, min_free) = {
-            let c = lock(&self.ctx.shared.config);
+            let c = lock(&self.ctx.handles.config);
             (c.output.folder.clone(), c.disk.min_free_mb)
         };
         if min_free == 0 {
@@ -395,7 +417,7 @@ impl Watcher {
                     // `OpenSession::pending_live_start`).
                     let event = Event::new(EventData::LiveStart(self.live_data(session_id, info)));
                     self.persist_session_with(Some(event.to_json()));
-                    publish_event(&self.ctx.shared, event).await;
+                    self.ctx.handles.publisher.publish_event(event).await;
                 }
                 Action::LiveEnd { session_id, info } => {
                     self.emit(EventData::LiveEnd(self.live_data(session_id, info))).await;
@@ -431,7 +453,7 @@ impl Watcher {
         self.refresh_view();
     }
 
-    /// Writes the open session to `open-sessions.json` when it started,
+    /// Saves the open session in the store when it started,
     /// ended, got a new part or new metadata, or the heartbeat is due while live.
     fn persist_session(&mut self) {
         self.persist_session_with(None);
@@ -440,10 +462,10 @@ impl Watcher {
     /// [`Self::persist_session`], saving `live_start` (an event's JSON)
     /// with the session until the next write.
     fn persist_session_with(&mut self, live_start: Option<String>) {
-        let key = crate::sessions::key(&self.ctx.cref.platform, &self.ctx.cref.channel);
+        let store = &self.ctx.handles.store;
         let Some(session_id) = self.machine.session_id() else {
             if self.persisted.take().is_some() {
-                crate::sessions::remove(&self.ctx.shared, &key);
+                logged(store.end_session(&self.ctx.cref.platform, &self.ctx.cref.channel));
             }
             return;
         };
@@ -466,7 +488,7 @@ impl Watcher {
                 {
                     return;
                 }
-                crate::sessions::OpenSession {
+                OpenSession {
                     next_part,
                     live_info: info,
                     last_live_at: if live { now_ms } else { p.last_live_at },
@@ -474,7 +496,7 @@ impl Watcher {
                     ..p.clone()
                 }
             }
-            _ => crate::sessions::OpenSession {
+            _ => OpenSession {
                 platform: self.ctx.cref.platform.clone(),
                 channel: self.ctx.cref.channel.clone(),
                 url: self.ctx.cref.url.clone(),
@@ -487,7 +509,7 @@ impl Watcher {
                 pending_live_start: live_start,
             },
         };
-        crate::sessions::upsert(&self.ctx.shared, next.clone());
+        logged(store.save_session(&next));
         self.persisted = Some(next);
     }
 
@@ -543,12 +565,12 @@ impl Watcher {
     }
 
     async fn try_start_recording(&mut self, session_id: Uuid, part: u32) -> Result<(), String> {
-        let shared = self.ctx.shared.clone();
-        if *shared_stopping(&shared) {
+        let h = self.ctx.handles.clone();
+        if *h.stopping.borrow() {
             return Err("not recording: the engine is shutting down".into());
         }
         let (folder, template, container, split, stall, min_free, platform_quality) = {
-            let c = lock(&shared.config);
+            let c = lock(&h.config);
             (
                 c.output.folder.clone(),
                 self.ctx
@@ -572,7 +594,7 @@ impl Watcher {
                 folder.display()
             ));
         }
-        let permit = shared.record_permits.clone().try_acquire_owned().map_err(|_| {
+        let permit = h.record_permits.clone().try_acquire_owned().map_err(|_| {
             "not recording: watch.max_concurrent_recordings reached; retrying at the next poll"
                 .to_owned()
         })?;
@@ -581,8 +603,7 @@ impl Watcher {
         } else {
             self.ctx.config.quality.clone()
         };
-        let stream = shared
-            .parts
+        let stream = h
             .source
             .stream(&self.ctx.cref, &quality)
             .await
@@ -622,31 +643,24 @@ impl Watcher {
             quality = %stream.quality, folder = %output_dir.display(), template = %template,
             "starting recording"
         );
-        let handle = shared
-            .parts
-            .recorder
-            .start(RecordingRequest {
-                stream,
-                output_dir,
-                template,
-                context,
-                first_part: part,
-                container,
-                min_free_bytes: min_free.saturating_mul(1024 * 1024),
-                split,
-                stall_timeout: stall,
-                refetch: shared.parts.source.single_use_stream_urls(&self.ctx.cref.platform).then(
-                    || {
-                        StreamRefetch::new(
-                            shared.parts.source.clone(),
-                            self.ctx.cref.clone(),
-                            quality,
-                        )
-                    },
-                ),
-            })
-            .await
-            .map_err(|e| format!("recorder did not start: {e}"))?;
+        let handle =
+            h.recorder
+                .start(RecordingRequest {
+                    stream,
+                    output_dir,
+                    template,
+                    context,
+                    first_part: part,
+                    container,
+                    min_free_bytes: min_free.saturating_mul(1024 * 1024),
+                    split,
+                    stall_timeout: stall,
+                    refetch: h.source.single_use_stream_urls(&self.ctx.cref.platform).then(|| {
+                        StreamRefetch::new(h.source.clone(), self.ctx.cref.clone(), quality)
+                    }),
+                })
+                .await
+                .map_err(|e| format!("recorder did not start: {e}"))?;
         self.rec = Some(ActiveRecording {
             handle,
             _permit: permit,
@@ -733,29 +747,19 @@ impl Watcher {
     }
 
     async fn handle_file_event(&mut self, rec: &mut ActiveRecording, ev: RecordingEvent) {
-        let shared = self.ctx.shared.clone();
+        let h = self.ctx.handles.clone();
+        let ledger = |path: &Path| LedgerFile {
+            path: path.to_path_buf(),
+            platform: self.ctx.cref.platform.clone(),
+            channel: self.ctx.cref.channel.clone(),
+            session_id: Some(rec.session_id),
+            live_info: Some(rec.live_info.clone()),
+        };
         match ev {
             RecordingEvent::FileCreated { path } => {
                 rec.created_file = true;
                 rec.files_created += 1;
-                crate::recordings::created(
-                    &shared,
-                    &path,
-                    &self.ctx.cref.platform,
-                    &self.ctx.cref.channel,
-                    Some(rec.session_id),
-                    Some(rec.live_info.title.clone()).filter(|t| !t.is_empty()),
-                );
-                crate::recovery::opened(
-                    &shared,
-                    crate::recovery::OpenFile {
-                        path: path.clone(),
-                        platform: self.ctx.cref.platform.clone(),
-                        channel: self.ctx.cref.channel.clone(),
-                        session_id: Some(rec.session_id),
-                        live_info: Some(rec.live_info.clone()),
-                    },
-                );
+                logged(h.store.file_opened(&ledger(&path)));
                 {
                     let mut v = lock(&self.ctx.view);
                     v.current_file = Some(path.display().to_string());
@@ -774,23 +778,17 @@ impl Watcher {
                 lock(&self.ctx.view).bytes_written = bytes;
             }
             RecordingEvent::FileFinished { path, size, duration } => {
-                crate::recovery::closed(&shared, &path);
-                crate::recordings::finished(
-                    &shared,
-                    &path,
-                    &self.ctx.cref.platform,
-                    &self.ctx.cref.channel,
-                    Some(rec.session_id),
-                    Some(rec.live_info.title.clone()).filter(|t| !t.is_empty()),
-                    size,
-                    duration,
-                );
+                // One commit: finished, and (when enabled) its transmux pending.
+                let file = ledger(&path);
+                let transmux = h.transmux.enabled() && size > 0;
+                logged(h.store.file_finished(&file, size, duration, transmux));
                 if size > 0 {
                     rec.good_files += 1;
                     self.recording_succeeded();
                 }
-                shared.counters.bytes_finished.fetch_add(size, Ordering::Relaxed);
-                shared.counters.files_finished.fetch_add(1, Ordering::Relaxed);
+                let counters = h.publisher.counters();
+                counters.bytes_finished.fetch_add(size, Ordering::Relaxed);
+                counters.files_finished.fetch_add(1, Ordering::Relaxed);
                 {
                     let mut v = lock(&self.ctx.view);
                     v.bytes_total += size;
@@ -807,18 +805,8 @@ impl Watcher {
                     live_info: Some(rec.live_info.clone()),
                 }))
                 .await;
-                let transmux = lock(&shared.config).transmux.enabled;
-                if transmux && size > 0 {
-                    submit_transmux(
-                        &shared,
-                        TransmuxJob {
-                            input: path,
-                            platform: self.ctx.cref.platform.clone(),
-                            channel: self.ctx.cref.channel.clone(),
-                            session_id: Some(rec.session_id),
-                            live_info: Some(rec.live_info.clone()),
-                        },
-                    );
+                if transmux {
+                    h.transmux.run(file);
                 }
             }
             RecordingEvent::Error { message } => {
@@ -864,7 +852,7 @@ impl Watcher {
     }
 
     async fn emit(&self, data: EventData) {
-        publish(&self.ctx.shared, data).await;
+        self.ctx.handles.publisher.publish(data).await;
     }
 
     async fn emit_error(&self, session_id: Option<Uuid>, message: String) {
@@ -885,10 +873,6 @@ impl Watcher {
 fn recording_retry(interval: Duration) -> Backoff {
     let base = Duration::from_secs(1).min(interval).max(Duration::from_millis(50));
     Backoff { base, cap: RECORDING_RETRY_CAP.max(base), jitter: RETRY_JITTER }
-}
-
-fn shared_stopping(shared: &Shared) -> tokio::sync::watch::Ref<'_, bool> {
-    shared.stopping_flag()
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -235,9 +235,13 @@ async fn persisted_transmux_jobs_resume_on_start() {
     .await;
     assert!(dir.path().join("left-over.mp4").exists());
     assert!(engine.pending_transmux_jobs().is_empty());
-    let queue: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(state.join("transmux-queue.json")).unwrap()).unwrap();
-    assert_eq!(queue, serde_json::json!([]));
+    // The queue of the older version was imported into the store and set aside.
+    assert!(engine.store().transmux_pending().unwrap().is_empty());
+    assert!(!state.join("transmux-queue.json").exists());
+    assert!(state.join("transmux-queue.json.migrated").exists());
+    let recordings = engine.recordings(10);
+    assert_eq!(recordings[0].path, input.display().to_string());
+    assert_eq!(recordings[0].transmux, onelive_engine::recordings::TransmuxState::Done);
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -328,9 +332,9 @@ async fn files_left_open_by_a_crash_are_announced_or_reported_at_the_next_start(
     );
     assert!(bad.exists(), "an unreadable leftover is kept");
     assert_eq!(count(&f.delivery.types(), "video_file_finish"), 1);
-    let list: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(state.join("open-files.json")).unwrap()).unwrap();
-    assert_eq!(list, serde_json::json!([]));
+    // Every file of the older version's list was checked: none is left open.
+    assert!(engine.store().left_open().unwrap().is_empty());
+    assert!(state.join("open-files.json.migrated").exists());
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -372,8 +376,7 @@ async fn a_session_open_at_shutdown_continues_after_a_restart_or_ends_when_its_c
     assert_eq!((data.session_id, data.channel.as_str()), (Some(session), "alice"));
     assert_eq!(data.live_info.title, "hello");
     engine.shutdown(Duration::from_secs(5)).await;
-    let left = std::fs::read_to_string(dir.path().join("state/open-sessions.json")).unwrap();
-    assert_eq!(left.trim(), "{}");
+    assert_eq!(engine.store().sessions().unwrap(), []);
 }
 
 #[tokio::test]
@@ -403,4 +406,91 @@ async fn hostile_titles_and_strftime_dates_name_files_safely() {
     assert!(name == expected(&before) || name == expected(&after), "{name}");
     assert!(started[0].exists());
     assert!(engine.shutdown(Duration::from_secs(5)).await);
+}
+
+/// An upgrade in place: the open session an older version kept in
+/// `open-sessions.json` (its shape from that version; values made up)
+/// continues after the first start with the store.
+#[tokio::test]
+async fn a_session_saved_by_an_older_version_continues_after_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let session = onelive_events::Uuid::now_v7();
+    let info = serde_json::json!({ "title": "hello", "uname": "Alice" });
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let old = serde_json::json!({ "fake/alice": {
+        "platform": "fake", "channel": "alice", "url": "https://fake.test/alice",
+        "session_id": session, "started_at": "2026-01-01T00:00:00Z",
+        "start_live_info": info, "live_info": info, "next_part": 3, "last_live_at": now_ms } });
+    std::fs::write(state.join("open-sessions.json"), old.to_string()).unwrap();
+    let f = Fakes::new();
+    f.source.live("alice", "hello", "Games");
+    let engine = Engine::start(config(dir.path(), &["alice"]), None, f.parts()).await.unwrap();
+    wait_for("part 3", Duration::from_secs(60), || {
+        count(&f.delivery.types(), "video_file_create") == 1
+    })
+    .await;
+    let view = engine.channels()[0].view.clone();
+    assert_eq!(view.session_id, Some(session));
+    let file = view.current_file.unwrap();
+    assert!(file.ends_with("_part3.ts"), "{file}");
+    assert_eq!(count(&f.delivery.types(), "live_start"), 0, "{:?}", f.delivery.types());
+    assert!(state.join("open-sessions.json.migrated").exists());
+    assert!(!state.join("open-sessions.json").exists());
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Issue 11: a short-id URL and the long id are one channel, whichever is
+/// pasted: events, files and sessions carry the canonical (long) id, and
+/// adding the other URL is refused, at start and through the API.
+#[tokio::test]
+async fn a_short_id_url_is_watched_under_its_canonical_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    for short in ["196", "0196"] {
+        f.source.aliases.lock().unwrap().insert(short.into(), "21452505".into());
+    }
+    // Both forms in the config: the second is refused (and reported), not watched twice.
+    let c = config(dir.path(), &["196", "21452505"]);
+    let engine = Engine::start(c, None, f.parts()).await.unwrap();
+    let channels = engine.channels();
+    assert_eq!(channels.len(), 1, "{channels:?}");
+    assert_eq!(channels[0].channel, "21452505");
+    assert_eq!(channels[0].url, "https://fake.test/196");
+    let refused = f
+        .delivery
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|e| match &e.data {
+            EventData::Error(d) => Some(d.error.clone()),
+            _ => None,
+        })
+        .expect("an error for the second form");
+    assert!(
+        refused.contains("https://fake.test/21452505 is already watched as https://fake.test/196"),
+        "{refused}"
+    );
+    // Through the API (the web UI adds the same way): another form of the room.
+    let again = engine.add_channel(ChannelConfig::new("https://fake.test/0196")).await;
+    let e = again.unwrap_err().to_string();
+    assert!(e.contains("already watched as https://fake.test/196 (fake channel 21452505)"), "{e}");
+
+    f.source.live("21452505", "hello", "Games");
+    wait_for("video_file_create", Duration::from_secs(60), || {
+        count(&f.delivery.types(), "video_file_create") == 1
+    })
+    .await;
+    let events = f.delivery.events.lock().unwrap().clone();
+    // The start's refusal (engine-wide: no channel), live_start, video_file_create.
+    let of_the_room: Vec<_> = events.iter().filter_map(|e| e.data.channel()).collect();
+    assert_eq!(of_the_room, [("", ""), ("fake", "21452505"), ("fake", "21452505")]);
+    let started = f.recorder.started.lock().unwrap().clone();
+    assert!(started[0].starts_with(dir.path().join("rec/21452505")), "{started:?}");
+    engine.shutdown(Duration::from_secs(5)).await;
+    let sessions = engine.store().sessions().unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].channel, "21452505");
 }

@@ -10,8 +10,9 @@ use onelive_engine::seams::{
     ChannelRef, DeliveryRecord, DeliveryStats, EventDelivery, LiveSource, PollResult, Recorder,
     RecordingControl, RecordingEvent, RecordingHandle, RecordingRequest, StreamChoice, Transmuxer,
 };
-use onelive_engine::{EngineError, EngineParts, TransmuxJob, WebhookConfig};
+use onelive_engine::{EngineError, EngineParts, WebhookConfig};
 use onelive_events::{Event, LiveInfo, LiveStatus};
+use onelive_transmux::TransmuxJob;
 use tokio::sync::mpsc;
 
 /// What the fake platform answers, per channel id.
@@ -19,6 +20,9 @@ use tokio::sync::mpsc;
 pub struct FakeSource {
     pub answers: Arc<Mutex<BTreeMap<String, PollResult>>>,
     pub polls: Arc<Mutex<u64>>,
+    /// Channel ids and the canonical id each stands for (a short id and
+    /// the long id, as on Bilibili).
+    pub aliases: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl FakeSource {
@@ -48,6 +52,12 @@ impl LiveSource for FakeSource {
             onelive_platform::PlatformError::UnsupportedUrl(format!("no adapter claims {url}"))
         })?;
         Ok(ChannelRef { platform: "fake".into(), channel: channel.into(), url: url.into() })
+    }
+    async fn canonical(&self, channel: ChannelRef) -> ChannelRef {
+        match self.aliases.lock().unwrap().get(&channel.channel) {
+            Some(id) => ChannelRef { channel: id.clone(), ..channel },
+            None => channel,
+        }
     }
     fn min_poll_interval(&self, _platform: &str) -> Duration {
         Duration::ZERO
@@ -136,13 +146,8 @@ pub struct FakeTransmuxer;
 
 #[async_trait]
 impl Transmuxer for FakeTransmuxer {
-    async fn transmux(
-        &self,
-        job: &TransmuxJob,
-        format: &str,
-        _delete_source: bool,
-    ) -> Result<PathBuf, EngineError> {
-        let out = job.input.with_extension(format);
+    async fn transmux(&self, job: &TransmuxJob) -> Result<PathBuf, EngineError> {
+        let out = job.input.with_extension(job.format.extension());
         std::fs::copy(&job.input, &out).map_err(|source| onelive_transmux::TransmuxError::Io {
             context: format!("cannot copy {}", job.input.display()),
             source,
@@ -275,24 +280,22 @@ pub struct FlakyTransmuxer {
 
 #[async_trait]
 impl Transmuxer for FlakyTransmuxer {
-    async fn transmux(
-        &self,
-        job: &TransmuxJob,
-        format: &str,
-        delete_source: bool,
-    ) -> Result<PathBuf, EngineError> {
+    async fn transmux(&self, job: &TransmuxJob) -> Result<PathBuf, EngineError> {
         *self.calls.lock().unwrap() += 1;
         {
             let mut left = self.failures.lock().unwrap();
             if *left > 0 {
                 *left -= 1;
                 return Err(EngineError::Transmux(onelive_transmux::TransmuxError::Io {
-                    context: format!("cannot write {}", job.input.with_extension(format).display()),
+                    context: format!(
+                        "cannot write {}",
+                        job.input.with_extension(job.format.extension()).display()
+                    ),
                     source: std::io::Error::other("No space left on device"),
                 }));
             }
         }
-        FakeTransmuxer.transmux(job, format, delete_source).await
+        FakeTransmuxer.transmux(job).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests of onelive-engine with in-memory seams.
 
 mod api;
+mod api_limits;
 mod backoff;
 mod config_errors;
 mod engine_flow;

@@ -224,6 +224,33 @@ impl EventData {
         }
     }
 
+    /// The path of the file the event is about, as the recorder wrote it:
+    /// `path` of `video_file_create` and `video_file_finish`, `output` of
+    /// `video_transmux_finish`; `None` for every other type.
+    ///
+    /// ```
+    /// use onelive_events::{EventData, VideoTransmuxFinishData};
+    ///
+    /// let data = EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
+    ///     platform: "bilibili".into(),
+    ///     channel: "21452505".into(),
+    ///     input: "rec/part1.ts".into(),
+    ///     output: "rec/part1.mp4".into(),
+    ///     session_id: None,
+    ///     live_info: None,
+    /// });
+    /// assert_eq!(data.file_path(), Some("rec/part1.mp4"));
+    /// assert_eq!(onelive_events::EventData::AppLaunch.file_path(), None);
+    /// ```
+    pub fn file_path(&self) -> Option<&str> {
+        match self {
+            EventData::VideoFileCreate(d) => Some(&d.path),
+            EventData::VideoFileFinish(d) => Some(&d.path),
+            EventData::VideoTransmuxFinish(d) => Some(&d.output),
+            _ => None,
+        }
+    }
+
     /// The session id (onelive extension), when the event carries one.
     pub fn session_id(&self) -> Option<Uuid> {
         match self {

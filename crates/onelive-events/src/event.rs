@@ -198,11 +198,20 @@ fn parse_data(event_type: String, data: Map<String, Value>) -> Result<EventData,
     })
 }
 
-struct DataRef<'a>(&'a EventData);
-
-impl Serialize for DataRef<'_> {
+/// `EventData` serializes as the event's `data` object (without `type`, which
+/// the envelope carries): `{}` for `app_launch`/`app_exit`, the typed fields
+/// otherwise, and the raw object of an unknown type.
+///
+/// ```
+/// use onelive_events::{EventData, TestData};
+///
+/// let data = EventData::Test(TestData { message: "hi".into() });
+/// assert_eq!(serde_json::to_string(&data).unwrap(), r#"{"message":"hi"}"#);
+/// assert_eq!(serde_json::to_string(&EventData::AppLaunch).unwrap(), "{}");
+/// ```
+impl Serialize for EventData {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
+        match self {
             EventData::AppLaunch | EventData::AppExit => serializer.serialize_map(Some(0))?.end(),
             EventData::LiveStart(d) | EventData::LiveEnd(d) => d.serialize(serializer),
             EventData::VideoFileCreate(d) => d.serialize(serializer),
@@ -222,7 +231,7 @@ impl Serialize for Event {
         map.serialize_entry("id", &self.id.hyphenated().to_string())?;
         map.serialize_entry("ts", &self.ts_string())?;
         map.serialize_entry("type", self.type_name())?;
-        map.serialize_entry("data", &DataRef(&self.data))?;
+        map.serialize_entry("data", &self.data)?;
         map.end()
     }
 }

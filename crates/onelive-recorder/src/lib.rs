@@ -43,7 +43,6 @@
 //! ```
 #![deny(missing_docs)]
 
-mod child;
 mod config;
 mod disk;
 mod error;

@@ -394,7 +394,7 @@ pub(crate) async fn run(
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .process_group(0);
-        crate::child::die_with_parent(&mut command);
+        onelive_listen::die_with_parent(&mut command);
         let child = command.spawn();
         let mut child = match child {
             Ok(c) => c,

@@ -63,7 +63,9 @@ fn pixeldrain_url(api: &str, segments: &[&str]) -> Result<reqwest::Url, Error> {
 
 /// Streams a file in chunks read by a blocking thread one step ahead of the
 /// network (at most 2 chunks buffered), so disk reads overlap socket writes.
-fn read_ahead(mut file: std::fs::File) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
+pub(crate) fn read_ahead(
+    mut file: impl Read + Send + 'static,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(2);
     tokio::task::spawn_blocking(move || {
         loop {

@@ -17,6 +17,9 @@ use crate::{Error, Result};
 /// Default Pixeldrain API base.
 pub const DEFAULT_PIXELDRAIN_API: &str = "https://pixeldrain.com/api";
 
+/// The health route, `GET /healthz` (unauthenticated).
+pub const HEALTH_PATH: &str = "/healthz";
+
 /// A string that never shows in `Debug` output or logs (API keys, webhook
 /// keys, tokens, URLs that carry tokens).
 ///
@@ -308,6 +311,8 @@ pub enum ActionConfig {
     /// Send a notification (Telegram, Discord, ntfy, Bark, ServerChan,
     /// PushPlus, WeCom, DingTalk, Gotify).
     Notify(NotifyConfig),
+    /// Upload the file to S3-compatible object storage.
+    S3(S3Config),
 }
 
 impl ActionConfig {
@@ -320,6 +325,7 @@ impl ActionConfig {
             ActionConfig::Merge(_) => "merge",
             ActionConfig::Rclone(_) => "rclone",
             ActionConfig::Notify(_) => "notify",
+            ActionConfig::S3(_) => "s3",
         }
     }
 
@@ -332,6 +338,7 @@ impl ActionConfig {
             ActionConfig::Merge(c) => (c.attempts, c.retry_delay_secs),
             ActionConfig::Rclone(c) => (c.attempts, c.retry_delay_secs),
             ActionConfig::Notify(c) => (c.attempts, c.retry_delay_secs),
+            ActionConfig::S3(c) => (c.attempts, c.retry_delay_secs),
         };
         RetryPolicy { attempts: attempts.max(1), delay: secs(delay) }
     }
@@ -345,6 +352,20 @@ impl ActionConfig {
             ActionConfig::Merge(c) => &c.then,
             ActionConfig::Rclone(c) => &c.then,
             ActionConfig::Notify(c) => &c.then,
+            ActionConfig::S3(c) => &c.then,
+        }
+    }
+
+    /// The steps of the same `then` this step waits for (fan-in).
+    pub fn after(&self) -> &[String] {
+        match self {
+            ActionConfig::Pixeldrain(c) => &c.after,
+            ActionConfig::Exec(c) => &c.after,
+            ActionConfig::Forward(c) => &c.after,
+            ActionConfig::Merge(c) => &c.after,
+            ActionConfig::Rclone(c) => &c.after,
+            ActionConfig::Notify(c) => &c.after,
+            ActionConfig::S3(c) => &c.after,
         }
     }
 
@@ -352,7 +373,10 @@ impl ActionConfig {
     pub fn uses_file(&self) -> bool {
         matches!(
             self,
-            ActionConfig::Pixeldrain(_) | ActionConfig::Exec(_) | ActionConfig::Rclone(_)
+            ActionConfig::Pixeldrain(_)
+                | ActionConfig::Exec(_)
+                | ActionConfig::Rclone(_)
+                | ActionConfig::S3(_)
         )
     }
 }
@@ -386,6 +410,11 @@ pub struct PixeldrainConfig {
     /// it succeeds.
     #[serde(default)]
     pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Pixeldrain API key (sent as the Basic auth password).
     pub api_key: SecretString,
     /// API base, default `https://pixeldrain.com/api`.
@@ -410,6 +439,11 @@ pub struct ExecConfig {
     /// it succeeds.
     #[serde(default)]
     pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Program and arguments (no shell).
     pub command: Vec<String>,
     /// Seconds before the program is killed, default 3600.
@@ -431,6 +465,11 @@ pub struct ForwardConfig {
     /// it succeeds.
     #[serde(default)]
     pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Target URL (may carry a token, so it is never logged whole).
     pub url: SecretString,
     /// Body template with `{placeholders}`; default: the event JSON.
@@ -460,6 +499,11 @@ pub struct MergeConfig {
     /// Named actions to run on each merged file.
     #[serde(default)]
     pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Merge the transmuxed files (`video_transmux_finish` outputs) and wait
     /// until every part has one (default true); false merges the recorded
     /// files (`video_file_finish` paths) as they are.
@@ -489,6 +533,11 @@ pub struct RcloneConfig {
     /// Named actions to run on this upload's result.
     #[serde(default)]
     pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Destination folder, `remote:path` (the file keeps its name). A
     /// secret: connection strings may carry passwords; results and logs
     /// show it without parameters.
@@ -514,6 +563,69 @@ pub struct RcloneConfig {
     pub retry_delay_secs: f64,
 }
 
+/// `kind = "s3"`: upload to S3-compatible object storage (AWS S3,
+/// Cloudflare R2, MinIO, Aliyun OSS and Tencent COS S3 endpoints, ...).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// Named actions to run on this upload's result (the object URL).
+    #[serde(default)]
+    pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// The service endpoint, e.g. `https://s3.us-east-1.amazonaws.com`,
+    /// `https://ACCOUNT.r2.cloudflarestorage.com` or `http://127.0.0.1:9000`.
+    pub endpoint: String,
+    /// The region the request is signed for, default `us-east-1` (R2: `auto`).
+    #[serde(default = "us_east_1")]
+    pub region: String,
+    /// The bucket.
+    pub bucket: String,
+    /// Object key template (MiniJinja, the variables of `notify` messages),
+    /// default `{{ platform }}/{{ channel }}/{{ file_name }}`.
+    #[serde(default = "default_key")]
+    pub key: String,
+    /// Path-style URLs (`endpoint/bucket/key`, needed by MinIO and most
+    /// self-hosted servers) instead of virtual-hosted ones
+    /// (`bucket.endpoint/key`); default false.
+    #[serde(default)]
+    pub path_style: bool,
+    /// Access key id.
+    pub access_key_id: SecretString,
+    /// Secret access key.
+    pub secret_access_key: SecretString,
+    /// Session token of temporary credentials, if any.
+    #[serde(default)]
+    pub session_token: Option<SecretString>,
+    /// Files larger than this are sent as a multipart upload in parts of
+    /// this size, in MiB; default 64, at least 5 (the S3 minimum).
+    #[serde(default = "sixty_four")]
+    pub part_size_mib: u64,
+    /// Base URL of the result instead of the object's S3 URL (a CDN or a
+    /// public bucket domain): the result is `{public_url}/{key}`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Attempts, default 3.
+    #[serde(default = "three")]
+    pub attempts: u32,
+    /// Seconds before the second attempt (doubling after), default 10.
+    #[serde(default = "ten")]
+    pub retry_delay_secs: f64,
+}
+
+fn us_east_1() -> String {
+    "us-east-1".into()
+}
+fn default_key() -> String {
+    "{{ platform }}/{{ channel }}/{{ file_name }}".into()
+}
+fn sixty_four() -> u64 {
+    64
+}
+
 /// Language of the default notification messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -532,6 +644,11 @@ pub struct NotifyConfig {
     /// Named actions to run after the notification.
     #[serde(default)]
     pub then: Vec<String>,
+    /// For a `[actions.NAME]` step: the other steps started by the same
+    /// `then` that must be done before this one runs (fan-in); its input is
+    /// their outputs.
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Which service.
     pub service: crate::notify::Service,
     /// The service's credential: bot token, SendKey, webhook key, access
@@ -637,6 +754,9 @@ impl SinkConfig {
         if !self.server.path.starts_with('/') {
             return bad(format!("server.path must start with '/', got {:?}", self.server.path));
         }
+        if self.server.path == HEALTH_PATH {
+            return bad(format!("server.path must not be {HEALTH_PATH} (the health route)"));
+        }
         if self.server.body_limit == 0 {
             return bad("server.body_limit must be > 0".into());
         }
@@ -714,7 +834,8 @@ impl SinkConfig {
             }
             for (j, action) in rule.actions.iter().enumerate() {
                 let at = format!("{at}.actions[{j}] ({})", action.kind());
-                if let ActionConfig::Pixeldrain(_) | ActionConfig::Rclone(_) = action
+                if let ActionConfig::Pixeldrain(_) | ActionConfig::Rclone(_) | ActionConfig::S3(_) =
+                    action
                     && let Some(t) = types.iter().find(|t| !carries_file(**t))
                 {
                     return bad(format!("{at}: event type {t} carries no file to upload"));
@@ -726,6 +847,12 @@ impl SinkConfig {
                         ));
                     }
                     needs_roots = true;
+                }
+                if !action.after().is_empty() {
+                    return bad(format!(
+                        "{at}: after is for [actions] steps that a `then` starts with the \
+                         steps they wait for; a rule's actions all start at once"
+                    ));
                 }
                 check_action(&at, action)?;
                 if action.uses_file() && types.iter().any(|t| carries_file(*t)) {
@@ -746,6 +873,7 @@ impl SinkConfig {
             if action.uses_file() {
                 needs_roots = true;
             }
+            self.check_after(name, &at, action)?;
         }
         if needs_roots && self.paths.allowed_roots.is_empty() {
             return bad("rules act on files but paths.allowed_roots is empty; list the folders \
@@ -786,6 +914,48 @@ impl SinkConfig {
         }
         let mut path = vec!["(this action)"];
         walk(self, at, action.then(), &mut path)
+    }
+}
+
+impl SinkConfig {
+    /// A step's `after` names known steps other than itself, and every
+    /// `then` that starts it starts them too (else it would wait forever).
+    fn check_after(&self, name: &str, at: &str, action: &ActionConfig) -> Result<()> {
+        let after = action.after();
+        for (i, wait) in after.iter().enumerate() {
+            if wait == name {
+                return Err(Error::Config(format!("{at}: after names the step itself")));
+            }
+            if !self.actions.contains_key(wait) {
+                return Err(Error::Config(format!("{at}: after names unknown action {wait:?}")));
+            }
+            if after[..i].contains(wait) {
+                return Err(Error::Config(format!("{at}: after names {wait:?} twice")));
+            }
+        }
+        let rule_thens = self.rules.iter().flat_map(|r| {
+            r.actions
+                .iter()
+                .enumerate()
+                .map(move |(j, a)| (format!("rules[{:?}].actions[{j}]", r.name), a.then()))
+        });
+        let step_thens = self.actions.iter().map(|(n, a)| (format!("actions.{n}"), a.then()));
+        for (who, then) in rule_thens.chain(step_thens) {
+            let mut seen = std::collections::HashSet::new();
+            if let Some(twice) = then.iter().find(|t| !seen.insert(t.as_str())) {
+                return Err(Error::Config(format!("{who}: then names {twice:?} twice")));
+            }
+            if !then.iter().any(|t| t == name) {
+                continue;
+            }
+            if let Some(missing) = after.iter().find(|w| !then.contains(w)) {
+                return Err(Error::Config(format!(
+                    "{at}: {who} starts it without {missing:?}, which it waits for \
+                     (after must name steps of the same then)"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -836,6 +1006,10 @@ fn check_action(at: &str, action: &ActionConfig) -> Result<()> {
             if c.rclone.is_empty() {
                 return bad(format!("{at}: rclone must not be empty"));
             }
+            check_delay(at, c.retry_delay_secs)
+        }
+        ActionConfig::S3(c) => {
+            crate::s3::check(c).map_err(|e| Error::Config(format!("{at}: {e}")))?;
             check_delay(at, c.retry_delay_secs)
         }
         ActionConfig::Merge(c) => {

@@ -12,7 +12,10 @@
 //!   symlinks resolved ([`paths`]);
 //! - stores every event and its jobs in SQLite before answering, so jobs
 //!   survive crashes and restarts, with retries and a failure reason
-//!   ([`store`]).
+//!   ([`store`]);
+//! - chains actions (`then`, with fan-in by `after`), merges sessions, and
+//!   uploads with rclone or to S3-compatible storage;
+//! - answers `GET /healthz` (no authentication) with the job store's health.
 //!
 //! # Example
 //!
@@ -45,12 +48,12 @@ mod actions;
 pub mod auth;
 pub mod config;
 mod error;
-mod listen;
 mod merge;
 pub mod notify;
 pub mod paths;
 pub mod progress;
 mod rclone;
+mod s3;
 mod server;
 mod sink;
 pub mod stand_in;

@@ -61,8 +61,30 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
                 answer(StatusCode::METHOD_NOT_ALLOWED, "error", Some("use POST"))
             }),
         )
+        .route(crate::config::HEALTH_PATH, axum::routing::get(healthz))
         .fallback(|| async { answer(StatusCode::NOT_FOUND, "error", Some("no such route")) })
         .with_state(inner)
+}
+
+/// `GET /healthz` (no authentication): 200 `{"status":"ok","store":"ok"}`
+/// when the job store answers a query and its writer runs, else 503 with
+/// `"store":"unavailable"` (the reason goes to the log, not to the caller).
+async fn healthz(State(inner): State<Arc<Inner>>) -> Response {
+    let store = inner.store.clone();
+    let checked = tokio::task::spawn_blocking(move || store.check_health()).await;
+    let (status, word, store) = match checked {
+        Ok(Ok(())) => (StatusCode::OK, "ok", "ok"),
+        Ok(Err(e)) => {
+            tracing::error!("healthz: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, "error", "unavailable")
+        }
+        Err(e) => {
+            tracing::error!("healthz: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, "error", "unavailable")
+        }
+    };
+    let body = serde_json::json!({"status": word, "store": store}).to_string();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn webhook(State(inner): State<Arc<Inner>>, request: Request) -> Response {

@@ -70,12 +70,7 @@ impl std::fmt::Debug for Sink {
 
 /// The path of the file an event is about, as received.
 pub(crate) fn event_file(event: &Event) -> Option<&str> {
-    match &event.data {
-        EventData::VideoTransmuxFinish(d) => Some(&d.output),
-        EventData::VideoFileFinish(d) => Some(&d.path),
-        EventData::VideoFileCreate(d) => Some(&d.path),
-        _ => None,
-    }
+    event.data.file_path()
 }
 
 impl Inner {
@@ -217,7 +212,7 @@ impl Sink {
             );
         }
         let server = &self.inner.config.server;
-        let limits = crate::listen::Limits {
+        let limits = onelive_listen::Limits {
             max_connections: server.max_connections,
             max_connections_per_ip: server.max_connections_per_ip,
             header_timeout: Duration::try_from_secs_f64(server.header_timeout_secs)
@@ -225,7 +220,7 @@ impl Sink {
             max_header_bytes: server.max_header_bytes,
             exempt: self.inner.config.auth.trusted_proxies.clone(),
         };
-        let result = crate::listen::serve(listener, self.router(), limits, shutdown)
+        let result = onelive_listen::serve(listener, self.router(), limits, shutdown)
             .await
             .map_err(|e| Error::Server(e.to_string()));
         workers.abort();
@@ -304,6 +299,7 @@ async fn run_job(inner: &Arc<Inner>, job: Job) {
                         file: file.clone(),
                         max_attempts: step.retry().attempts,
                         step: name.clone(),
+                        after: step.after().to_vec(),
                     });
                 }
             }
@@ -399,22 +395,8 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Vec<String>),
             return Ok((output.summary, produced.into_iter().collect()));
         }
         ActionConfig::Notify(c) => {
-            // Earlier steps' outputs, oldest first, as `steps` in templates.
-            let mut steps = Vec::new();
-            let mut parent = job.parent_id;
-            while let Some(id) = parent {
-                let store = inner.store.clone();
-                let Ok(p) = blocking(inner, move |_| store.job(id)).await else { break };
-                steps.insert(0, p.result.clone().unwrap_or_default());
-                parent = p.parent_id;
-            }
             let shown = file.as_ref().map(|f| f.to_string_lossy().into_owned());
-            let ctx = crate::notify::context(
-                &event,
-                shown.as_deref().or(job.file.as_deref()),
-                job.input.as_deref(),
-                &steps,
-            );
+            let ctx = template_context(inner, job, &event, shown.as_deref()).await;
             crate::notify::send(&inner.client, c, &ctx, &event).await
         }
         ActionConfig::Rclone(c) => {
@@ -422,6 +404,17 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Vec<String>),
                 return Err((Error::Action("rclone: the event carries no file".into()), false));
             };
             crate::rclone::upload(c, file, inner.progress.as_ref()).await
+        }
+        ActionConfig::S3(c) => {
+            let Some(file) = &file else {
+                return Err((Error::Action("s3: the event carries no file".into()), false));
+            };
+            let shown = file.to_string_lossy();
+            let ctx = template_context(inner, job, &event, Some(&shown)).await;
+            let key = crate::s3::object_key(&c.key, &ctx).map_err(|e| (e, false))?;
+            return crate::s3::upload(&inner.client, c, file, &key, inner.progress.as_ref())
+                .await
+                .map(|url| (url, Vec::new()));
         }
         ActionConfig::Merge(c) => {
             let parts = session_parts(inner, &event, c).await?;
@@ -442,6 +435,43 @@ async fn attempt(inner: &Arc<Inner>, job: &Job) -> Result<(String, Vec<String>),
         }
     };
     result.map(|r| (r, Vec::new())).map_err(|e| (e, true))
+}
+
+/// What `notify` messages and `s3` keys see: the event's values, the
+/// previous step's output, the earlier steps' outputs (`steps`, oldest
+/// first) and, for a fan-in step, the outputs it waited for (`after`, by
+/// step name; `previous` is then those outputs, one a line).
+async fn template_context(
+    inner: &Arc<Inner>,
+    job: &Job,
+    event: &Event,
+    file: Option<&str>,
+) -> serde_json::Value {
+    let steps = earlier_outputs(inner, job).await;
+    let after: Option<serde_json::Map<String, serde_json::Value>> = if job.after.is_empty() {
+        None
+    } else {
+        job.input.as_deref().and_then(|i| serde_json::from_str(i).ok())
+    };
+    let previous = after
+        .as_ref()
+        .map(|a| a.values().filter_map(serde_json::Value::as_str).collect::<Vec<_>>().join("\n"));
+    let previous = previous.as_deref().or(job.input.as_deref());
+    let mut ctx = crate::notify::context(event, file.or(job.file.as_deref()), previous, &steps);
+    ctx["after"] = serde_json::Value::Object(after.unwrap_or_default());
+    ctx
+}
+
+/// The outputs of the steps before `job` in its chain, oldest first.
+async fn earlier_outputs(inner: &Arc<Inner>, job: &Job) -> Vec<String> {
+    let mut steps = Vec::new();
+    let mut parent = job.parent_id;
+    while let Some(id) = parent {
+        let Ok(p) = blocking(inner, move |s| s.job(id)).await else { break };
+        steps.insert(0, p.result.clone().unwrap_or_default());
+        parent = p.parent_id;
+    }
+    steps
 }
 
 /// The files of `event`'s live session in part order, confined. An attempt

@@ -21,6 +21,8 @@ use crate::{Error, Result};
 pub enum JobState {
     /// Waiting to run (possibly after a failed attempt).
     Pending,
+    /// A fan-in step waiting for the steps named in its `after`.
+    Waiting,
     /// Running now (or interrupted by a crash, until the next start).
     Running,
     /// Finished successfully.
@@ -34,6 +36,7 @@ impl JobState {
     pub fn as_str(self) -> &'static str {
         match self {
             JobState::Pending => "pending",
+            JobState::Waiting => "waiting",
             JobState::Running => "running",
             JobState::Done => "done",
             JobState::Failed => "failed",
@@ -43,6 +46,7 @@ impl JobState {
     fn parse(s: &str) -> JobState {
         match s {
             "running" => JobState::Running,
+            "waiting" => JobState::Waiting,
             "done" => JobState::Done,
             "failed" => JobState::Failed,
             _ => JobState::Pending,
@@ -61,9 +65,9 @@ impl std::str::FromStr for JobState {
 
     fn from_str(s: &str) -> Result<Self> {
         match s {
-            "pending" | "running" | "done" | "failed" => Ok(JobState::parse(s)),
+            "pending" | "waiting" | "running" | "done" | "failed" => Ok(JobState::parse(s)),
             other => Err(Error::Config(format!(
-                "unknown job state {other:?} (pending, running, done, failed)"
+                "unknown job state {other:?} (pending, waiting, running, done, failed)"
             ))),
         }
     }
@@ -106,8 +110,12 @@ pub struct Job {
     pub parent_id: Option<i64>,
     /// The `[actions.NAME]` this step runs, for chain steps.
     pub step: Option<String>,
-    /// The previous step's output (a share link, a file path), for chain steps.
+    /// The previous step's output (a share link, a file path), for chain
+    /// steps; for a fan-in step, a JSON object of the outputs of the steps
+    /// it waited for, by name.
     pub input: Option<String>,
+    /// The sibling steps a fan-in step waits for (its `after`).
+    pub after: Vec<String>,
 }
 
 /// A chain step to create when its parent job succeeds.
@@ -121,6 +129,8 @@ pub struct NewStep {
     pub file: Option<String>,
     /// Attempts allowed.
     pub max_attempts: u32,
+    /// The sibling steps it waits for (fan-in); empty: it runs at once.
+    pub after: Vec<String>,
 }
 
 /// A job to create with its event.
@@ -196,8 +206,12 @@ CREATE INDEX IF NOT EXISTS jobs_due ON jobs(state, next_run_at);
 ";
 
 /// Columns added after the first release, with their definitions.
-const ADDED_COLUMNS: &[(&str, &str)] =
-    &[("parent_id", "INTEGER REFERENCES jobs(id)"), ("step", "TEXT"), ("input", "TEXT")];
+const ADDED_COLUMNS: &[(&str, &str)] = &[
+    ("parent_id", "INTEGER REFERENCES jobs(id)"),
+    ("step", "TEXT"),
+    ("input", "TEXT"),
+    ("after", "TEXT"),
+];
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('jobs')")?;
@@ -233,7 +247,7 @@ fn open(path: &Path, full_sync: bool) -> rusqlite::Result<Connection> {
 
 const JOB_COLUMNS: &str = "j.id, j.event_id, e.type, j.rule, j.action_index, j.action_kind, \
     j.file, j.state, j.attempts, j.max_attempts, j.next_run_at, j.last_error, j.result, \
-    j.created_at, j.updated_at, j.parent_id, j.step, j.input";
+    j.created_at, j.updated_at, j.parent_id, j.step, j.input, j.after";
 
 fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
     Ok(Job {
@@ -255,6 +269,10 @@ fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
         parent_id: row.get(15)?,
         step: row.get(16)?,
         input: row.get(17)?,
+        after: row
+            .get::<_, Option<String>>(18)?
+            .and_then(|a| serde_json::from_str(&a).ok())
+            .unwrap_or_default(),
     })
 }
 
@@ -377,12 +395,17 @@ impl JobStore {
             )?;
             if changed == 1 {
                 for step in steps {
+                    let (state, after) = if step.after.is_empty() {
+                        ("pending", None)
+                    } else {
+                        ("waiting", serde_json::to_string(&step.after).ok())
+                    };
                     tx.execute(
                         "INSERT INTO jobs (event_id, rule, action_index, action_kind, file, state, \
                          attempts, max_attempts, next_run_at, created_at, updated_at, parent_id, \
-                         step, input) \
-                         SELECT event_id, rule, action_index, ?2, ?3, 'pending', 0, ?4, ?5, ?5, ?5, \
-                         id, ?6, ?7 FROM jobs WHERE id = ?1",
+                         step, input, after) \
+                         SELECT event_id, rule, action_index, ?2, ?3, ?8, 0, ?4, ?5, ?5, ?5, \
+                         id, ?6, ?7, ?9 FROM jobs WHERE id = ?1",
                         params![
                             id,
                             step.action_kind,
@@ -390,10 +413,13 @@ impl JobStore {
                             step.max_attempts,
                             now,
                             step.step,
-                            result
+                            result,
+                            state,
+                            after
                         ],
                     )?;
                 }
+                release_waiting(&tx, id, now)?;
             }
             tx.commit()
         };
@@ -489,10 +515,68 @@ impl JobStore {
         })
     }
 
+    /// Whether the store is usable: the database answers a read of both
+    /// tables and the writer thread that stores incoming events runs.
+    pub fn check_health(&self) -> Result<()> {
+        if self.writer.is_closed() {
+            return Err(self.err("writer thread stopped"));
+        }
+        self.with_conn(|c| {
+            c.query_row(
+                "SELECT (SELECT COUNT(*) FROM jobs WHERE id < 0) + \
+                 (SELECT COUNT(*) FROM events WHERE rowid < 0)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .map(|_| ())
+    }
+
     /// Number of stored events.
     pub fn event_count(&self) -> Result<u64> {
         self.with_conn(|c| c.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)))
     }
+}
+
+/// After job `done_id` is done: every fan-in sibling (same parent, same
+/// file) waiting for steps that are now all done becomes pending, with
+/// their outputs as its input. Runs in `mark_done`'s transaction, so a
+/// crash either releases it with the step's completion or not at all.
+fn release_waiting(tx: &Connection, done_id: i64, now: i64) -> rusqlite::Result<()> {
+    let mut waiting = tx.prepare(
+        "SELECT w.id, w.after FROM jobs d JOIN jobs w ON w.parent_id = d.parent_id \
+         AND w.file IS d.file AND w.state = 'waiting' WHERE d.id = ?1",
+    )?;
+    let found: Vec<(i64, Option<String>)> = waiting
+        .query_map(params![done_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut sibling = tx.prepare(
+        "SELECT s.state, s.result FROM jobs w JOIN jobs s ON s.parent_id = w.parent_id \
+         AND s.file IS w.file AND s.step = ?2 WHERE w.id = ?1 ORDER BY s.id LIMIT 1",
+    )?;
+    for (id, after) in found {
+        let after: Vec<String> =
+            after.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default();
+        let mut outputs = serde_json::Map::new();
+        for name in &after {
+            let row: Option<(String, Option<String>)> =
+                sibling.query_row(params![id, name], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            match row {
+                Some((state, result)) if state == "done" => {
+                    outputs.insert(name.clone(), result.unwrap_or_default().into());
+                }
+                _ => break,
+            }
+        }
+        if outputs.len() == after.len() {
+            tx.execute(
+                "UPDATE jobs SET state = 'pending', input = ?2, next_run_at = ?3, updated_at = ?3 \
+                 WHERE id = ?1 AND state = 'waiting'",
+                params![id, serde_json::Value::Object(outputs).to_string(), now],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn get_job(c: &Connection, id: i64) -> rusqlite::Result<Option<Job>> {

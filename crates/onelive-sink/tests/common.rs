@@ -297,3 +297,29 @@ pub fn make_part(path: &Path, size: &str) {
         .unwrap();
     assert!(status.success());
 }
+
+/// Per upload: label, total, bytes reported, finished successfully.
+pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, u64, u64, bool)>>>;
+
+/// Records the bytes reported per upload.
+#[derive(Debug, Default)]
+pub struct Recorded(pub Seen);
+
+struct Handle(Seen, usize);
+
+impl onelive_sink::progress::ProgressReporter for Recorded {
+    fn start(&self, label: &str, total: u64) -> Box<dyn onelive_sink::progress::ProgressHandle> {
+        let mut v = self.0.lock().unwrap();
+        v.push((label.to_owned(), total, 0, false));
+        Box::new(Handle(std::sync::Arc::clone(&self.0), v.len() - 1))
+    }
+}
+
+impl onelive_sink::progress::ProgressHandle for Handle {
+    fn advance(&mut self, bytes: u64) {
+        self.0.lock().unwrap()[self.1].2 += bytes;
+    }
+    fn finish(&mut self, success: bool) {
+        self.0.lock().unwrap()[self.1].3 = success;
+    }
+}

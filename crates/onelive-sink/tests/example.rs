@@ -68,7 +68,17 @@ async fn the_documented_example_runs_end_to_end() {
     };
     assert!(jobs.iter().all(|j| j.state == JobState::Done), "{jobs:#?}");
 
-    // The merged file went to the rclone remote and to Pixeldrain.
+    // The merged file went to the rclone remote and to Pixeldrain, in parallel,
+    // and `links` ran after both.
+    let links = jobs.iter().find(|j| j.step.as_deref() == Some("links")).unwrap();
+    assert_eq!(links.after, ["cloud", "pixeldrain"]);
+    let last_upload = jobs
+        .iter()
+        .filter(|j| matches!(j.step.as_deref(), Some("cloud" | "pixeldrain")))
+        .map(|j| j.updated_at_ms)
+        .max()
+        .unwrap();
+    assert!(links.updated_at_ms >= last_upload);
     let merged = std::fs::read(sink.rec("part1.merged.mp4")).unwrap();
     assert_eq!(std::fs::read(dav.root.path().join("recordings/part1.merged.mp4")).unwrap(), merged);
     let uploads = pd.uploads();

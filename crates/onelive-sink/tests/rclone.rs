@@ -1,39 +1,12 @@
 //! `rclone`: the real rclone program uploading to a WebDAV remote that
 //! rclone itself serves on loopback.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use onelive_sink::progress::{ProgressHandle, ProgressReporter};
 use onelive_sink::store::JobState;
 
 use crate::common::*;
-
-/// Per upload: label, total, bytes reported, finished successfully.
-type Seen = Arc<Mutex<Vec<(String, u64, u64, bool)>>>;
-
-/// Records the bytes reported per upload.
-#[derive(Debug, Default)]
-struct Recorded(Seen);
-
-struct Handle(Seen, usize);
-
-impl ProgressReporter for Recorded {
-    fn start(&self, label: &str, total: u64) -> Box<dyn ProgressHandle> {
-        let mut v = self.0.lock().unwrap();
-        v.push((label.to_owned(), total, 0, false));
-        Box::new(Handle(Arc::clone(&self.0), v.len() - 1))
-    }
-}
-
-impl ProgressHandle for Handle {
-    fn advance(&mut self, bytes: u64) {
-        self.0.lock().unwrap()[self.1].2 += bytes;
-    }
-    fn finish(&mut self, success: bool) {
-        self.0.lock().unwrap()[self.1].3 = success;
-    }
-}
 
 fn rclone_config(remote: &str, tell: &str) -> String {
     config_with(&format!(

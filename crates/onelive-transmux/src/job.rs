@@ -286,16 +286,14 @@ async fn run_and_verify(
 ) -> Result<(f64, u64), TransmuxError> {
     let args = ffmpeg_args(job, source, temp);
     tracing::info!(input = %job.input.display(), output = %temp.display(), "transmuxing");
-    let out = Command::new(&options.ffmpeg)
-        .args(&args)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| TransmuxError::Spawn {
-            program: options.ffmpeg.display().to_string(),
-            source: e,
-        })?;
+    let mut command = Command::new(&options.ffmpeg);
+    command.args(&args).stdin(Stdio::null()).kill_on_drop(true);
+    // A SIGKILL of the program leaves no ffmpeg writing a file nobody waits for.
+    onelive_listen::die_with_parent(&mut command);
+    let out = command.output().await.map_err(|e| TransmuxError::Spawn {
+        program: options.ffmpeg.display().to_string(),
+        source: e,
+    })?;
     if !out.status.success() {
         return Err(TransmuxError::Ffmpeg {
             exit_code: out.status.code(),

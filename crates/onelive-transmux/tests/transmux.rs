@@ -241,3 +241,86 @@ async fn jobs_are_plain_serde_data() {
     assert_eq!(back, job);
     assert_eq!(back.output_path(), Path::new("/rec/a.mkv"));
 }
+
+/// The helper's role for `ffmpeg_dies_with_the_program`: transmux the file
+/// named by `TRANSMUX_HELPER_INPUT` (its output is a FIFO nobody reads, so
+/// ffmpeg blocks) and print this process's pid.
+#[tokio::test]
+#[ignore = "run by ffmpeg_dies_with_the_program as a helper process"]
+async fn helper_transmuxing_process() {
+    let input = PathBuf::from(std::env::var("TRANSMUX_HELPER_INPUT").unwrap());
+    println!("PID {}", std::process::id());
+    let _ =
+        transmux(&TransmuxJob::new(input, OutputFormat::Mkv), &TransmuxOptions::default()).await;
+}
+
+/// The pids of live `ffmpeg` processes whose parent is `parent`.
+fn ffmpeg_children(parent: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some((name, rest)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if name.ends_with("(ffmpeg")
+            && fields.first() != Some(&"Z")
+            && fields.get(1) == Some(&parent.to_string().as_str())
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| !rest.trim_start().starts_with('Z')))
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn ffmpeg_dies_with_the_program() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let input = recording(dir.path(), "rec.flv", "flv", 2).await;
+    // ffmpeg writes `.rec.mkv.part`; as a FIFO without a reader, its open blocks.
+    let fifo = dir.path().join(".rec.mkv.part");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "transmux::helper_transmuxing_process", "--ignored", "--nocapture"])
+        .env("TRANSMUX_HELPER_INPUT", &input)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(helper.stdout.take().unwrap()).lines();
+    let helper_pid: u32 = loop {
+        let line = lines.next().expect("the helper printed no PID line").unwrap();
+        if let Some(pid) = line.strip_prefix("PID ") {
+            break pid.trim().parse().unwrap();
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let ffmpeg = loop {
+        if let Some(pid) = ffmpeg_children(helper_pid).first() {
+            break *pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "the helper started no ffmpeg");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    helper.kill().unwrap(); // SIGKILL: kill_on_drop never runs.
+    helper.wait().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while alive(ffmpeg) {
+        if std::time::Instant::now() > deadline {
+            // Do not leave it blocked on the FIFO.
+            let _ = std::process::Command::new("kill").arg(ffmpeg.to_string()).status();
+            panic!("ffmpeg {ffmpeg} outlived the SIGKILLed program");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,10 +1,10 @@
 //! Webhook delivery for onelive: Standard Webhooks signatures, a durable
 //! SQLite outbox, retries, and verification for receivers.
 //!
-//! - [`verify`] (always compiled, also with `default-features = false`):
+//! - [`verify`] (always compiled; the only part built by default):
 //!   [`verify::WebhookSecret`], [`verify::Verifier`], [`verify::sign`],
 //!   [`verify::key_matches`]. This is all a receiver needs.
-//! - The sender (feature `sender`, on by default): `Dispatcher` writes every
+//! - The sender (feature `sender`, off by default): `Dispatcher` writes every
 //!   event to an outbox before `Dispatcher::enqueue` returns and delivers it
 //!   to each matching `Endpoint` with retries.
 //!

@@ -71,7 +71,7 @@ pub fn check(
     }
     let policy = onelive_webhook::SsrfPolicy::default();
     let mut ids = std::collections::BTreeSet::new();
-    for (i, w) in crate::engine::numbered_webhooks(&config.webhooks).iter().enumerate() {
+    for (i, w) in crate::config::numbered_webhooks(&config.webhooks).iter().enumerate() {
         let invalid = |reason: String| EngineError::Config {
             path: path.to_path_buf(),
             key: format!("webhooks[{i}]"),

@@ -64,6 +64,19 @@ impl LiveSource for PlatformSource {
         self.platforms.registry().adapter(platform).is_some_and(|a| a.single_use_stream_urls())
     }
 
+    async fn canonical(&self, channel: ChannelRef) -> ChannelRef {
+        match self.platforms.canonical_channel(&Self::cref(&channel)).await {
+            Ok(c) => ChannelRef { channel: c.channel, ..channel },
+            Err(e) => {
+                tracing::warn!(
+                    platform = %channel.platform, channel = %channel.channel, error = %e,
+                    "cannot ask the platform for the channel's canonical id; keeping it as pasted"
+                );
+                channel
+            }
+        }
+    }
+
     async fn poll(&self, channel: &ChannelRef) -> PollResult {
         match self.platforms.live_info(&Self::cref(channel)).await {
             Ok(info) if info.status == LiveStatus::Live => PollResult::Live(info),

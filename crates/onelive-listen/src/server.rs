@@ -1,4 +1,4 @@
-//! The connection loop: connection limits, the header-read timeout, and JSON
+//! The accept loop: connection limits, the header-read timeout, and JSON
 //! bodies on the error answers hyper writes itself.
 //!
 //! `axum::serve` has neither a connection limit nor a header-read timeout,
@@ -34,14 +34,57 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
+use crate::Error;
+
 /// The limits the loop enforces.
-#[derive(Debug, Clone)]
-pub(crate) struct Limits {
-    pub(crate) max_connections: usize,
-    pub(crate) max_connections_per_ip: usize,
-    pub(crate) header_timeout: Duration,
-    pub(crate) max_header_bytes: usize,
-    pub(crate) exempt: Vec<IpNet>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; beyond that, new connections wait in the
+    /// kernel's accept queue. Default 1024.
+    pub max_connections: usize,
+    /// Connections from one client address at once; beyond that, a new
+    /// connection is closed at once. Default 64.
+    pub max_connections_per_ip: usize,
+    /// Time for a whole request head to arrive, and the longest a kept-alive
+    /// connection may wait for its next request. Default 10 s.
+    pub header_timeout: Duration,
+    /// The largest request head, in bytes (431 beyond). Default 16 KiB.
+    pub max_header_bytes: usize,
+    /// Client networks exempt from `max_connections_per_ip` (trusted
+    /// reverse proxies). Default none.
+    pub exempt: Vec<IpNet>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 1024,
+            max_connections_per_ip: 64,
+            header_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            exempt: Vec::new(),
+        }
+    }
+}
+
+impl Limits {
+    /// Checks that the limits can be enforced.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |what: &str| Err(Error::InvalidLimits(what.to_owned()));
+        if self.max_connections == 0 || self.max_connections > Semaphore::MAX_PERMITS {
+            return bad("max_connections must be between 1 and 2^61");
+        }
+        if self.max_connections_per_ip == 0 {
+            return bad("max_connections_per_ip must be at least 1");
+        }
+        if self.header_timeout.is_zero() {
+            return bad("header_timeout must be more than zero");
+        }
+        if self.max_header_bytes < 1024 {
+            return bad("max_header_bytes must be at least 1024");
+        }
+        Ok(())
+    }
 }
 
 /// Open connections per client address.
@@ -73,12 +116,18 @@ impl PerIp {
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open
 /// connections finish their current request.
-pub(crate) async fn serve(
+///
+/// Each request carries the client address as
+/// `axum::extract::ConnectInfo<SocketAddr>`. Fails only when `limits` are
+/// invalid (see [`Limits::validate`]); accept errors (such as running out of
+/// file descriptors) are logged and retried.
+pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
+) -> Result<(), Error> {
+    limits.validate()?;
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_ip = Arc::new(PerIp::default());
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -169,10 +218,11 @@ pub(crate) async fn serve(
 }
 
 /// Wraps a connection so that the bodiless error answers hyper writes on
-/// its own (a status of 400 or more with `content-length: 0`; the sink's own
-/// answers always have a body) carry the documented JSON body.
+/// its own (a status of 400 or more with `content-length: 0`; a router's own
+/// answers are expected to have a body) carry a JSON body,
+/// `{"status": "error", "error": "<reason phrase>"}`.
 #[derive(Debug)]
-pub(crate) struct JsonErrors<IO> {
+struct JsonErrors<IO> {
     io: IO,
     /// A replacement being written: bytes, how many are written, and the
     /// length of the original buffer to report once done.
@@ -180,14 +230,14 @@ pub(crate) struct JsonErrors<IO> {
 }
 
 impl<IO> JsonErrors<IO> {
-    pub(crate) fn new(io: IO) -> Self {
+    fn new(io: IO) -> Self {
         JsonErrors { io, pending: None }
     }
 }
 
 /// The JSON version of a bodiless automatic error answer, or `None` if
 /// `head` is anything else.
-pub(crate) fn json_error_answer(head: &[u8]) -> Option<Vec<u8>> {
+fn json_error_answer(head: &[u8]) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(head).ok()?;
     let rest = text.strip_prefix("HTTP/1.1 ").or_else(|| text.strip_prefix("HTTP/1.0 "))?;
     let block = rest.strip_suffix("\r\n\r\n")?;

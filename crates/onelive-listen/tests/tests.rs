@@ -1,0 +1,3 @@
+//! Integration tests of onelive-listen.
+mod child;
+mod server;

@@ -63,8 +63,9 @@ impl Container {
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     /// In-process HTTP-FLV and HLS recording with FLV repair and gapless
-    /// splits (`onelive-stream`). Streams it cannot handle (not FLV,
-    /// encrypted or fMP4 HLS, a container it does not write) fall back to
+    /// splits (`onelive-stream`); fMP4 HLS is written as `.m4s` (the init
+    /// section, then the fragments). Streams it cannot handle (not FLV, encrypted HLS, fMP4
+    /// asked for as `.ts`, a container it does not write) fall back to
     /// ffmpeg for that recording, with an `error` event that says why.
     #[default]
     Native,

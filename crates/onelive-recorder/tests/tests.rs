@@ -2,6 +2,7 @@
 //! origin on loopback.
 
 mod common;
+mod fmp4;
 mod native;
 mod record;
 mod single_use;

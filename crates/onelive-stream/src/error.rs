@@ -27,6 +27,9 @@ pub enum StreamError {
     /// The playlist is encrypted (`EXT-X-KEY` with this method).
     #[error("the HLS stream is encrypted ({0}); the native engine does not decrypt")]
     Encrypted(String),
+    /// An fMP4 init section or media segment does not parse.
+    #[error("invalid fMP4 {0}")]
+    Fmp4(String),
     /// The playlist is a master (multivariant) playlist, not a media playlist.
     #[error("the URL is an HLS master playlist, not a media playlist; pick a variant first")]
     MasterPlaylist,

@@ -16,6 +16,8 @@
 //! - [`hls::PlaylistTracker`]: follows a live HLS media playlist (media
 //!   sequence, discontinuities, playlist resets, `EXT-X-MAP`, encryption) and
 //!   says which segments are new.
+//! - [`fmp4::Fmp4Span`]: the media duration of fMP4 fragments (HLS
+//!   `EXT-X-MAP` streams), their decode times rebased so a part starts at 0.
 //! - [`ts::TsSpan`]: the media duration of MPEG-TS bytes from their PES
 //!   timestamps (no ffprobe run needed).
 //!
@@ -36,6 +38,7 @@
 
 mod error;
 pub mod flv;
+pub mod fmp4;
 pub mod hls;
 pub mod ts;
 

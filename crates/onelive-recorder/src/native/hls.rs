@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use onelive_stream::StreamError;
+use onelive_stream::fmp4::Fmp4Span;
 use onelive_stream::hls::{HlsSegment, PlaylistTracker};
 use onelive_stream::ts::TsSpan;
 use tokio::time::Instant;
@@ -11,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::http::{self, Failure};
 use super::{NativeEnd, Parts, RECONNECT_WINDOW};
-use crate::config::RecordingConfig;
+use crate::config::{Container, RecordingConfig};
 use crate::recording::EndReason;
 use crate::redact::Redactor;
 
@@ -20,10 +21,48 @@ const LIVE_EDGE_SEGMENTS: usize = 3;
 /// Attempts per segment before it is recorded as a gap.
 const SEGMENT_ATTEMPTS: u32 = 3;
 
+/// The media timeline of the open part.
+enum Timeline {
+    /// MPEG-TS segments.
+    Ts(TsSpan),
+    /// fMP4 fragments after the init section `uri` (`bytes`), written at
+    /// the start of every part.
+    Mp4 { span: Fmp4Span, uri: String, init: Vec<u8> },
+}
+
 struct Part {
-    span: TsSpan,
+    span: Timeline,
     bytes: u64,
 }
+
+impl Part {
+    fn duration(&self) -> f64 {
+        match &self.span {
+            Timeline::Ts(s) => s.duration(),
+            Timeline::Mp4 { span, .. } => span.duration(),
+        }
+    }
+
+    fn has_media(&self) -> bool {
+        match &self.span {
+            Timeline::Ts(s) => s.packets() > 0,
+            Timeline::Mp4 { span, .. } => span.fragments() > 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        match &mut self.span {
+            Timeline::Ts(s) => s.reset(),
+            Timeline::Mp4 { span, .. } => span.reset(),
+        }
+        self.bytes = 0;
+    }
+}
+
+/// fMP4 parts are written as `.m4s` (init section + fragments: a fragmented
+/// MP4 that ffmpeg, mpv and VLC play and that transmuxes to `.mp4` without a
+/// name clash with its own output).
+const FMP4_EXTENSION: &str = "m4s";
 
 pub(super) async fn record(
     cfg: &RecordingConfig,
@@ -35,7 +74,8 @@ pub(super) async fn record(
         return NativeEnd::Fallback("the playlist URL does not parse".into());
     };
     let mut tracker = PlaylistTracker::new(LIVE_EDGE_SEGMENTS);
-    let mut part = Part { span: TsSpan::new(), bytes: 0 };
+    let mut part = Part { span: Timeline::Ts(TsSpan::new()), bytes: 0 };
+    let mut fmp4 = false;
     let mut last_progress = Instant::now();
     let mut failing_since: Option<Instant> = None;
     let mut last_error = String::new();
@@ -87,8 +127,16 @@ pub(super) async fn record(
                 continue;
             }
         };
-        if update.new_segments.iter().any(|s| s.init.is_some()) && !parts.any_created() {
-            break NativeEnd::Fallback("fMP4 (EXT-X-MAP) segments are recorded by ffmpeg".into());
+        if !parts.any_created() && update.new_segments.iter().any(|s| s.init.is_some()) {
+            if cfg.container == Some(Container::Ts) {
+                break NativeEnd::Fallback(
+                    "the segments are fMP4 (EXT-X-MAP) and the config asks for .ts, a remux".into(),
+                );
+            }
+            if !fmp4 {
+                fmp4 = true;
+                parts.set_extension(FMP4_EXTENSION);
+            }
         }
         if update.reset || update.missed > 0 {
             gap = true;
@@ -103,11 +151,45 @@ pub(super) async fn record(
             if (seg.discontinuity || gap) && part.bytes > 0 {
                 close(parts, &mut part).await;
             }
+            // A new init section (EXT-X-MAP changed: new codec parameters)
+            // starts a new part that begins with it.
+            if fmp4 {
+                let Some(uri) = &seg.init else {
+                    parts
+                        .emitter()
+                        .error(format!(
+                            "segment {} has no EXT-X-MAP in an fMP4 stream; recorded as a gap",
+                            seg.sequence
+                        ))
+                        .await;
+                    gap = true;
+                    continue;
+                };
+                let current = match &part.span {
+                    Timeline::Mp4 { uri: u, .. } => Some(u.as_str()),
+                    Timeline::Ts(_) => None,
+                };
+                if current != Some(uri.as_str()) {
+                    close(parts, &mut part).await;
+                    match init_section(cfg, &base, uri, &redactor).await {
+                        Ok((span, init)) => {
+                            part.span = Timeline::Mp4 { span, uri: uri.clone(), init };
+                        }
+                        Err(why) if !parts.any_created() => break 'outer NativeEnd::Fallback(why),
+                        Err(why) => {
+                            parts.emitter().error(format!("{why}; recorded as a gap")).await;
+                            part.span = Timeline::Ts(TsSpan::new());
+                            gap = true;
+                            continue;
+                        }
+                    }
+                }
+            }
             gap = false;
             if part.bytes > 0 && split_due(cfg, &part) {
                 close(parts, &mut part).await;
             }
-            if parts.limit_reached(part.span.duration()) {
+            if parts.limit_reached(part.duration()) {
                 break 'outer NativeEnd::Done(EndReason::LimitReached);
             }
             let bytes = tokio::select! {
@@ -115,7 +197,7 @@ pub(super) async fn record(
                 _ = tokio::time::sleep_until(last_progress + cfg.stall_timeout) => break 'outer stalled(cfg, parts, "a segment does not arrive").await,
                 b = segment(cfg, &base, seg, &redactor) => b,
             };
-            let bytes = match bytes {
+            let mut bytes = match bytes {
                 Ok(b) => b,
                 Err(why) => {
                     parts
@@ -129,7 +211,16 @@ pub(super) async fn record(
                     continue;
                 }
             };
-            if !TsSpan::looks_like_ts(&bytes) {
+            if fmp4 {
+                if !Fmp4Span::looks_like_fmp4(&bytes) {
+                    parts
+                        .emitter()
+                        .error(format!("segment {} is not fMP4; recorded as a gap", seg.sequence))
+                        .await;
+                    gap = true;
+                    continue;
+                }
+            } else if !TsSpan::looks_like_ts(&bytes) {
                 if !parts.any_created() {
                     break 'outer NativeEnd::Fallback("the segments are not MPEG-TS".into());
                 }
@@ -140,16 +231,38 @@ pub(super) async fn record(
                 gap = true;
                 continue;
             }
-            if !parts.is_open() {
+            // Read (and for fMP4 rebase) before anything is written: a
+            // segment that does not parse is a gap, not a broken file.
+            let opening = !parts.is_open();
+            if opening {
+                part.reset();
+            }
+            match &mut part.span {
+                Timeline::Ts(s) => s.push(&bytes),
+                Timeline::Mp4 { span, .. } => {
+                    if let Err(e) = span.push(&mut bytes) {
+                        parts
+                            .emitter()
+                            .error(format!("segment {}: {e}; recorded as a gap", seg.sequence))
+                            .await;
+                        gap = true;
+                        continue;
+                    }
+                }
+            }
+            if opening {
                 if let Err(end) = parts.open().await {
                     break 'outer NativeEnd::Done(end);
                 }
-                part.span.reset();
-                part.bytes = 0;
+                if let Timeline::Mp4 { init, .. } = &part.span {
+                    part.bytes += init.len() as u64;
+                    if let Err(end) = parts.write(init, 0.0).await {
+                        break 'outer NativeEnd::Done(end);
+                    }
+                }
             }
-            part.span.push(&bytes);
             part.bytes += bytes.len() as u64;
-            if let Err(end) = parts.write(&bytes, part.span.duration()).await {
+            if let Err(end) = parts.write(&bytes, part.duration()).await {
                 break 'outer NativeEnd::Done(end);
             }
             last_progress = Instant::now();
@@ -178,16 +291,36 @@ pub(super) async fn record(
 }
 
 fn split_due(cfg: &RecordingConfig, part: &Part) -> bool {
-    cfg.split.max_duration.is_some_and(|d| part.span.duration() >= d.as_secs_f64() - 0.05)
+    cfg.split.max_duration.is_some_and(|d| part.duration() >= d.as_secs_f64() - 0.05)
         || cfg.split.max_bytes.is_some_and(|b| part.bytes >= b)
 }
 
 async fn close(parts: &mut Parts<'_>, part: &mut Part) {
     if parts.is_open() {
-        parts.close(part.span.duration(), part.span.packets() > 0).await;
+        parts.close(part.duration(), part.has_media()).await;
     }
-    part.span.reset();
-    part.bytes = 0;
+    part.reset();
+}
+
+/// Fetches and reads an fMP4 init section (with the segment retries).
+async fn init_section(
+    cfg: &RecordingConfig,
+    base: &url::Url,
+    uri: &str,
+    redactor: &Redactor,
+) -> Result<(Fmp4Span, Vec<u8>), String> {
+    let seg = HlsSegment {
+        sequence: 0,
+        uri: uri.to_owned(),
+        duration: 0.0,
+        discontinuity: false,
+        init: None,
+    };
+    let bytes = segment(cfg, base, &seg, redactor)
+        .await
+        .map_err(|e| format!("the fMP4 init section failed ({e})"))?;
+    let span = Fmp4Span::from_init(&bytes).map_err(|e| e.to_string())?;
+    Ok((span, bytes))
 }
 
 async fn stalled(cfg: &RecordingConfig, parts: &Parts<'_>, why: &str) -> NativeEnd {

@@ -36,6 +36,8 @@ pub(crate) struct Parts<'a> {
     /// Media seconds of the finished files.
     recorded: f64,
     last_disk_check: Instant,
+    /// The file extension when it is not the container's (fMP4 HLS: `m4s`).
+    extension: Option<&'static str>,
 }
 
 impl<'a> Parts<'a> {
@@ -55,7 +57,14 @@ impl<'a> Parts<'a> {
             finished_bytes: 0,
             recorded: 0.0,
             last_disk_check: Instant::now(),
+            extension: None,
         }
+    }
+
+    /// Names the next parts `.<ext>` (what the stream is, when it is not
+    /// the configured container's).
+    pub(crate) fn set_extension(&mut self, ext: &'static str) {
+        self.extension = Some(ext);
     }
 
     pub(crate) fn emitter(&self) -> &Emitter {
@@ -92,7 +101,7 @@ impl<'a> Parts<'a> {
             title: &info.title,
             start_time: ctx.session_start,
             part: self.part,
-            ext: self.cfg.effective_container().extension(),
+            ext: self.extension.unwrap_or_else(|| self.cfg.effective_container().extension()),
         });
         let path = unique_path(&self.cfg.output_dir.join(relative)).await;
         if let Some(parent) = path.parent()

@@ -1,6 +1,7 @@
 //! `oneliverec` run as a process.
 
 mod e2e_blip;
+mod e2e_canonical;
 mod e2e_changes;
 mod e2e_cli;
 mod e2e_config;

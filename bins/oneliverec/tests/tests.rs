@@ -7,6 +7,7 @@ mod e2e_config;
 mod e2e_demo;
 mod e2e_docker_entrypoint;
 mod e2e_douyin;
+mod e2e_ops;
 mod e2e_pipeline;
 mod e2e_secrets;
 mod e2e_signals;

@@ -637,6 +637,9 @@ impl SinkConfig {
         if !self.server.path.starts_with('/') {
             return bad(format!("server.path must start with '/', got {:?}", self.server.path));
         }
+        if self.server.path == "/metrics" {
+            return bad("server.path cannot be \"/metrics\": that route serves the metrics".into());
+        }
         if self.server.body_limit == 0 {
             return bad("server.body_limit must be > 0".into());
         }

@@ -47,6 +47,7 @@ pub mod config;
 mod error;
 mod listen;
 mod merge;
+pub mod metrics;
 pub mod notify;
 pub mod paths;
 pub mod progress;

@@ -32,6 +32,14 @@ struct Cli {
     )]
     config: PathBuf,
 
+    /// Log level or filter (`info`, `debug`, `onelive_sink=debug,warn`);
+    /// overrides `RUST_LOG`. Default: `info` when serving, `warn` otherwise.
+    #[arg(long, global = true, env = "ONELIVE_SINK_LOG", value_name = "LEVEL", value_parser = parse_filter)]
+    log: Option<String>,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Option<Command>,
 
@@ -51,9 +59,22 @@ struct ServeArgs {
     /// Folder of the daily-rotated log files.
     #[arg(long, env = "ONELIVE_SINK_LOG_DIR", default_value = "logs")]
     log_dir: PathBuf,
-    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `onelive_sink=debug`.
-    #[arg(long, env = "ONELIVE_SINK_LOG", default_value = "info")]
-    log: String,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line (console and log files).
+    Json,
+}
+
+/// Checks a `--log` value as clap parses it (a bad filter is a usage error, exit 2).
+fn parse_filter(s: &str) -> std::result::Result<String, String> {
+    EnvFilter::try_new(s).map(|_| s.to_owned()).map_err(|e| {
+        format!("not a log level or filter ({e}); e.g. `debug` or `onelive_sink=debug,info`")
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +87,11 @@ enum Command {
     Jobs {
         #[command(subcommand)]
         command: JobsCommand,
+    },
+    /// Print a shell completion script (e.g. `onelive-sink completions zsh > _onelive-sink`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -95,12 +121,19 @@ enum JobsCommand {
     },
 }
 
-fn main() -> Result<()> {
+/// Exit codes (docs/cli.md): 0 success (also when a pipe reader such as
+/// `head` leaves early); 1 failure (bad config, no job store, bind or runtime
+/// error); 2 usage error (clap).
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
         // `onelive-sink jobs list | head`: the reader left; that is not an error.
-        Err(e) if is_broken_pipe(&e) => Ok(()),
-        other => other,
+        Err(e) if is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("onelive-sink: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 
@@ -111,8 +144,43 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The log filter: `--log` (or `ONELIVE_SINK_LOG`), else `RUST_LOG`, else `default`.
+fn log_filter(cli_log: Option<&str>, default: &str) -> EnvFilter {
+    match cli_log {
+        Some(f) => EnvFilter::new(f),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
+    }
+}
+
+/// Logs of the one-shot commands: stderr only.
+fn init_stderr_logging(cli: &Cli) {
+    let layer = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(std::io::stderr);
+    let layer = match cli.log_format {
+        LogFormat::Text => layer.boxed(),
+        LogFormat::Json => layer.json().boxed(),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(log_filter(cli.log.as_deref(), "warn"))
+        .with(layer)
+        .try_init();
+}
+
 fn run(cli: Cli) -> Result<()> {
+    if !matches!(cli.command, None | Some(Command::Serve(_)) | Some(Command::Completions { .. })) {
+        init_stderr_logging(&cli);
+    }
+    let logging = (cli.log.clone(), cli.log_format);
     match cli.command {
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "onelive-sink",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
         Some(Command::Jobs { command }) => jobs(&cli.config, command),
         Some(Command::CheckConfig) => {
             let config = SinkConfig::from_file(&cli.config)?;
@@ -125,8 +193,8 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Some(Command::Serve(args)) => serve(&cli.config, args),
-        None => serve(&cli.config, cli.serve),
+        Some(Command::Serve(args)) => serve(&cli.config, args, logging),
+        None => serve(&cli.config, cli.serve, logging),
     }
 }
 
@@ -231,7 +299,11 @@ fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
     }
 }
 
-fn serve(config_path: &std::path::Path, args: ServeArgs) -> Result<()> {
+fn serve(
+    config_path: &std::path::Path,
+    args: ServeArgs,
+    (log, log_format): (Option<String>, LogFormat),
+) -> Result<()> {
     let mut config = SinkConfig::from_file(config_path)?;
     if let Some(listen) = args.listen {
         config.server.listen = listen;
@@ -243,18 +315,25 @@ fn serve(config_path: &std::path::Path, args: ServeArgs) -> Result<()> {
         .with_context(|| format!("cannot create log folder {}", args.log_dir.display()))?;
     let file_appender = tracing_appender::rolling::daily(&args.log_dir, "onelive-sink.log");
     let (file_writer, _guard) = tracing_appender::non_blocking(file_appender);
-    let filter = EnvFilter::try_new(&args.log).context("--log")?;
-    let console = match &bars {
-        Some(b) => tracing_subscriber::fmt::layer().with_writer(b.console_writer()).boxed(),
-        None => {
+    let filter = log_filter(log.as_deref(), "info");
+    let json = log_format == LogFormat::Json;
+    let console = match (&bars, json) {
+        (Some(b), false) => {
+            tracing_subscriber::fmt::layer().with_writer(b.console_writer()).boxed()
+        }
+        (Some(b), true) => {
+            tracing_subscriber::fmt::layer().json().with_writer(b.console_writer()).boxed()
+        }
+        (None, false) => {
             tracing_subscriber::fmt::layer().with_ansi(false).with_writer(std::io::stderr).boxed()
         }
+        (None, true) => {
+            tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed()
+        }
     };
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(console)
-        .with(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(file_writer))
-        .init();
+    let file = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(file_writer);
+    let file = if json { file.json().boxed() } else { file.boxed() };
+    tracing_subscriber::registry().with(filter).with(console).with(file).init();
 
     let progress: Option<Arc<dyn ProgressReporter>> =
         bars.map(|b| Arc::new(b) as Arc<dyn ProgressReporter>);
@@ -273,6 +352,7 @@ fn serve(config_path: &std::path::Path, args: ServeArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        install_metrics()?;
         let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -320,4 +400,28 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down; running jobs resume at the next start");
     }
+}
+
+/// Bucket bounds (seconds) of `onelive_sink_job_seconds`: from a local
+/// command to an hour-long upload.
+const SECONDS_BUCKETS: &[f64] =
+    &[0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0];
+
+/// Installs the process's `metrics` recorder (Prometheus) and serves it on
+/// `GET /metrics`. Inside the runtime: starts the recorder's upkeep task.
+fn install_metrics() -> Result<()> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)?
+        .install_recorder()?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    onelive_sink::metrics::set_exporter(move || handle.render());
+    Ok(())
 }

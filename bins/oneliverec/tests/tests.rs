@@ -8,6 +8,7 @@ mod e2e_config;
 mod e2e_demo;
 mod e2e_docker_entrypoint;
 mod e2e_douyin;
+mod e2e_ops;
 mod e2e_pipeline;
 mod e2e_probe;
 mod e2e_secrets;

@@ -196,8 +196,14 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn metrics(State(s): State<ApiState>) -> Response {
-    let body = crate::metrics::render(&s.engine).await;
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    match crate::metrics::render(&s.engine).await {
+        Some(body) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response(),
+        None => ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no metrics exporter in this program (onelive_engine::metrics::set_exporter)".into(),
+        )
+        .into_response(),
+    }
 }
 
 /// A JSON answer with the query strings of every URL in it hidden.

@@ -1,13 +1,65 @@
-//! `GET /metrics`: Prometheus text, rendered by hand from the engine's state.
+//! `GET /metrics`: the engine's figures through the [`metrics`] facade,
+//! rendered by the exporter the program installed.
+//!
+//! The engine keeps its own counters (one owner: [`crate::Counters`], read by
+//! tests and the API too); at each scrape they are handed to the process's
+//! `metrics` recorder (`absolute` for counters, `set` for gauges read from the
+//! channels' state), next to what other libraries record directly (the
+//! webhook dispatcher's deliveries). The recorder itself is the program's
+//! choice: `oneliverec` installs `metrics-exporter-prometheus` and registers
+//! its `render` with [`set_exporter`].
 
-use std::fmt::Write;
+use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 
 use crate::Engine;
 
-/// Renders the engine's metrics in the Prometheus text format (0.0.4).
-pub async fn render(engine: &Engine) -> String {
-    let mut out = String::new();
+/// Renders everything the process's `metrics` recorder holds, as text.
+pub type Exporter = Box<dyn Fn() -> String + Send + Sync>;
+
+static EXPORTER: OnceLock<Exporter> = OnceLock::new();
+
+/// Registers how `/metrics` renders the process's metrics (e.g. a Prometheus
+/// handle's `render`). The `metrics` recorder is one per process, and so is
+/// this; returns `false` (and keeps the first) when one is already set.
+pub fn set_exporter(render: impl Fn() -> String + Send + Sync + 'static) -> bool {
+    let first = EXPORTER.set(Box::new(render)).is_ok();
+    if first {
+        describe();
+    }
+    first
+}
+
+/// The `# HELP` texts (given to the recorder installed before [`set_exporter`]).
+fn describe() {
+    use metrics::{describe_counter, describe_gauge};
+    describe_gauge!("onelive_channels", "Watched channels by state.");
+    describe_gauge!("onelive_recordings_active", "Recordings running now.");
+    describe_gauge!(
+        "onelive_recording_bytes_current",
+        "Bytes written to the files being recorded."
+    );
+    describe_counter!("onelive_recorded_bytes_total", "Bytes of finished recording files.");
+    describe_counter!("onelive_recorded_files_total", "Finished recording files.");
+    describe_counter!("onelive_polls_total", "Channel status polls by platform and result.");
+    describe_counter!("onelive_recordings_started_total", "Recordings started, by platform.");
+    describe_counter!("onelive_transmux_jobs_total", "Transmux jobs by outcome.");
+    describe_gauge!("onelive_transmux_jobs_pending", "Transmux jobs queued or running.");
+    describe_counter!("onelive_events_total", "Events published by type.");
+    describe_gauge!("onelive_webhook_deliveries", "Webhook deliveries in the outbox by status.");
+}
+
+/// Publishes the engine's figures to the `metrics` recorder and renders them
+/// with the registered exporter; `None` when the program registered none.
+pub async fn render(engine: &Engine) -> Option<String> {
+    let exporter = EXPORTER.get()?;
+    publish(engine).await;
+    Some(exporter())
+}
+
+/// Hands the engine's counters and current state to the `metrics` recorder.
+/// The names are those of `docs/api.md`.
+pub async fn publish(engine: &Engine) {
     let channels = engine.channels();
     let mut by_state = std::collections::BTreeMap::from([
         ("offline", 0u64),
@@ -34,69 +86,39 @@ pub async fn render(engine: &Engine) -> String {
         }
         bytes_current += c.view.bytes_written;
     }
+    for (state, n) in by_state {
+        metrics::gauge!("onelive_channels", "state" => state).set(n as f64);
+    }
+    metrics::gauge!("onelive_recordings_active").set(recording as f64);
+    metrics::gauge!("onelive_recording_bytes_current").set(bytes_current as f64);
     let c = engine.counters();
-    let _ = writeln!(out, "# HELP onelive_channels Watched channels by state.");
-    let _ = writeln!(out, "# TYPE onelive_channels gauge");
-    for (state, n) in &by_state {
-        let _ = writeln!(out, "onelive_channels{{state=\"{state}\"}} {n}");
+    metrics::counter!("onelive_recorded_bytes_total")
+        .absolute(c.bytes_finished.load(Ordering::Relaxed));
+    metrics::counter!("onelive_recorded_files_total")
+        .absolute(c.files_finished.load(Ordering::Relaxed));
+    let polls = crate::sync::lock(&c.polls).clone();
+    for ((platform, result), n) in polls {
+        metrics::counter!("onelive_polls_total", "platform" => platform, "result" => result)
+            .absolute(n);
     }
-    let _ = writeln!(out, "# HELP onelive_recordings_active Recordings running now.");
-    let _ = writeln!(out, "# TYPE onelive_recordings_active gauge");
-    let _ = writeln!(out, "onelive_recordings_active {recording}");
-    let _ = writeln!(
-        out,
-        "# HELP onelive_recording_bytes_current Bytes written to the files being recorded."
-    );
-    let _ = writeln!(out, "# TYPE onelive_recording_bytes_current gauge");
-    let _ = writeln!(out, "onelive_recording_bytes_current {bytes_current}");
-    let _ = writeln!(out, "# HELP onelive_recorded_bytes_total Bytes of finished recording files.");
-    let _ = writeln!(out, "# TYPE onelive_recorded_bytes_total counter");
-    let _ =
-        writeln!(out, "onelive_recorded_bytes_total {}", c.bytes_finished.load(Ordering::Relaxed));
-    let _ = writeln!(out, "# HELP onelive_recorded_files_total Finished recording files.");
-    let _ = writeln!(out, "# TYPE onelive_recorded_files_total counter");
-    let _ =
-        writeln!(out, "onelive_recorded_files_total {}", c.files_finished.load(Ordering::Relaxed));
-    let _ = writeln!(out, "# HELP onelive_polls_total Channel status polls by result.");
-    let _ = writeln!(out, "# TYPE onelive_polls_total counter");
-    for (result, v) in [
-        ("live", &c.polls_live),
-        ("offline", &c.polls_offline),
-        ("failed", &c.polls_failed),
-        ("rate_limited", &c.polls_rate_limited),
-    ] {
-        let _ = writeln!(
-            out,
-            "onelive_polls_total{{result=\"{result}\"}} {}",
-            v.load(Ordering::Relaxed)
-        );
+    let started = crate::sync::lock(&c.recordings_started).clone();
+    for (platform, n) in started {
+        metrics::counter!("onelive_recordings_started_total", "platform" => platform).absolute(n);
     }
-    let _ = writeln!(out, "# HELP onelive_transmux_jobs_total Transmux jobs by outcome.");
-    let _ = writeln!(out, "# TYPE onelive_transmux_jobs_total counter");
-    let _ = writeln!(
-        out,
-        "onelive_transmux_jobs_total{{result=\"done\"}} {}",
-        c.transmux_done.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "onelive_transmux_jobs_total{{result=\"failed\"}} {}",
-        c.transmux_failed.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(out, "# HELP onelive_transmux_jobs_pending Transmux jobs queued or running.");
-    let _ = writeln!(out, "# TYPE onelive_transmux_jobs_pending gauge");
-    let _ = writeln!(out, "onelive_transmux_jobs_pending {}", engine.pending_transmux_jobs().len());
-    let _ = writeln!(out, "# HELP onelive_events_total Events published by type.");
-    let _ = writeln!(out, "# TYPE onelive_events_total counter");
+    metrics::counter!("onelive_transmux_jobs_total", "result" => "done")
+        .absolute(c.transmux_done.load(Ordering::Relaxed));
+    metrics::counter!("onelive_transmux_jobs_total", "result" => "failed")
+        .absolute(c.transmux_failed.load(Ordering::Relaxed));
+    metrics::gauge!("onelive_transmux_jobs_pending")
+        .set(engine.pending_transmux_jobs().len() as f64);
     let events = c.events_by_type();
     for (t, n) in events {
-        let _ = writeln!(out, "onelive_events_total{{type=\"{t}\"}} {n}");
+        metrics::counter!("onelive_events_total", "type" => t).absolute(n);
     }
     let stats = engine.delivery().stats().await;
-    let _ = writeln!(out, "# HELP onelive_webhook_deliveries Webhook deliveries by status.");
-    let _ = writeln!(out, "# TYPE onelive_webhook_deliveries gauge");
-    let _ = writeln!(out, "onelive_webhook_deliveries{{status=\"delivered\"}} {}", stats.delivered);
-    let _ = writeln!(out, "onelive_webhook_deliveries{{status=\"pending\"}} {}", stats.pending);
-    let _ = writeln!(out, "onelive_webhook_deliveries{{status=\"failed\"}} {}", stats.failed);
-    out
+    for (status, n) in
+        [("delivered", stats.delivered), ("pending", stats.pending), ("failed", stats.failed)]
+    {
+        metrics::gauge!("onelive_webhook_deliveries", "status" => status).set(n as f64);
+    }
 }

@@ -18,14 +18,11 @@ pub(crate) const RECENT_EVENTS: usize = 200;
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// Polls that found the channel live.
-    pub polls_live: AtomicU64,
-    /// Polls that found it offline.
-    pub polls_offline: AtomicU64,
-    /// Polls that failed.
-    pub polls_failed: AtomicU64,
-    /// Polls answered with a rate limit.
-    pub polls_rate_limited: AtomicU64,
+    /// Channel status polls by platform and result (`live`, `offline`,
+    /// `failed`, `rate_limited`).
+    pub polls: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// Recordings started, by platform.
+    pub recordings_started: Mutex<BTreeMap<String, u64>>,
     /// Bytes of finished files.
     pub bytes_finished: AtomicU64,
     /// Files finished.
@@ -42,6 +39,16 @@ impl Counters {
     /// Events published so far, by type.
     pub fn events_by_type(&self) -> BTreeMap<String, u64> {
         lock(&self.events).clone()
+    }
+
+    /// Counts one poll of a `platform` channel that ended with `result`.
+    pub(crate) fn count_poll(&self, platform: &str, result: &'static str) {
+        *lock(&self.polls).entry((platform.to_owned(), result)).or_default() += 1;
+    }
+
+    /// Counts one recording started on `platform`.
+    pub(crate) fn count_recording_started(&self, platform: &str) {
+        *lock(&self.recordings_started).entry(platform.to_owned()).or_default() += 1;
     }
 }
 

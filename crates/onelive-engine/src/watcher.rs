@@ -324,19 +324,19 @@ impl Watcher {
         let now = std::time::Instant::now();
         let observation = match result {
             PollResult::Live(info) => {
-                counters.polls_live.fetch_add(1, Ordering::Relaxed);
+                counters.count_poll(&self.ctx.cref.platform, "live");
                 self.backoff_level = 0;
                 self.schedule_next(self.interval);
                 Some(Observation::Live(info))
             }
             PollResult::Offline(_) => {
-                counters.polls_offline.fetch_add(1, Ordering::Relaxed);
+                counters.count_poll(&self.ctx.cref.platform, "offline");
                 self.backoff_level = 0;
                 self.schedule_next(self.interval);
                 Some(Observation::Offline)
             }
             PollResult::RateLimited(after) => {
-                counters.polls_rate_limited.fetch_add(1, Ordering::Relaxed);
+                counters.count_poll(&self.ctx.cref.platform, "rate_limited");
                 let d = self.backoff(after);
                 tracing::warn!(platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel, wait = ?d, "rate limited");
                 self.schedule_next(d);
@@ -344,7 +344,7 @@ impl Watcher {
                 None
             }
             PollResult::Failed(message) => {
-                counters.polls_failed.fetch_add(1, Ordering::Relaxed);
+                counters.count_poll(&self.ctx.cref.platform, "failed");
                 let d = self.backoff(None);
                 tracing::warn!(platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel, error = %message, retry_in = ?d, "poll failed");
                 self.schedule_next(d);
@@ -661,6 +661,7 @@ impl Watcher {
                 })
                 .await
                 .map_err(|e| format!("recorder did not start: {e}"))?;
+        h.publisher.counters().count_recording_started(&self.ctx.cref.platform);
         self.rec = Some(ActiveRecording {
             handle,
             _permit: permit,

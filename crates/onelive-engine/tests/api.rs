@@ -36,6 +36,17 @@ impl Api {
     }
 }
 
+/// The test process's Prometheus recorder, behind the API's `/metrics` (as
+/// `oneliverec run` installs it).
+fn install_metrics() {
+    static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let handle =
+            metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().unwrap();
+        onelive_engine::metrics::set_exporter(move || handle.render());
+    });
+}
+
 fn config(dir: &std::path::Path) -> EngineConfig {
     let mut c = EngineConfig::default();
     c.output.folder = dir.join("rec");
@@ -116,12 +127,19 @@ async fn channels_can_be_listed_added_toggled_recorded_and_removed_and_persist()
     assert_eq!(status, 200);
     assert_eq!(body["enabled"], true);
 
+    install_metrics();
     let (status, body) = api.call(Method::GET, "/metrics", None).await;
     assert_eq!(status, 200);
     let text = body.as_str().unwrap();
     assert!(text.contains("onelive_channels{state=\"offline\"}"), "{text}");
     assert!(text.contains("onelive_events_total{type=\"live_start\"} 1"), "{text}");
     assert!(text.contains("onelive_recorded_bytes_total 20"), "{text}");
+    assert!(text.contains("# TYPE onelive_polls_total counter"), "{text}");
+    assert!(text.contains("onelive_polls_total{platform=\"fake\",result=\"live\"} "), "{text}");
+    let started = engine.counters().recordings_started.lock().unwrap()["fake"];
+    assert!(started >= 2, "started, stopped and started again: {started}");
+    let line = format!("onelive_recordings_started_total{{platform=\"fake\"}} {started}\n");
+    assert!(text.contains(&line), "{line} in {text}");
 
     let (status, _) = api.call(Method::DELETE, &format!("/api/channels/{id}"), None).await;
     assert_eq!(status, 204);

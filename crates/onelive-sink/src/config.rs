@@ -757,6 +757,9 @@ impl SinkConfig {
         if self.server.path == HEALTH_PATH {
             return bad(format!("server.path must not be {HEALTH_PATH} (the health route)"));
         }
+        if self.server.path == "/metrics" {
+            return bad("server.path cannot be \"/metrics\": that route serves the metrics".into());
+        }
         if self.server.body_limit == 0 {
             return bad("server.body_limit must be > 0".into());
         }

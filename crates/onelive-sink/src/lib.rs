@@ -49,6 +49,7 @@ pub mod auth;
 pub mod config;
 mod error;
 mod merge;
+pub mod metrics;
 pub mod notify;
 pub mod paths;
 pub mod progress;

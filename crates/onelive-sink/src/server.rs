@@ -62,6 +62,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
             }),
         )
         .route(crate::config::HEALTH_PATH, axum::routing::get(healthz))
+        .route("/metrics", axum::routing::get(metrics))
         .fallback(|| async { answer(StatusCode::NOT_FOUND, "error", Some("no such route")) })
         .with_state(inner)
 }
@@ -85,6 +86,21 @@ async fn healthz(State(inner): State<Arc<Inner>>) -> Response {
     };
     let body = serde_json::json!({"status": word, "store": store}).to_string();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `GET /metrics`: behind the same address and `?key=` checks as the webhook
+/// route (no signature: a scrape has no body).
+async fn metrics(State(inner): State<Arc<Inner>>, request: Request) -> Response {
+    let uri = request.uri().path_and_query().map_or("", |p| p.as_str());
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let Err(f) = inner.auth.check_request(peer, request.headers(), request.uri().query()) {
+        return auth_refusal(uri, f);
+    }
+    match crate::metrics::render() {
+        Some(text) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+            .into_response(),
+        None => answer(StatusCode::NOT_FOUND, "error", Some("no such route")),
+    }
 }
 
 async fn webhook(State(inner): State<Arc<Inner>>, request: Request) -> Response {
@@ -207,6 +223,7 @@ async fn webhook(State(inner): State<Arc<Inner>>, request: Request) -> Response 
         .await
     {
         Ok(Inserted::New) => {
+            crate::metrics::event_stored(event.type_name());
             tracing::info!(
                 "Webhook Received: {} {} ({count} job(s) queued)",
                 event.type_name(),

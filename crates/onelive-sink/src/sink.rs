@@ -280,7 +280,9 @@ async fn run_job(inner: &Arc<Inner>, job: Job) {
         job.max_attempts,
         job.event_id
     );
+    let started = std::time::Instant::now();
     let outcome = attempt(inner, &job).await;
+    let took = started.elapsed();
     let record = match outcome {
         Ok((result, produced)) => {
             // One step per produced file (a merge may make several), else
@@ -309,6 +311,7 @@ async fn run_job(inner: &Arc<Inner>, job: Job) {
                 let names: Vec<&str> = steps.iter().map(|s| s.step.as_str()).collect();
                 tracing::info!("job {id} done: {result}; next: {}", names.join(", "));
             }
+            crate::metrics::job_attempt(&job.action_kind, "done", took);
             blocking(inner, move |s| s.mark_done(id, &result, &steps)).await
         }
         Err((e, retryable)) => {
@@ -323,9 +326,11 @@ async fn run_job(inner: &Arc<Inner>, job: Job) {
                     job.max_attempts,
                     delay.as_secs_f64()
                 );
+                crate::metrics::job_attempt(&job.action_kind, "retry", took);
                 Some(now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2))
             } else {
                 tracing::error!("job {id} failed after {} attempt(s): {message}", job.attempts);
+                crate::metrics::job_attempt(&job.action_kind, "failed", took);
                 None
             };
             blocking(inner, move |s| s.mark_attempt_failed(id, &message, retry_at)).await

@@ -132,7 +132,6 @@ fn clean(dir: &Path) -> anyhow::Result<()> {
 
 /// `oneliverec demo`.
 pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    super::run::init_logging_quiet();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -2,6 +2,7 @@
 
 pub mod check_config;
 pub mod demo;
+pub mod logging;
 pub mod platform;
 pub mod repair;
 pub mod run;

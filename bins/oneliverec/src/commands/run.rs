@@ -24,66 +24,14 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     onelive_engine::HumanDuration::parse(s).map(|d| d.0)
 }
 
-/// Logs to stderr; `RUST_LOG` filters (default `info`).
-pub(crate) fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(RedactedStderr)
-        .try_init();
-}
-
-/// Logs warnings only unless `RUST_LOG` says otherwise (the demo prints its own story).
-pub(crate) fn init_logging_quiet() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(RedactedStderr)
-        .try_init();
-}
-
-/// stderr, with the query strings of URLs in log lines hidden (stream and
-/// channel URLs carry tokens and signatures).
-struct RedactedStderr;
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactedStderr {
-    type Writer = Redacted<std::io::Stderr>;
-    fn make_writer(&'a self) -> Self::Writer {
-        Redacted(std::io::stderr())
-    }
-}
-
-/// A writer that hides URL query strings; the formatter hands it one whole
-/// log line per `write`.
-struct Redacted<W>(W);
-
-impl<W: std::io::Write> std::io::Write for Redacted<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match std::str::from_utf8(buf) {
-            Ok(text) => {
-                self.0.write_all(onelive_engine::redact::redact_urls(text).as_bytes())?;
-                Ok(buf.len())
-            }
-            Err(_) => self.0.write(buf),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-}
-
 /// `oneliverec run`.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start tokio")?;
     runtime.block_on(async {
+        super::logging::install_metrics()?;
         // Signal handlers first: a SIGTERM that arrives while the engine
         // starts must shut it down gracefully, not kill it with the default action.
         let mut signals = Signals::install().context("cannot install signal handlers")?;

@@ -6,6 +6,21 @@ use std::time::Duration;
 use onelive_events::{Event, EventData};
 use tokio::sync::mpsc;
 
+/// Reads an HTTP request head from `sock` (up to the blank line); `None`
+/// when the peer closes or fails first. For the tests' hand-written origins.
+pub async fn read_head(sock: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match sock.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
 /// Everything received so far.
 pub fn drain(rx: &mut mpsc::Receiver<Event>) -> Vec<Event> {
     let mut out = Vec::new();

@@ -11,9 +11,9 @@ use onelive_events::EventData;
 use onelive_recorder::{
     EndReason, Engine, EventContext, RecordingConfig, SplitPolicy, StreamKind, StreamSource, record,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
-use crate::common::{drain, errors, probe};
+use crate::common::{drain, errors, probe, read_head};
 use crate::native::{check_finished_within, packets};
 
 /// ffmpeg's fMP4 init section delays the video track by one AAC frame's
@@ -72,15 +72,7 @@ async fn live_origin(dir: PathBuf, segs: Vec<Seg>) -> String {
         while let Ok((mut sock, _)) = listener.accept().await {
             let (dir, segs) = (dir.clone(), segs.clone());
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let text = String::from_utf8_lossy(&head);
+                let Some(text) = read_head(&mut sock).await else { return };
                 let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
                 let name = path.trim_start_matches('/').split('?').next().unwrap_or("").to_owned();
                 let body = if name == "live.m3u8" {

@@ -13,9 +13,9 @@ use onelive_recorder::{
     EndReason, Engine, EventContext, RecordingConfig, SourceResolver, StreamKind, StreamSource,
     record,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
-use crate::common::{drain, errors};
+use crate::common::{drain, errors, read_head};
 use crate::native::{check_finished, packets};
 
 /// Encodes a 4 s 320x240 FLV (H.264 + AAC) into `dir`.
@@ -55,15 +55,7 @@ impl OnceOrigin {
             while let Ok((mut sock, _)) = listener.accept().await {
                 let (req, refd, flv) = (req.clone(), refd.clone(), flv.clone());
                 tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match sock.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let text = String::from_utf8_lossy(&head);
+                    let Some(text) = read_head(&mut sock).await else { return };
                     let target = text.split_whitespace().nth(1).unwrap_or("");
                     let path = target.split('?').next().unwrap_or("").to_owned();
                     let seen = {

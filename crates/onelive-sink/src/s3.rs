@@ -213,6 +213,25 @@ fn body_of(path: &Path, offset: u64, len: u64, bar: &Bar) -> Result<reqwest::Bod
 }
 
 /// Uploads `file` as `key`; returns the object URL (or the `public_url` one).
+/// What every request of one upload needs.
+struct Put<'a> {
+    client: &'a reqwest::Client,
+    config: &'a S3Config,
+    bucket: &'a Bucket,
+    credentials: &'a Credentials,
+    file: &'a Path,
+    key: &'a str,
+    size: u64,
+    bar: &'a Bar,
+}
+
+impl Put<'_> {
+    /// `bucket/key`, as errors and logs name the object.
+    fn target(&self) -> String {
+        format!("{}/{}", self.config.bucket, self.key)
+    }
+}
+
 pub(crate) async fn upload(
     client: &reqwest::Client,
     config: &S3Config,
@@ -241,10 +260,20 @@ pub(crate) async fn upload(
         }
     };
     let target = format!("{}/{key}", config.bucket);
+    let put = Put {
+        client,
+        config,
+        bucket: &bucket,
+        credentials: &credentials,
+        file,
+        key,
+        size,
+        bar: &bar,
+    };
     let sent = if size <= part_size {
-        put_whole(client, config, &bucket, &credentials, file, key, size, &bar).await
+        put_whole(&put).await
     } else {
-        put_multipart(client, config, &bucket, &credentials, file, key, size, part_size, &bar).await
+        put_multipart(&put, part_size).await
     };
     if let Err(e) = sent {
         finish(false);
@@ -301,18 +330,9 @@ fn public_url(base: &str, key: &str) -> String {
     url.to_string()
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn put_whole(
-    client: &reqwest::Client,
-    config: &S3Config,
-    bucket: &Bucket,
-    credentials: &Credentials,
-    file: &Path,
-    key: &str,
-    size: u64,
-    bar: &Bar,
-) -> Result<(), Failure> {
-    let what = format!("PUT {}/{key}", config.bucket);
+async fn put_whole(put: &Put<'_>) -> Result<(), Failure> {
+    let Put { client, config, bucket, credentials, file, key, size, bar } = *put;
+    let what = format!("PUT {}", put.target());
     let body = body_of(file, 0, size, bar)
         .map_err(|e| (s3_err(format!("cannot read {}: {e}", file.display())), true))?;
     let url = bucket.put_object(Some(credentials), key).sign(SIGNED_FOR);
@@ -326,19 +346,9 @@ async fn put_whole(
     if answer.status().is_success() { Ok(()) } else { Err(refused(&what, answer).await) }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn put_multipart(
-    client: &reqwest::Client,
-    config: &S3Config,
-    bucket: &Bucket,
-    credentials: &Credentials,
-    file: &Path,
-    key: &str,
-    size: u64,
-    part_size: u64,
-    bar: &Bar,
-) -> Result<(), Failure> {
-    let target = format!("{}/{key}", config.bucket);
+async fn put_multipart(put: &Put<'_>, part_size: u64) -> Result<(), Failure> {
+    let Put { client, config, bucket, credentials, file, key, size, .. } = *put;
+    let target = put.target();
     let parts = size.div_ceil(part_size);
     if parts > MAX_PARTS {
         return Err((
@@ -366,19 +376,7 @@ async fn put_multipart(
             .filter(|id| !id.is_empty())
             .ok_or_else(|| (s3_err(format!("{what}: unreadable answer: {e}")), true))?,
     };
-    let result = send_parts(
-        client,
-        config,
-        bucket,
-        credentials,
-        file,
-        key,
-        size,
-        part_size,
-        &upload_id,
-        bar,
-    )
-    .await;
+    let result = send_parts(put, part_size, &upload_id).await;
     if result.is_err() {
         // Best effort: parts left behind would be billed until aborted.
         let url =
@@ -393,20 +391,9 @@ async fn put_multipart(
     result
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn send_parts(
-    client: &reqwest::Client,
-    config: &S3Config,
-    bucket: &Bucket,
-    credentials: &Credentials,
-    file: &Path,
-    key: &str,
-    size: u64,
-    part_size: u64,
-    upload_id: &str,
-    bar: &Bar,
-) -> Result<(), Failure> {
-    let target = format!("{}/{key}", config.bucket);
+async fn send_parts(put: &Put<'_>, part_size: u64, upload_id: &str) -> Result<(), Failure> {
+    let Put { client, config, bucket, credentials, file, key, size, bar } = *put;
+    let target = put.target();
     let mut etags = Vec::new();
     let mut offset = 0u64;
     let mut number = 1u16;

@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use onelive_events::EventType;
-use serde::Deserialize;
+use onelive_webhook::{DeliveryRecord, DeliveryState};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::{ChannelConfig, WebhookConfig};
@@ -455,13 +456,45 @@ struct Limit {
     limit: Option<usize>,
 }
 
+/// A delivery as the API shows it (ids as strings, the state in words).
+#[derive(Debug, Serialize)]
+struct DeliveryView<'a> {
+    id: String,
+    webhook_id: &'a str,
+    event_id: String,
+    event_type: &'a str,
+    status: &'static str,
+    attempts: u32,
+    last_status: Option<u16>,
+    last_error: Option<&'a str>,
+}
+
+impl<'a> From<&'a DeliveryRecord> for DeliveryView<'a> {
+    fn from(r: &'a DeliveryRecord) -> Self {
+        DeliveryView {
+            id: r.id.to_string(),
+            webhook_id: &r.endpoint_id,
+            event_id: r.event_id.to_string(),
+            event_type: &r.event_type,
+            status: match r.state {
+                DeliveryState::Pending => "pending",
+                DeliveryState::Delivered => "delivered",
+                DeliveryState::Failed => "failed",
+            },
+            attempts: r.attempts,
+            last_status: r.last_status,
+            last_error: r.last_error.as_deref(),
+        }
+    }
+}
+
 async fn webhook_deliveries(
     State(s): State<ApiState>,
     Path(id): Path<String>,
     Query(q): Query<Limit>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let list = s.engine.delivery().recent(Some(&id), q.limit.unwrap_or(50).min(1000)).await?;
-    Ok(Json(json!({ "deliveries": list })))
+    Ok(Json(json!({ "deliveries": list.iter().map(DeliveryView::from).collect::<Vec<_>>() })))
 }
 
 async fn deliveries(
@@ -469,7 +502,7 @@ async fn deliveries(
     Query(q): Query<Limit>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let list = s.engine.delivery().recent(None, q.limit.unwrap_or(50).min(1000)).await?;
-    Ok(Json(json!({ "deliveries": list })))
+    Ok(Json(json!({ "deliveries": list.iter().map(DeliveryView::from).collect::<Vec<_>>() })))
 }
 
 async fn redeliver(

@@ -80,6 +80,18 @@ pub struct OutputConfig {
     pub container: String,
 }
 
+impl OutputConfig {
+    /// The container `container` names (validated at load); `None` for
+    /// `auto`, the natural container of the stream kind.
+    pub fn container_choice(&self) -> Option<onelive_recorder::Container> {
+        match self.container.as_str() {
+            "ts" => Some(onelive_recorder::Container::Ts),
+            "flv" => Some(onelive_recorder::Container::Flv),
+            _ => None,
+        }
+    }
+}
+
 /// `[recording]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -9,22 +9,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use onelive_events::{Event, LiveInfo};
-use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::config::{SplitConfig, WebhookConfig};
 use crate::{EngineError, Secret};
 
-/// A channel resolved by a platform adapter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChannelRef {
-    /// Platform name, e.g. `bilibili`.
-    pub platform: String,
-    /// Channel id on that platform.
-    pub channel: String,
-    /// The channel's URL as configured.
-    pub url: String,
-}
+/// A channel resolved by a platform adapter: the platform's own type (the
+/// URL it was resolved from stays in the channel's configuration).
+pub use onelive_platform::ChannelRef;
 
 /// The result of one status poll.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,8 +38,8 @@ pub struct StreamChoice {
     pub url: String,
     /// A label of the chosen quality (e.g. `source`, `1080p`).
     pub quality: String,
-    /// `hls` or `flv`.
-    pub kind: String,
+    /// HLS or HTTP-FLV.
+    pub kind: onelive_platform::StreamKind,
     /// HTTP headers ffmpeg must send (values may be cookies: redacted in Debug).
     pub headers: Vec<(String, Secret)>,
 }
@@ -145,8 +137,9 @@ pub struct RecordingRequest {
     pub context: onelive_recorder::EventContext,
     /// Number of the first part this recording writes.
     pub first_part: u32,
-    /// Container: `auto` (natural for the stream kind), `ts` or `flv`.
-    pub container: String,
+    /// Container; `None` is the natural one of the stream kind (`.ts` for
+    /// HLS, `.flv` for HTTP-FLV).
+    pub container: Option<onelive_recorder::Container>,
     /// Refuse to start, and stop, below this many free bytes (0: no guard).
     pub min_free_bytes: u64,
     /// When to cut into parts.
@@ -241,37 +234,10 @@ pub trait Transmuxer: Send + Sync + 'static {
     async fn transmux(&self, job: &onelive_transmux::TransmuxJob) -> Result<PathBuf, EngineError>;
 }
 
-/// One delivery attempt record, for the API.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeliveryRecord {
-    /// Delivery id (use it to redeliver).
-    pub id: String,
-    /// Webhook id.
-    pub webhook_id: String,
-    /// Event id.
-    pub event_id: String,
-    /// Event type.
-    pub event_type: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
-    /// Attempts made.
-    pub attempts: u32,
-    /// Last HTTP status, if any.
-    pub last_status: Option<u16>,
-    /// Last error, if any (free of secrets).
-    pub last_error: Option<String>,
-}
-
-/// Delivery counters for `/metrics`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct DeliveryStats {
-    /// Delivered.
-    pub delivered: u64,
-    /// Waiting for (re)delivery.
-    pub pending: u64,
-    /// Gave up.
-    pub failed: u64,
-}
+/// One delivery record: the dispatcher's own type.
+pub use onelive_webhook::DeliveryRecord;
+/// Delivery counters: the dispatcher's own type.
+pub use onelive_webhook::OutboxStats as DeliveryStats;
 
 /// The webhook dispatcher as the engine sees it.
 #[async_trait]

@@ -499,7 +499,7 @@ impl Watcher {
             _ => OpenSession {
                 platform: self.ctx.cref.platform.clone(),
                 channel: self.ctx.cref.channel.clone(),
-                url: self.ctx.cref.url.clone(),
+                url: self.ctx.config.url.trim().to_owned(),
                 session_id,
                 started_at: now_rfc3339(),
                 start_live_info: info.clone(),
@@ -578,7 +578,7 @@ impl Watcher {
                     .filename_template
                     .clone()
                     .unwrap_or_else(|| c.output.filename_template.clone()),
-                c.output.container.clone(),
+                c.output.container_choice(),
                 c.split.clone(),
                 c.watch.stall_timeout.0,
                 c.disk.min_free_mb,
@@ -836,7 +836,7 @@ impl Watcher {
         LiveData {
             platform: self.ctx.cref.platform.clone(),
             channel: self.ctx.cref.channel.clone(),
-            url: self.ctx.cref.url.clone(),
+            url: self.ctx.config.url.trim().to_owned(),
             live_info: info,
             session_id: Some(session_id),
         }

@@ -51,7 +51,7 @@ impl LiveSource for FakeSource {
         let channel = url.strip_prefix("https://fake.test/").ok_or_else(|| {
             onelive_platform::PlatformError::UnsupportedUrl(format!("no adapter claims {url}"))
         })?;
-        Ok(ChannelRef { platform: "fake".into(), channel: channel.into(), url: url.into() })
+        Ok(ChannelRef { platform: "fake".into(), channel: channel.into() })
     }
     async fn canonical(&self, channel: ChannelRef) -> ChannelRef {
         match self.aliases.lock().unwrap().get(&channel.channel) {
@@ -79,7 +79,7 @@ impl LiveSource for FakeSource {
         Ok(StreamChoice {
             url: format!("http://127.0.0.1:1/{}.m3u8", channel.channel),
             quality: "source".into(),
-            kind: "hls".into(),
+            kind: onelive_platform::StreamKind::Hls,
             headers: vec![],
         })
     }
@@ -196,7 +196,10 @@ impl EventDelivery for FakeDelivery {
         true
     }
     async fn stats(&self) -> DeliveryStats {
-        DeliveryStats { delivered: self.events.lock().unwrap().len() as u64, pending: 0, failed: 0 }
+        DeliveryStats {
+            delivered: self.events.lock().unwrap().len() as u64,
+            ..DeliveryStats::default()
+        }
     }
     async fn close(&self) {}
 }

@@ -41,6 +41,7 @@ mod data;
 mod error;
 mod event;
 mod live_info;
+mod stream_kind;
 mod timestamp;
 
 pub use data::{
@@ -50,6 +51,7 @@ pub use data::{
 pub use error::Error;
 pub use event::Event;
 pub use live_info::{LiveInfo, LiveStatus};
+pub use stream_kind::StreamKind;
 
 /// Re-exported so that callers can build timestamps without naming `time`.
 pub use time::OffsetDateTime;

@@ -120,25 +120,8 @@ pub struct ChannelRef {
     pub channel: String,
 }
 
-/// The container of a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StreamKind {
-    /// An HLS playlist (`.m3u8`).
-    Hls,
-    /// HTTP-FLV.
-    Flv,
-}
-
-impl StreamKind {
-    /// `"hls"` or `"flv"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StreamKind::Hls => "hls",
-            StreamKind::Flv => "flv",
-        }
-    }
-}
+/// The protocol of a stream (one type from the adapter to the recorder).
+pub use onelive_events::StreamKind;
 
 /// One playable stream of a live channel: what a recorder needs, with no
 /// adapter specifics.

@@ -12,15 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::redact::{REDACTED, is_secret_header, redact_urls};
 use crate::template::FilenameTemplate;
 
-/// The protocol of a stream URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StreamKind {
-    /// An HLS media playlist (`.m3u8`).
-    Hls,
-    /// An HTTP-FLV stream.
-    Flv,
-}
+/// The protocol of a stream URL (one type from the adapter to the recorder).
+pub use onelive_events::StreamKind;
 
 /// The container recordings are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -36,20 +36,12 @@ impl PlatformSource {
     pub fn from_platforms(platforms: Platforms, config: PlatformsConfig) -> Self {
         PlatformSource { platforms, config }
     }
-
-    fn cref(channel: &ChannelRef) -> onelive_platform::ChannelRef {
-        onelive_platform::ChannelRef {
-            platform: channel.platform.clone(),
-            channel: channel.channel.clone(),
-        }
-    }
 }
 
 #[async_trait]
 impl LiveSource for PlatformSource {
     fn resolve(&self, url: &str) -> Result<ChannelRef, EngineError> {
-        let c = self.platforms.resolve(url)?;
-        Ok(ChannelRef { platform: c.platform, channel: c.channel, url: url.trim().to_owned() })
+        Ok(self.platforms.resolve(url)?)
     }
 
     fn min_poll_interval(&self, platform: &str) -> Duration {
@@ -61,8 +53,8 @@ impl LiveSource for PlatformSource {
     }
 
     async fn canonical(&self, channel: ChannelRef) -> ChannelRef {
-        match self.platforms.canonical_channel(&Self::cref(&channel)).await {
-            Ok(c) => ChannelRef { channel: c.channel, ..channel },
+        match self.platforms.canonical_channel(&channel).await {
+            Ok(c) => c,
             Err(e) => {
                 tracing::warn!(
                     platform = %channel.platform, channel = %channel.channel, error = %e,
@@ -78,7 +70,7 @@ impl LiveSource for PlatformSource {
     }
 
     async fn poll(&self, channel: &ChannelRef) -> PollResult {
-        match self.platforms.live_info(&Self::cref(channel)).await {
+        match self.platforms.live_info(channel).await {
             Ok(info) if info.status == LiveStatus::Live => PollResult::Live(info),
             Ok(info) => PollResult::Offline(info),
             Err(e) => match e.kind() {
@@ -96,7 +88,7 @@ impl LiveSource for PlatformSource {
         channel: &ChannelRef,
         quality: &[String],
     ) -> Result<StreamChoice, EngineError> {
-        let variants = self.platforms.stream_variants(&Self::cref(channel)).await?;
+        let variants = self.platforms.stream_variants(channel).await?;
         let preference = if quality.is_empty() {
             self.config.quality_for(&channel.platform)
         } else {
@@ -108,7 +100,7 @@ impl LiveSource for PlatformSource {
         Ok(StreamChoice {
             url: chosen.url.clone(),
             quality: chosen.quality.clone(),
-            kind: chosen.kind.as_str().to_owned(),
+            kind: chosen.kind,
             headers: chosen
                 .headers
                 .iter()
@@ -130,10 +122,8 @@ mod tests {
             Err(EngineError::Platform(e)) => assert_eq!(e.kind(), ErrorKind::UnsupportedUrl),
             other => panic!("expected a typed platform error, got {other:?}"),
         }
-        assert_eq!(
-            source.resolve(" https://live.bilibili.com/1 ").unwrap().url,
-            "https://live.bilibili.com/1"
-        );
+        let resolved = source.resolve(" https://live.bilibili.com/1 ").unwrap();
+        assert_eq!((resolved.platform.as_str(), resolved.channel.as_str()), ("bilibili", "1"));
     }
 
     #[test]

@@ -6,8 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use onelive_events::{Event, EventData};
 use onelive_recorder::{
-    Container, EndReason, Engine, RecordingConfig, SourceResolver, SplitPolicy, StreamKind,
-    StreamSource, record,
+    EndReason, Engine, RecordingConfig, SourceResolver, SplitPolicy, StreamSource, record,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -48,8 +47,7 @@ impl FfmpegRecorder {
 }
 
 fn source_of(stream: &StreamChoice) -> StreamSource {
-    let kind = if stream.kind == "flv" { StreamKind::Flv } else { StreamKind::Hls };
-    let mut source = StreamSource::new(stream.url.clone(), kind);
+    let mut source = StreamSource::new(stream.url.clone(), stream.kind);
     for (name, value) in &stream.headers {
         source = source.with_header(name.clone(), value.expose().to_owned());
     }
@@ -80,11 +78,7 @@ impl Recorder for FfmpegRecorder {
                 })
             });
         config.template = request.template;
-        config.container = match request.container.as_str() {
-            "ts" => Some(Container::Ts),
-            "flv" => Some(Container::Flv),
-            _ => None,
-        };
+        config.container = request.container;
         config.split = SplitPolicy {
             max_duration: request.split.max_duration.map(|d| d.0),
             max_bytes: request

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use onelive_events::Event;
-use onelive_webhook::{DeliveryState, Dispatcher, DispatcherConfig, Endpoint};
+use onelive_webhook::{Dispatcher, DispatcherConfig, Endpoint};
 use tokio::sync::RwLock;
 
 use crate::EngineError;
@@ -68,24 +68,6 @@ impl WebhookDelivery {
     }
 }
 
-fn record(r: onelive_webhook::DeliveryRecord) -> DeliveryRecord {
-    DeliveryRecord {
-        id: r.id.to_string(),
-        webhook_id: r.endpoint_id,
-        event_id: r.event_id.to_string(),
-        event_type: r.event_type,
-        status: match r.state {
-            DeliveryState::Pending => "pending",
-            DeliveryState::Delivered => "delivered",
-            DeliveryState::Failed => "failed",
-        }
-        .into(),
-        attempts: r.attempts,
-        last_status: r.last_status,
-        last_error: r.last_error,
-    }
-}
-
 #[async_trait]
 impl EventDelivery for WebhookDelivery {
     async fn publish(&self, event: &Event) -> Result<(), EngineError> {
@@ -135,7 +117,7 @@ impl EventDelivery for WebhookDelivery {
         }
         all.sort_by_key(|r| std::cmp::Reverse(r.id));
         all.truncate(limit);
-        Ok(all.into_iter().map(record).collect())
+        Ok(all)
     }
 
     async fn redeliver(&self, delivery_id: &str) -> Result<(), EngineError> {
@@ -167,9 +149,7 @@ impl EventDelivery for WebhookDelivery {
     async fn stats(&self) -> DeliveryStats {
         match self.dispatcher.read().await.as_ref() {
             Some(d) => match d.stats().await {
-                Ok(s) => {
-                    DeliveryStats { delivered: s.delivered, pending: s.pending, failed: s.failed }
-                }
+                Ok(s) => s,
                 Err(_) => DeliveryStats::default(),
             },
             None => DeliveryStats::default(),

@@ -154,25 +154,17 @@ pub struct RecordingRequest {
 /// What a running recording reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordingEvent {
-    /// A file was opened.
-    FileCreated {
-        /// Its path.
-        path: PathBuf,
-    },
+    /// A file was opened: the recorder's own `video_file_create` data (the
+    /// watcher adds the session and the current live info, then publishes it).
+    FileCreated(onelive_events::VideoFileCreateData),
     /// Bytes written so far to the current file.
     Progress {
         /// Bytes.
         bytes: u64,
     },
-    /// A file was closed and is complete.
-    FileFinished {
-        /// Its path.
-        path: PathBuf,
-        /// Size in bytes.
-        size: u64,
-        /// Duration in seconds.
-        duration: f64,
-    },
+    /// A file was closed and is complete: the recorder's own
+    /// `video_file_finish` data (path, size, duration from the stream).
+    FileFinished(onelive_events::VideoFileFinishData),
     /// Something a human should see (an unplayable file discarded...).
     Error {
         /// Description (free of secrets).

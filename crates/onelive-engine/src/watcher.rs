@@ -6,10 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use onelive_events::{
-    ErrorData, Event, EventData, LiveData, LiveInfo, LiveInfoChangeData, Uuid, VideoFileCreateData,
-    VideoFileFinishData,
-};
+use onelive_events::{ErrorData, Event, EventData, LiveData, LiveInfo, LiveInfoChangeData, Uuid};
 use rand::Rng;
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -757,7 +754,10 @@ impl Watcher {
             live_info: Some(rec.live_info.clone()),
         };
         match ev {
-            RecordingEvent::FileCreated { path } => {
+            RecordingEvent::FileCreated(mut data) => {
+                data.session_id = Some(rec.session_id);
+                data.live_info = Some(rec.live_info.clone());
+                let path = PathBuf::from(&data.path);
                 rec.created_file = true;
                 rec.files_created += 1;
                 logged(h.store.file_opened(&ledger(&path)));
@@ -766,19 +766,16 @@ impl Watcher {
                     v.current_file = Some(path.display().to_string());
                     v.bytes_written = 0;
                 }
-                self.emit(EventData::VideoFileCreate(VideoFileCreateData {
-                    platform: self.ctx.cref.platform.clone(),
-                    channel: self.ctx.cref.channel.clone(),
-                    path: path.display().to_string(),
-                    session_id: Some(rec.session_id),
-                    live_info: Some(rec.live_info.clone()),
-                }))
-                .await;
+                self.emit(EventData::VideoFileCreate(data)).await;
             }
             RecordingEvent::Progress { bytes } => {
                 lock(&self.ctx.view).bytes_written = bytes;
             }
-            RecordingEvent::FileFinished { path, size, duration } => {
+            RecordingEvent::FileFinished(mut data) => {
+                data.session_id = Some(rec.session_id);
+                data.live_info = Some(rec.live_info.clone());
+                let (path, size, duration) =
+                    (PathBuf::from(&data.path), data.filesize, data.duration);
                 // One commit: finished, and (when enabled) its transmux pending.
                 let file = ledger(&path);
                 let transmux = h.transmux.enabled() && size > 0;
@@ -796,16 +793,7 @@ impl Watcher {
                     v.current_file = None;
                     v.bytes_written = 0;
                 }
-                self.emit(EventData::VideoFileFinish(VideoFileFinishData {
-                    platform: self.ctx.cref.platform.clone(),
-                    channel: self.ctx.cref.channel.clone(),
-                    path: path.display().to_string(),
-                    filesize: size,
-                    duration,
-                    session_id: Some(rec.session_id),
-                    live_info: Some(rec.live_info.clone()),
-                }))
-                .await;
+                self.emit(EventData::VideoFileFinish(data)).await;
                 if transmux {
                     h.transmux.run(file);
                 }

@@ -1,7 +1,7 @@
 //! In-memory implementations of the engine's seams.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -121,13 +121,14 @@ impl Recorder for FakeRecorder {
         }
         self.started.lock().unwrap().push(path.clone());
         let (tx, rx) = mpsc::channel(16);
+        let ctx = ctx.clone();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            let _ = tx.send(RecordingEvent::FileCreated { path: path.clone() }).await;
+            let _ = tx.send(file_created(&ctx, &path)).await;
             let _ = std::fs::write(&path, b"0123456789");
             let _ = tx.send(RecordingEvent::Progress { bytes: 10 }).await;
             let _ = stop_rx.await;
-            let _ = tx.send(RecordingEvent::FileFinished { path, size: 10, duration: 1.5 }).await;
+            let _ = tx.send(file_finished(&ctx, &path, 10, 1.5)).await;
             let _ = tx
                 .send(RecordingEvent::Stopped {
                     reason: "stopped".into(),
@@ -325,15 +326,16 @@ impl Recorder for LosingRecorder {
         std::fs::create_dir_all(&request.output_dir).unwrap();
         let (tx, rx) = mpsc::channel(16);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let ctx = request.context.clone();
         let lose = self.lose.clone();
         tokio::spawn(async move {
-            let _ = tx.send(RecordingEvent::FileCreated { path: path.clone() }).await;
+            let _ = tx.send(file_created(&ctx, &path)).await;
             let _ = std::fs::write(&path, b"0123456789");
             let lost = tokio::select! {
                 () = lose.notified() => true,
                 _ = stop_rx => false,
             };
-            let _ = tx.send(RecordingEvent::FileFinished { path, size: 10, duration: 1.5 }).await;
+            let _ = tx.send(file_finished(&ctx, &path, 10, 1.5)).await;
             if lost {
                 let message = "lost the stream source, ffmpeg ended: Failed to reload playlist 0";
                 let _ = tx.send(RecordingEvent::SourceLost { message: message.into() }).await;
@@ -345,4 +347,33 @@ impl Recorder for LosingRecorder {
         });
         Ok(RecordingHandle { events: rx, control: Box::new(FakeControl(Some(stop_tx))) })
     }
+}
+
+/// The `video_file_create` data a recorder reports (the watcher adds the session).
+fn file_created(ctx: &onelive_recorder::EventContext, path: &Path) -> RecordingEvent {
+    RecordingEvent::FileCreated(onelive_events::VideoFileCreateData {
+        platform: ctx.platform.clone(),
+        channel: ctx.channel.clone(),
+        path: path.display().to_string(),
+        session_id: ctx.session_id,
+        live_info: Some(ctx.live_info.clone()),
+    })
+}
+
+/// The `video_file_finish` data a recorder reports.
+fn file_finished(
+    ctx: &onelive_recorder::EventContext,
+    path: &Path,
+    filesize: u64,
+    duration: f64,
+) -> RecordingEvent {
+    RecordingEvent::FileFinished(onelive_events::VideoFileFinishData {
+        platform: ctx.platform.clone(),
+        channel: ctx.channel.clone(),
+        path: path.display().to_string(),
+        filesize,
+        duration,
+        session_id: ctx.session_id,
+        live_info: Some(ctx.live_info.clone()),
+    })
 }

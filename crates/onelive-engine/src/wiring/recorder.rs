@@ -125,12 +125,8 @@ impl Recorder for FfmpegRecorder {
                             let _ = out_tx.send(RecordingEvent::Error { message }).await;
                         }
                         let mapped = match ev.data {
-                            EventData::VideoFileCreate(d) => Some(RecordingEvent::FileCreated { path: PathBuf::from(d.path) }),
-                            EventData::VideoFileFinish(d) => Some(RecordingEvent::FileFinished {
-                                path: PathBuf::from(d.path),
-                                size: d.filesize,
-                                duration: d.duration,
-                            }),
+                            EventData::VideoFileCreate(d) => Some(RecordingEvent::FileCreated(d)),
+                            EventData::VideoFileFinish(d) => Some(RecordingEvent::FileFinished(d)),
                             EventData::Error(d) => {
                                 held_error = Some(d.error);
                                 None

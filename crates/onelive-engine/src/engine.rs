@@ -358,10 +358,15 @@ impl Engine {
 
     /// Stops watching a channel (finalizing its recording), removes it and saves.
     pub async fn remove_channel(&self, id: &str) -> Result<(), EngineError> {
-        let entry = lock(&self.inner.channels)
-            .remove(id)
-            .ok_or_else(|| EngineError::NotFound(format!("channel {id}")))?;
-        stop_entry_watcher(entry.commands, entry.task, true).await;
+        let entry = lock(&self.inner.channels).remove(id);
+        match entry {
+            Some(entry) => stop_entry_watcher(entry.commands, entry.task, true).await,
+            // A channel of the file that was refused at start (no adapter,
+            // a bad URL) is not watched, but the user must still be able to
+            // remove it, and then add it again corrected.
+            None if lock(&self.inner.config).channels.iter().any(|c| channel_id(&c.url) == id) => {}
+            None => return Err(EngineError::NotFound(format!("channel {id}"))),
+        }
         lock(&self.inner.config).channels.retain(|c| channel_id(&c.url) != id);
         self.save()
     }

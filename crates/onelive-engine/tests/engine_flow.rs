@@ -475,3 +475,33 @@ async fn a_short_id_url_is_watched_under_its_canonical_id() {
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].channel, "21452505");
 }
+
+#[tokio::test]
+async fn a_channel_refused_at_start_can_be_removed_and_added_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let mut c = config(dir.path(), &["alice"]);
+    // No adapter claims this URL: refused at start, but it stays in the file.
+    c.channels.push(ChannelConfig::new("https://nobody.test/bob"));
+    let engine = Engine::start(c, None, f.parts()).await.unwrap();
+    assert_eq!(engine.channels().len(), 1, "the refused channel is not watched");
+    wait_for("the refusal's error event", Duration::from_secs(5), || {
+        count(&f.delivery.types(), "error") == 1
+    })
+    .await;
+    // Adding it again is refused while the file still holds it ...
+    let again = engine.add_channel(ChannelConfig::new("https://nobody.test/bob")).await;
+    assert!(again.is_err());
+    // ... and removing it by its id (`channel_id` of its URL) works.
+    let id = onelive_engine::channel_id("https://nobody.test/bob");
+    engine.remove_channel(&id).await.unwrap();
+    assert!(engine.config().channels.iter().all(|c| c.url != "https://nobody.test/bob"));
+    assert!(matches!(
+        engine.remove_channel(&id).await,
+        Err(onelive_engine::EngineError::NotFound(_))
+    ));
+    // The corrected URL is then accepted and watched.
+    engine.add_channel(ChannelConfig::new("https://fake.test/bob")).await.unwrap();
+    assert_eq!(engine.channels().len(), 2);
+    assert!(engine.shutdown(Duration::from_secs(5)).await);
+}

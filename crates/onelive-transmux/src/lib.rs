@@ -11,9 +11,10 @@
 //!   (it opens, has the input's streams, its duration is close to the
 //!   input's) before it gets its final name and is announced; the source is
 //!   deleted only after that, and only on request. A failure keeps the
-//!   source and removes the partial output;
-//! - [`TransmuxQueue`]: a bounded queue with configurable concurrency that
-//!   reports `video_transmux_finish` or `error` events.
+//!   source and removes the partial output.
+//!
+//! The crate has no queue: the caller decides concurrency, retries and
+//! persistence (onelive-engine's queue runs the jobs of its file ledger).
 //!
 //! ```no_run
 //! use onelive_transmux::{OutputFormat, RecordingMetadata, TransmuxJob, TransmuxOptions, transmux};
@@ -30,11 +31,9 @@
 mod error;
 mod job;
 mod probe;
-mod queue;
 
 pub use error::TransmuxError;
 pub use job::{
     OutputFormat, RecordingMetadata, TransmuxJob, TransmuxOptions, TransmuxReport,
     metadata_comment, transmux,
 };
-pub use queue::{TransmuxQueue, TransmuxQueueConfig, TransmuxUpdate};

@@ -1,10 +1,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use onelive_events::EventData;
 use onelive_transmux::{
-    OutputFormat, RecordingMetadata, TransmuxError, TransmuxJob, TransmuxOptions, TransmuxQueue,
-    TransmuxQueueConfig, transmux,
+    OutputFormat, RecordingMetadata, TransmuxError, TransmuxJob, TransmuxOptions, transmux,
 };
 
 /// Encodes a short test recording (H.264 + AAC) in the given container.
@@ -181,53 +179,6 @@ async fn delete_source_happens_only_after_verification() {
     assert!(report.source_deleted);
     assert!(!input.exists());
     probe(&report.output).await;
-}
-
-#[tokio::test]
-async fn queue_runs_jobs_concurrently_and_reports_events() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = recording(dir.path(), "a.ts", "mpegts", 3).await;
-    let b = recording(dir.path(), "b.flv", "flv", 3).await;
-    let bad = dir.path().join("bad.ts");
-    std::fs::write(&bad, b"not a video at all").unwrap();
-    let config = TransmuxQueueConfig { concurrency: 2, capacity: 2, ..Default::default() };
-    let (queue, mut updates) = TransmuxQueue::start(config);
-    let mut ids = Vec::new();
-    for (path, delete) in [(&a, true), (&b, false), (&bad, true)] {
-        let mut job = TransmuxJob::new(path, OutputFormat::Mp4);
-        job.metadata = metadata();
-        job.delete_source = delete;
-        job.session_id = Some(onelive_events::Uuid::new_v4());
-        ids.push(job.id);
-        queue.submit(job).await.unwrap();
-    }
-    let mut seen = Vec::new();
-    for _ in 0..3 {
-        let update =
-            tokio::time::timeout(Duration::from_secs(30), updates.recv()).await.unwrap().unwrap();
-        match (&update.result, &update.event.data) {
-            (Ok(report), EventData::VideoTransmuxFinish(d)) => {
-                assert_eq!(d.input, report.input.to_string_lossy());
-                assert_eq!(d.output, report.output.to_string_lossy());
-                assert_eq!(d.platform, "bilibili");
-                assert_eq!(d.session_id, update.job.session_id);
-                probe(Path::new(&d.output)).await;
-            }
-            (Err(message), EventData::Error(d)) => {
-                assert_eq!(update.job.input, bad);
-                assert!(d.error.contains("bad.ts") && d.error == *message, "{}", d.error);
-                assert!(bad.exists(), "failed job keeps its source");
-            }
-            other => panic!("mismatched update {other:?}"),
-        }
-        seen.push(update.job.id);
-    }
-    seen.sort();
-    ids.sort();
-    assert_eq!(seen, ids);
-    assert!(!a.exists(), "verified + delete_source");
-    assert!(b.exists(), "delete_source off");
-    queue.shutdown().await;
 }
 
 #[tokio::test]

@@ -178,9 +178,8 @@ async fn start(what: &str, url: &str, kind: StreamKind, n: usize, root: &Path) -
 async fn stop(r: Running) {
     match r {
         Running::Recorder(recs) => {
-            for r in recs {
-                r.stop().await;
-            }
+            // All at once: a graceful ffmpeg stop takes a while each.
+            futures_util::future::join_all(recs.into_iter().map(|r| r.stop())).await;
         }
         Running::Streamlink(children) => {
             for mut c in children {

@@ -190,9 +190,10 @@ async fn stop(r: Running) {
     }
 }
 
-/// Waits until every recording wrote bytes (at most 90 s).
+/// Waits until every recording wrote bytes (at most 240 s: 50 streamlink
+/// interpreters starting at once take minutes on 2 cores).
 async fn wait_all_writing(root: &Path, n: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let writing = (0..n)
             .filter(|i| {

@@ -178,9 +178,8 @@ async fn start(what: &str, url: &str, kind: StreamKind, n: usize, root: &Path) -
 async fn stop(r: Running) {
     match r {
         Running::Recorder(recs) => {
-            for r in recs {
-                r.stop().await;
-            }
+            // All at once: a graceful ffmpeg stop takes a while each.
+            futures_util::future::join_all(recs.into_iter().map(|r| r.stop())).await;
         }
         Running::Streamlink(children) => {
             for mut c in children {
@@ -191,9 +190,10 @@ async fn stop(r: Running) {
     }
 }
 
-/// Waits until every recording wrote bytes (at most 90 s).
+/// Waits until every recording wrote bytes (at most 240 s: 50 streamlink
+/// interpreters starting at once take minutes on 2 cores).
 async fn wait_all_writing(root: &Path, n: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let writing = (0..n)
             .filter(|i| {

@@ -26,6 +26,8 @@ pub struct Packets {
     pub video_pts: Vec<f64>,
     pub audio_pts: Vec<f64>,
     pub first_video_key: bool,
+    /// Video packets flagged as keyframes.
+    pub video_keys: usize,
     pub width: u64,
     /// End of the last packet (pts + duration), the timeline's own duration.
     pub end: f64,
@@ -55,6 +57,7 @@ pub async fn packets(path: &Path) -> Packets {
         video_pts: vec![],
         audio_pts: vec![],
         first_video_key: false,
+        video_keys: 0,
         width: 0,
         end: 0.0,
     };
@@ -68,9 +71,11 @@ pub async fn packets(path: &Path) -> Packets {
         let dur: f64 = pkt["duration_time"].as_str().and_then(|d| d.parse().ok()).unwrap_or(0.0);
         p.end = p.end.max(pts + dur);
         if pkt["codec_type"] == "video" {
+            let key = pkt["flags"].as_str().unwrap().starts_with('K');
             if p.video_pts.is_empty() {
-                p.first_video_key = pkt["flags"].as_str().unwrap().starts_with('K');
+                p.first_video_key = key;
             }
+            p.video_keys += usize::from(key);
             p.video_pts.push(pts);
         } else {
             p.audio_pts.push(pts);
@@ -258,6 +263,69 @@ async fn stopping_a_native_flv_recording_finalizes_a_seekable_file() {
         "{}",
         String::from_utf8_lossy(&seek.stderr)
     );
+    // The keyframe index: one entry per keyframe ffprobe sees, each file
+    // position the start of a video keyframe tag with that timestamp.
+    let bytes = std::fs::read(&f.path).unwrap();
+    let times = amf_numbers_after(&bytes, b"times");
+    let positions = amf_numbers_after(&bytes, b"filepositions");
+    assert_eq!(times.len(), parts[0].video_keys, "{times:?}");
+    assert_eq!(positions.len(), times.len());
+    let keyframe_tags = video_keyframe_tags(&bytes);
+    let index: Vec<(u64, u32)> = positions
+        .iter()
+        .zip(&times)
+        .map(|(p, t)| (*p as u64, (t * 1000.0).round() as u32))
+        .collect();
+    assert_eq!(index, keyframe_tags);
+    let meta_duration = amf_numbers_after(&bytes, b"duration");
+    assert!((meta_duration[0] - f.duration).abs() < 1e-6, "{meta_duration:?}");
+    let filesize = amf_numbers_after(&bytes, b"filesize");
+    assert_eq!(filesize[0] as u64, f.size);
+}
+
+/// The AMF0 number, or the numbers of the strict array, that follow the
+/// property `name` in the file's `onMetaData` (the first script tag).
+fn amf_numbers_after(flv: &[u8], name: &[u8]) -> Vec<f64> {
+    let mut key = (name.len() as u16).to_be_bytes().to_vec();
+    key.extend_from_slice(name);
+    let at = flv.windows(key.len()).position(|w| w == key).expect("property in onMetaData");
+    let mut i = at + key.len();
+    let num = |i: usize| f64::from_be_bytes(flv[i..i + 8].try_into().unwrap());
+    match flv[i] {
+        0x00 => vec![num(i + 1)],
+        0x0a => {
+            let n = u32::from_be_bytes(flv[i + 1..i + 5].try_into().unwrap()) as usize;
+            i += 5;
+            (0..n)
+                .map(|k| {
+                    assert_eq!(flv[i + k * 9], 0x00, "a number");
+                    num(i + k * 9 + 1)
+                })
+                .collect()
+        }
+        t => panic!("AMF type {t} after {}", String::from_utf8_lossy(name)),
+    }
+}
+
+/// (file offset, timestamp in ms) of every video keyframe tag (not the
+/// sequence header), walking the tags from the header.
+fn video_keyframe_tags(flv: &[u8]) -> Vec<(u64, u32)> {
+    let mut out = Vec::new();
+    let mut i = 13;
+    while i + 11 <= flv.len() {
+        let size =
+            usize::from(flv[i + 1]) << 16 | usize::from(flv[i + 2]) << 8 | usize::from(flv[i + 3]);
+        let ts = u32::from(flv[i + 7]) << 24
+            | u32::from(flv[i + 4]) << 16
+            | u32::from(flv[i + 5]) << 8
+            | u32::from(flv[i + 6]);
+        if flv[i] == 9 && size >= 2 && flv[i + 11] >> 4 == 1 && flv[i + 12] == 1 {
+            out.push((i as u64, ts));
+        }
+        i += 11 + size + 4;
+    }
+    assert_eq!(i, flv.len(), "the tags fill the file exactly");
+    out
 }
 
 #[tokio::test]
@@ -278,12 +346,32 @@ async fn native_hls_splits_at_segment_boundaries_with_true_durations() {
     assert!(errors(&events).is_empty(), "{:?}", errors(&events));
     assert!(outcome.files.len() >= 3, "{outcome:?}");
     let mut frames = 0;
+    let mut previous: Option<Packets> = None;
     for e in &events {
         let EventData::VideoFileFinish(f) = &e.data else { continue };
         let path = Path::new(&f.path);
         assert_eq!(f.filesize, std::fs::metadata(path).unwrap().len());
         decodes_cleanly(path).await;
         let p = packets(path).await;
+        // Gapless: the parts keep the origin's timestamps, so part N+1's
+        // first frame is part N's last frame plus one frame (15 fps), and
+        // its first audio frame follows the last one by at most one frame.
+        if let Some(prev) = &previous {
+            let step = p.video_pts[0] - prev.video_pts.last().unwrap();
+            assert!((step - 1.0 / 15.0).abs() < 1e-3, "{}: video step {step}", f.path);
+            let a = p.audio_pts[0] - prev.audio_pts.last().unwrap();
+            assert!(a > 0.0 && a < 0.05, "{}: audio step {a}", f.path);
+        }
+        // The transmux of a part (stream copy to .mp4, verified) starts the
+        // .mp4 at 0 with the part's duration.
+        let job = onelive_transmux::TransmuxJob::new(path, onelive_transmux::OutputFormat::Mp4);
+        let report = onelive_transmux::transmux(&job, &Default::default()).await.unwrap();
+        let (mp4_duration, _) = crate::common::probe(&report.output).await;
+        assert!((mp4_duration - f.duration).abs() < 0.1, "{}: mp4 {mp4_duration}", f.path);
+        let mp4 = packets(&report.output).await;
+        let mp4_first = mp4.video_pts[0].min(mp4.audio_pts[0]);
+        assert!(mp4_first.abs() < 0.05, "{}: the .mp4 starts at {mp4_first}", f.path);
+        assert_eq!(mp4.video_pts.len(), p.video_pts.len(), "every frame in the .mp4");
         assert!(p.first_video_key, "{} does not start with a keyframe", f.path);
         for w in p.video_pts.windows(2) {
             assert!(w[1] > w[0], "video goes backwards in {}: {w:?}", f.path);
@@ -297,6 +385,7 @@ async fn native_hls_splits_at_segment_boundaries_with_true_durations() {
             f.duration
         );
         frames += p.video_pts.len();
+        previous = Some(p);
     }
     // Consecutive segments, each once: the frames add up to whole seconds
     // of the 15 fps stream (the recording starts a few segments behind the

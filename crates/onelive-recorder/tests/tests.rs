@@ -2,6 +2,7 @@
 //! origin on loopback.
 
 mod common;
+mod fallback;
 mod fmp4;
 mod native;
 mod record;

@@ -7,14 +7,23 @@ use std::collections::HashMap;
 ///
 /// Feed whole 188-byte packets (HLS segments are); a partial packet at the
 /// end of a push is ignored.
+///
+/// The 33-bit PTS wraps every 26.5 hours (95,443.7 s); a part that spans
+/// the wrap is timed across it, as ffprobe does: every PTS is read as the
+/// nearest value to the previous one (of any stream), so the timeline of
+/// all streams stays one continuous line.
 #[derive(Debug, Clone, Default)]
 pub struct TsSpan {
-    /// Per PID: first PTS, highest PTS, last PTS step (90 kHz).
-    streams: HashMap<u16, (u64, u64, u64)>,
+    /// Per PID: first PTS, highest PTS, last PTS step (90 kHz, unwrapped).
+    streams: HashMap<u16, (i64, i64, i64)>,
+    /// The previous PTS seen (any PID): raw, and unwrapped.
+    last: Option<(u64, i64)>,
     packets: u64,
 }
 
 const PACKET: usize = 188;
+/// PTS values are 33 bits.
+const PTS_MODULO: u64 = 1 << 33;
 
 impl TsSpan {
     /// An empty span.
@@ -59,6 +68,7 @@ impl TsSpan {
                 | (u64::from(b[2] & 0xfe) << 14)
                 | (u64::from(b[3]) << 7)
                 | (u64::from(b[4]) >> 1);
+            let pts = self.unwrap(pts);
             let e = self.streams.entry(pid).or_insert((pts, pts, 0));
             if pts > e.1 {
                 e.2 = pts - e.1;
@@ -66,6 +76,23 @@ impl TsSpan {
             }
             e.0 = e.0.min(pts);
         }
+    }
+
+    /// The PTS on the continuous timeline: the value nearest to the
+    /// previous PTS, modulo 2^33.
+    fn unwrap(&mut self, raw: u64) -> i64 {
+        let unwrapped = match self.last {
+            None => raw as i64,
+            Some((last_raw, last)) => {
+                let mut d = (raw.wrapping_sub(last_raw) & (PTS_MODULO - 1)) as i64;
+                if d >= (PTS_MODULO / 2) as i64 {
+                    d -= PTS_MODULO as i64;
+                }
+                last + d
+            }
+        };
+        self.last = Some((raw, unwrapped));
+        unwrapped
     }
 
     /// Seconds from the earliest PTS to the end of the last frame (the

@@ -59,6 +59,23 @@ pub(crate) async fn run(
                 .await;
             let mut cfg = cfg;
             cfg.first_part = outcome.next_part;
+            // ffmpeg gets the source the native engine used, with its
+            // headers. A platform that gives a resolver has single-use URLs
+            // (the native engine's request spent this one): ffmpeg gets a
+            // fresh one, headers included.
+            if let Some(resolver) = &cfg.resolver {
+                match resolver.resolve().await {
+                    Ok(fresh) => cfg.source = fresh,
+                    Err(e) => {
+                        emitter
+                            .error(format!(
+                                "cannot re-resolve the stream for ffmpeg ({e}); \
+                                 ffmpeg gets the URL the native engine used"
+                            ))
+                            .await;
+                    }
+                }
+            }
             let mut rest = recording::run(cfg, emitter, stop, progress).await;
             let mut files = outcome.files;
             files.append(&mut rest.files);

@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut errors: Vec<(f64, String)> = Vec::new();
     while started.elapsed() < Duration::from_secs(seconds) {
         for event in engine.recent_events() {
-            if seen.insert(event.id.clone()) {
+            if seen.insert(event.id) {
                 let name = event.type_name().to_owned();
                 if let onelive_events::EventData::Error(e) = &event.data {
                     errors.push((started.elapsed().as_secs_f64(), e.error.clone()));

@@ -139,28 +139,24 @@ async fn slow_header_connections_are_cut_after_the_header_timeout() {
 }
 
 #[tokio::test]
-async fn the_connection_limit_holds_and_a_waiting_client_is_served_once_a_slot_frees() {
+async fn when_the_connection_limit_is_reached_a_new_client_takes_a_slow_heads_slot() {
     let limits = onelive_listen::Limits {
         max_connections: 4,
-        header_timeout: Duration::from_secs(3),
+        // Far away: only closing a slow head can free a slot in time.
+        header_timeout: Duration::from_secs(600),
         ..api::default_limits()
     };
     let (addr, _dir) = start(limits).await;
     let closed = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
     for _ in 0..4 {
         slow_client(TcpStream::connect(addr).await.unwrap(), Arc::clone(&closed));
     }
-    // The fifth connection waits in the accept queue: its answer comes only
-    // after the header timeout has closed a slow connection.
-    let status = healthz(addr).await;
+    // The fifth connection closes the longest-idle slow head and is served.
+    let status = tokio::time::timeout(DEADLINE, healthz(addr))
+        .await
+        .expect("the fifth connection waited for a slot held by a slow head");
     assert_eq!(status, 200);
-    // (A lower bound only: a loaded machine makes it longer, never shorter.)
-    assert!(
-        started.elapsed() >= Duration::from_secs(3),
-        "a fifth connection was served while 4 were held"
-    );
-    wait_until("the slow connections to be closed", || closed.load(Ordering::SeqCst) == 4).await;
+    wait_until("a slow connection to be closed", || closed.load(Ordering::SeqCst) >= 1).await;
 }
 
 #[tokio::test]

@@ -30,9 +30,14 @@ struct ApiState {
 /// The API's router. `token`: bearer token required on every route but `/healthz`.
 ///
 /// Every route is behind the browser guard (`Host` and `Origin` checks, see
-/// `docs/api.md`), which reads `[api] allowed_hosts` from the engine's config.
+/// `docs/api.md`), which reads `[api] allowed_hosts` and `trusted_proxies`
+/// from the engine's config. Request bodies are read only after the token
+/// check, up to `[api] max_body_bytes` (`413` beyond) and within `[api]
+/// body_timeout` (`408` beyond).
 pub fn router(engine: Engine, token: Option<Secret>) -> Router {
-    let allowed = crate::api_guard::AllowedHosts::new(&engine.config().api.allowed_hosts);
+    let api = &engine.config().api;
+    let guard = crate::api_guard::Guard::new(api);
+    let bounds = BodyBounds { max: api.max_body_bytes, timeout: api.body_timeout.0 };
     let state = ApiState { engine, token };
     let protected = Router::new()
         .route("/metrics", get(metrics))
@@ -50,6 +55,8 @@ pub fn router(engine: Engine, token: Option<Secret>) -> Router {
         .route("/api/deliveries/{id}/redeliver", post(redeliver))
         .route("/api/events", get(recent_events))
         .route("/api/recordings", get(recordings))
+        // Layers added later run first: the token check, then the body.
+        .route_layer(middleware::from_fn_with_state(bounds, bounded_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .route("/healthz", get(healthz))
@@ -57,33 +64,35 @@ pub fn router(engine: Engine, token: Option<Secret>) -> Router {
         // The web UI (`/`, `/ui/...`): public assets that call the API above with the same token.
         .merge(onelive_webui::router())
         .with_state(state)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(bounds.max))
         .layer(middleware::from_fn(json_errors))
-        .layer(middleware::from_fn_with_state(allowed, crate::api_guard::guard))
+        .layer(middleware::from_fn_with_state(guard, crate::api_guard::guard))
 }
 
-/// The largest request body the API reads (a JSON `413` beyond).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// The connection limits of [`serve`]: 1024 connections at once, 64 per
-/// client address (loopback clients exempt), the request head within 10 s
-/// (also the longest a kept-alive connection may idle), heads up to 16 KiB.
+/// The connection limits of [`serve`] with the default `[api]` section:
+/// 1024 connections at once, 64 per client address (loopback clients
+/// exempt), the request head within 10 s (also the longest a kept-alive
+/// connection may idle), heads up to 16 KiB.
 pub fn default_limits() -> onelive_listen::Limits {
-    onelive_listen::Limits {
-        exempt: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
-        ..onelive_listen::Limits::default()
-    }
+    crate::config::ApiConfig::default()
+        .listen_limits()
+        .unwrap_or_else(|_| onelive_listen::Limits::default())
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, with
-/// [`default_limits`].
+/// Serves the API on `listener` until `shutdown` resolves, with the limits
+/// of the engine's `[api]` section.
 pub async fn serve(
     engine: Engine,
     listener: tokio::net::TcpListener,
     token: Option<Secret>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), EngineError> {
-    serve_with_limits(engine, listener, token, default_limits(), shutdown).await
+    let limits = engine
+        .config()
+        .api
+        .listen_limits()
+        .map_err(|r| EngineError::Invalid(format!("api.trusted_proxies: {r}")))?;
+    serve_with_limits(engine, listener, token, limits, shutdown).await
 }
 
 /// [`serve`] with other connection limits.
@@ -99,8 +108,71 @@ pub async fn serve_with_limits(
         .map_err(|e| EngineError::Invalid(format!("HTTP API: {e}")))
 }
 
+/// `[api] max_body_bytes` and `body_timeout`.
+#[derive(Debug, Clone, Copy)]
+struct BodyBounds {
+    max: usize,
+    timeout: std::time::Duration,
+}
+
+/// Reads the request body whole, up to `max` bytes and within `timeout`,
+/// so that a client trickling a body cannot hold a connection for long.
+async fn bounded_body(State(b): State<BodyBounds>, request: Request, next: Next) -> Response {
+    use axum::body::HttpBody;
+    let (parts, mut body) = request.into_parts();
+    if body.is_end_stream() {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let too_large = || {
+        ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than {} bytes ([api] max_body_bytes)", b.max),
+        )
+        .into_response()
+    };
+    if declared.is_some_and(|n| n > b.max as u64) {
+        return too_large();
+    }
+    let read = async {
+        let mut bytes = Vec::with_capacity(declared.unwrap_or(0) as usize);
+        while let Some(frame) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let frame = frame.map_err(|e| Some(e.to_string()))?;
+            if let Ok(data) = frame.into_data() {
+                if bytes.len() + data.len() > b.max {
+                    return Err(None::<String>);
+                }
+                bytes.extend_from_slice(&data);
+            }
+        }
+        Ok(bytes)
+    };
+    match tokio::time::timeout(b.timeout, read).await {
+        Ok(Ok(bytes)) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(Err(None)) => too_large(),
+        Ok(Err(Some(e))) => {
+            ApiError(StatusCode::BAD_REQUEST, format!("cannot read the request body: {e}"))
+                .into_response()
+        }
+        Err(_) => ApiError(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} ([api] body_timeout)",
+                HumanDuration(b.timeout)
+            ),
+        )
+        .into_response(),
+    }
+}
+
 /// Error answers that axum writes as plain text (a body over
-/// [`MAX_BODY_BYTES`], malformed JSON) become `{"error": "..."}`, like
+/// `[api] max_body_bytes`, malformed JSON) become `{"error": "..."}`, like
 /// every other answer of the API.
 async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
@@ -148,7 +220,7 @@ impl From<EngineError> for ApiError {
 type ApiResult<T> = Result<T, ApiError>;
 
 /// A JSON body axum could not take: `413` when it is over
-/// [`MAX_BODY_BYTES`], else `400`, with axum's explanation.
+/// `[api] max_body_bytes`, else `400`, with axum's explanation.
 fn rejected(e: axum::extract::rejection::JsonRejection) -> ApiError {
     let status = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         StatusCode::PAYLOAD_TOO_LARGE

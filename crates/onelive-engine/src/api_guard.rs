@@ -13,15 +13,42 @@
 //!   host and port as `Host`) or from a host in `allowed_hosts`; `Origin:
 //!   null` is refused. Without `Origin`, `Sec-Fetch-Site: cross-site` is
 //!   refused. Programs that send neither (curl, scripts) are not affected.
+//! - **Behind a reverse proxy**: on requests from an address in `[api]
+//!   trusted_proxies`, an `X-Forwarded-Host` must pass the same Host check,
+//!   and it is the API's own origin for the Origin check. From any other
+//!   address the header is ignored (a page rebound to 127.0.0.1 could send
+//!   it), so a proxy that forwards every name cannot be used for rebinding.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+/// The guard's settings: allowed host names and trusted proxies.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Guard {
+    allowed: AllowedHosts,
+    proxies: Arc<[ipnet::IpNet]>,
+}
+
+impl Guard {
+    /// From `[api] allowed_hosts` and `trusted_proxies` (entries that are
+    /// not networks were refused when the config was validated).
+    pub(crate) fn new(api: &crate::config::ApiConfig) -> Self {
+        Guard {
+            allowed: AllowedHosts::new(&api.allowed_hosts),
+            proxies: api.trusted_proxy_networks().unwrap_or_default().into(),
+        }
+    }
+
+    fn trusts(&self, peer: Option<IpAddr>) -> bool {
+        peer.is_some_and(|ip| self.proxies.iter().any(|n| n.contains(&ip)))
+    }
+}
 
 /// The names allowed besides loopback names and IP addresses.
 #[derive(Debug, Clone, Default)]
@@ -74,33 +101,48 @@ fn refuse(status: StatusCode, message: String) -> Response {
     (status, axum::Json(json!({ "error": message }))).into_response()
 }
 
+fn host_refused(h: &str, header: &str) -> Response {
+    refuse(
+        StatusCode::FORBIDDEN,
+        format!(
+            "{header} {h:?} is not allowed: the API answers to IP addresses, localhost \
+             and the names in [api] allowed_hosts"
+        ),
+    )
+}
+
 /// The middleware: refuses foreign hosts and cross-site state changes.
 pub(crate) async fn guard(
-    State(allowed): State<AllowedHosts>,
+    State(guard): State<Guard>,
     headers: HeaderMap,
     request: Request,
     next: Next,
 ) -> Response {
+    let allowed = &guard.allowed;
     let host_header = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()));
-    let own = match host_header.as_deref() {
+    let mut own = match host_header.as_deref() {
         None => None,
         Some(h) => match split_authority(h) {
             Some((host, authority)) if allowed.allows(&host) => Some(authority),
-            _ => {
-                return refuse(
-                    StatusCode::FORBIDDEN,
-                    format!(
-                        "Host {h:?} is not allowed: the API answers to IP addresses, localhost \
-                         and the names in [api] allowed_hosts"
-                    ),
-                );
-            }
+            _ => return host_refused(h, "Host"),
         },
     };
+    let peer =
+        request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    if guard.trusts(peer)
+        && let Some(forwarded) = headers.get("x-forwarded-host")
+    {
+        // A proxy chain lists one host per hop; the first is the client's.
+        let f = forwarded.to_str().unwrap_or("").split(',').next().unwrap_or("").trim();
+        match split_authority(f) {
+            Some((host, authority)) if allowed.allows(&host) => own = Some(authority),
+            _ => return host_refused(f, "X-Forwarded-Host"),
+        }
+    }
 
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {

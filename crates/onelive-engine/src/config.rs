@@ -195,6 +195,91 @@ pub struct ApiConfig {
     /// changes are accepted only from the API's own origin and these hosts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_hosts: Vec<String>,
+    /// Reverse proxies in front of the API (addresses or networks such as
+    /// `"10.0.0.0/8"`). Their connections are exempt from
+    /// `max_connections_per_ip`, and on their requests the browser guard
+    /// takes the host from `X-Forwarded-Host`. Loopback is always exempt
+    /// from the per-address limit. Default none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<String>,
+    /// Connections served at once; beyond that, new ones wait in the
+    /// kernel's accept queue. Default 1024.
+    #[serde(default = "default_api_max_connections")]
+    pub max_connections: usize,
+    /// Connections from one client address at once (loopback and
+    /// `trusted_proxies` exempt); beyond that, a new one is closed at once.
+    /// Default 64.
+    #[serde(default = "default_api_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// Time for a whole request head to arrive; also the longest a
+    /// kept-alive connection may wait for its next request. Default `10s`.
+    #[serde(default = "default_api_header_timeout")]
+    pub header_timeout: HumanDuration,
+    /// Time for a whole request body to arrive once its head is in (`408`
+    /// beyond). Default `30s`.
+    #[serde(default = "default_api_body_timeout")]
+    pub body_timeout: HumanDuration,
+    /// The largest request body in bytes (`413` beyond). Default 1 MiB.
+    #[serde(default = "default_api_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+fn default_api_max_connections() -> usize {
+    1024
+}
+fn default_api_max_connections_per_ip() -> usize {
+    64
+}
+fn default_api_header_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+fn default_api_body_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+fn default_api_max_body_bytes() -> usize {
+    1024 * 1024
+}
+
+impl ApiConfig {
+    /// The accept loop's limits from this section: loopback and
+    /// `trusted_proxies` exempt from the per-address limit. `Err` names the
+    /// `trusted_proxies` entry that is neither an address nor a network.
+    pub(crate) fn listen_limits(&self) -> Result<onelive_listen::Limits, String> {
+        let mut exempt = vec![
+            ipnet::IpNet::from(ipnet::Ipv4Net::new_assert(
+                std::net::Ipv4Addr::new(127, 0, 0, 0),
+                8,
+            )),
+            ipnet::IpNet::from(std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)),
+        ];
+        exempt.extend(self.trusted_proxy_networks()?);
+        Ok(onelive_listen::Limits {
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            header_timeout: self.header_timeout.0,
+            exempt,
+            ..onelive_listen::Limits::default()
+        })
+    }
+
+    /// `trusted_proxies` as networks (a bare address is one host); `Err`
+    /// names the entry that is neither an address nor a network.
+    pub(crate) fn trusted_proxy_networks(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                let e = entry.trim();
+                e.parse::<ipnet::IpNet>()
+                    .or_else(|_| e.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!(
+                            "{entry:?} is neither an IP address nor a network \
+                             (such as \"10.0.0.1\" or \"10.0.0.0/8\")"
+                        )
+                    })
+            })
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -204,6 +289,12 @@ impl std::fmt::Debug for ApiConfig {
             .field("listen", &self.listen)
             .field("token", &self.token)
             .field("allowed_hosts", &self.allowed_hosts)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
             .finish()
     }
 }
@@ -402,6 +493,12 @@ impl Default for ApiConfig {
             listen: default_listen(),
             token: None,
             allowed_hosts: Vec::new(),
+            trusted_proxies: Vec::new(),
+            max_connections: default_api_max_connections(),
+            max_connections_per_ip: default_api_max_connections_per_ip(),
+            header_timeout: default_api_header_timeout(),
+            body_timeout: default_api_body_timeout(),
+            max_body_bytes: default_api_max_body_bytes(),
         }
     }
 }
@@ -500,6 +597,7 @@ impl EngineConfig {
                 ),
             ));
         }
+        self.validate_api().map_err(|(key, reason)| err(&format!("api.{key}"), reason))?;
         let p = &self.platforms;
         if let Some(proxy) = &p.proxy {
             check_url(proxy, &["http", "https", "socks5", "socks5h"])
@@ -556,6 +654,50 @@ impl EngineConfig {
                         format!("invalid header name {name:?}"),
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// The `[api]` checks: the key (inside `[api]`) and the reason.
+    fn validate_api(&self) -> Result<(), (&'static str, String)> {
+        let a = &self.api;
+        if !(1..=1_000_000).contains(&a.max_connections) {
+            return Err((
+                "max_connections",
+                format!("{} is not between 1 and 1000000", a.max_connections),
+            ));
+        }
+        if a.max_connections_per_ip == 0 {
+            return Err(("max_connections_per_ip", "must be at least 1".into()));
+        }
+        for (key, d) in [("header_timeout", a.header_timeout), ("body_timeout", a.body_timeout)] {
+            if d.0 < Duration::from_millis(100) {
+                return Err((key, format!("{d} is too short (minimum 100ms)")));
+            }
+        }
+        if a.max_body_bytes < 1024 {
+            return Err((
+                "max_body_bytes",
+                format!("{} is too small (minimum 1024)", a.max_body_bytes),
+            ));
+        }
+        a.listen_limits().map_err(|r| ("trusted_proxies", r))?;
+        for h in &a.allowed_hosts {
+            let t = h.trim();
+            if t == "*" {
+                continue;
+            }
+            if t.is_empty()
+                || t.contains(['/', ':', '@', ' ']) && t.parse::<std::net::IpAddr>().is_err()
+            {
+                return Err((
+                    "allowed_hosts",
+                    format!(
+                        "{h:?} is not a host name: give the bare name, such as \"rec.example.com\" \
+                         (no scheme, port or path)"
+                    ),
+                ));
             }
         }
         Ok(())

@@ -8,3 +8,4 @@ mod engine_flow;
 mod fakes;
 mod handoff;
 mod sequences;
+mod transmux_retry;

@@ -6,24 +6,29 @@
 //! descriptor) forever. This loop serves each connection with hyper's HTTP/1
 //! server directly:
 //!
-//! - at most `max_connections` at once (beyond that, new connections wait in
-//!   the kernel's accept queue until one closes), and at most
-//!   `max_connections_per_ip` per client address (beyond that, a new
-//!   connection is closed at once); trusted proxies are exempt from the
-//!   per-address limit;
+//! - at most `max_connections` at once, and at most `max_connections_per_ip`
+//!   per client address (beyond that, a new connection is closed at once);
+//!   trusted proxies are exempt from the per-address limit. When all
+//!   `max_connections` are taken, a new connection makes room by closing the
+//!   connection that has been idle longest (one that is not inside a
+//!   request: a head still trickling in, or a kept-alive connection between
+//!   requests); only when every connection is inside a request does it wait.
+//!   Without this, connections that never finish their head (slowloris) fill
+//!   every slot and a legitimate client waits for a header timeout;
 //! - the whole request head must arrive within `header_timeout`, which also
 //!   bounds how long a kept-alive connection may wait for its next request;
 //! - error answers that hyper writes on its own (400 for a malformed request,
 //!   414, 431) get the same JSON body as every other answer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -31,7 +36,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use ipnet::IpNet;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, TryAcquireError, watch};
 use tower::ServiceExt;
 
 use crate::Error;
@@ -39,8 +44,9 @@ use crate::Error;
 /// The limits the loop enforces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Connections served at once; beyond that, new connections wait in the
-    /// kernel's accept queue. Default 1024.
+    /// Connections served at once; beyond that, a new connection closes the
+    /// longest-idle one (not inside a request), or waits if there is none.
+    /// Default 1024.
     pub max_connections: usize,
     /// Connections from one client address at once; beyond that, a new
     /// connection is closed at once. Default 64.
@@ -114,6 +120,118 @@ impl PerIp {
     }
 }
 
+/// One open connection, as the eviction sees it.
+#[derive(Debug)]
+struct Conn {
+    /// Requests in progress (their answer not yet written whole).
+    busy: AtomicUsize,
+    /// When the connection last became idle (accepted, or an answer
+    /// finished), in nanoseconds since the loop started.
+    idle_since: AtomicU64,
+    /// Set (and `evict` notified) when the connection is to make room.
+    evicted: AtomicBool,
+    evict: Notify,
+}
+
+/// The open connections, to find the longest-idle one.
+#[derive(Debug)]
+struct Open {
+    epoch: Instant,
+    next_id: AtomicU64,
+    conns: Mutex<BTreeMap<u64, Arc<Conn>>>,
+}
+
+impl Open {
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn add(&self) -> (u64, Arc<Conn>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let conn = Arc::new(Conn {
+            busy: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(self.now()),
+            evicted: AtomicBool::new(false),
+            evict: Notify::new(),
+        });
+        if let Ok(mut map) = self.conns.lock() {
+            map.insert(id, Arc::clone(&conn));
+        }
+        (id, conn)
+    }
+
+    fn remove(&self, id: u64) {
+        if let Ok(mut map) = self.conns.lock() {
+            map.remove(&id);
+        }
+    }
+
+    /// Asks the connection idle longest to close; false if every open
+    /// connection is inside a request (or already asked).
+    fn evict_longest_idle(&self) -> bool {
+        let Ok(map) = self.conns.lock() else { return false };
+        let victim = map
+            .values()
+            .filter(|c| c.busy.load(Ordering::SeqCst) == 0 && !c.evicted.load(Ordering::SeqCst))
+            .min_by_key(|c| c.idle_since.load(Ordering::SeqCst));
+        match victim {
+            Some(c) => {
+                c.evicted.store(true, Ordering::SeqCst);
+                c.evict.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Marks a connection busy while a request is answered (until its body is
+/// written whole).
+struct Busy {
+    conn: Arc<Conn>,
+    open: Arc<Open>,
+}
+
+impl Busy {
+    fn new(conn: &Arc<Conn>, open: &Arc<Open>) -> Self {
+        conn.busy.fetch_add(1, Ordering::SeqCst);
+        Busy { conn: Arc::clone(conn), open: Arc::clone(open) }
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.conn.idle_since.store(self.open.now(), Ordering::SeqCst);
+        self.conn.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A response body that keeps its connection marked busy until it is done.
+struct BusyBody {
+    inner: axum::body::Body,
+    _busy: Busy,
+}
+
+impl hyper::body::Body for BusyBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then lets open
 /// connections finish their current request.
 ///
@@ -141,14 +259,13 @@ pub async fn serve(
     let mut shutdown = std::pin::pin!(shutdown);
     let mut refused_logged = 0u64;
     let mut accept_errors = 0u64;
+    let mut evictions = 0u64;
+    let open = Arc::new(Open {
+        epoch: Instant::now(),
+        next_id: AtomicU64::new(0),
+        conns: Mutex::new(BTreeMap::new()),
+    });
     loop {
-        let permit = tokio::select! {
-            p = Arc::clone(&slots).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
         let (stream, peer) = tokio::select! {
             a = listener.accept() => match a {
                 Ok(a) => a,
@@ -158,7 +275,6 @@ pub async fn serve(
                     if accept_errors.is_power_of_two() {
                         tracing::warn!("accept failed ({accept_errors} time(s) so far): {e}");
                     }
-                    drop(permit);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -179,28 +295,83 @@ pub async fn serve(
             drop(stream);
             continue;
         }
+        // A slot: free, or made by closing the longest-idle connection, or
+        // (every connection inside a request) the next to finish.
+        let permit = loop {
+            match Arc::clone(&slots).try_acquire_owned() {
+                Ok(p) => break Some(p),
+                Err(TryAcquireError::Closed) => break None,
+                Err(TryAcquireError::NoPermits) => {}
+            }
+            if open.evict_longest_idle() {
+                evictions += 1;
+                if evictions.is_power_of_two() {
+                    tracing::warn!(
+                        "all {} connections in use: closed the longest-idle one to make room \
+                         ({evictions} so far; server.max_connections)",
+                        limits.max_connections
+                    );
+                }
+            }
+            tokio::select! {
+                p = Arc::clone(&slots).acquire_owned() => break p.ok(),
+                // An evicted connection may have become busy meanwhile: look again.
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                () = &mut shutdown => break None,
+            }
+        };
+        let Some(permit) = permit else {
+            if counted {
+                per_ip.remove(ip);
+            }
+            break;
+        };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let builder = builder.clone();
         let per_ip = Arc::clone(&per_ip);
         let mut stop = stop_rx.clone();
+        let open = Arc::clone(&open);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |mut request| {
-                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                router.clone().oneshot(request)
-            });
+            let (id, me) = open.add();
+            let service = {
+                let (me, open) = (Arc::clone(&me), Arc::clone(&open));
+                hyper::service::service_fn(move |mut request| {
+                    request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                    let busy = Busy::new(&me, &open);
+                    let router = router.clone();
+                    async move {
+                        let response = router.oneshot(request).await?;
+                        Ok::<_, std::convert::Infallible>(
+                            response.map(|inner| BusyBody { inner, _busy: busy }),
+                        )
+                    }
+                })
+            };
             let conn = builder.serve_connection(TokioIo::new(JsonErrors::new(stream)), service);
             let mut conn = std::pin::pin!(conn);
             let stopped = async move {
                 let _ = stop.wait_for(|s| *s).await;
             };
-            let result = tokio::select! {
-                r = conn.as_mut() => r,
-                () = stopped => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+            let mut stopped = std::pin::pin!(stopped);
+            let result = loop {
+                tokio::select! {
+                    r = conn.as_mut() => break r,
+                    () = stopped.as_mut() => {
+                        conn.as_mut().graceful_shutdown();
+                        break conn.await;
+                    }
+                    () = me.evict.notified() => {
+                        if me.busy.load(Ordering::SeqCst) == 0 {
+                            // Dropping the connection closes it.
+                            tracing::debug!("closed the idle connection from {peer} to make room");
+                            break Ok(());
+                        }
+                        me.evicted.store(false, Ordering::SeqCst);
+                    }
                 }
             };
+            open.remove(id);
             if let Err(e) = result {
                 tracing::debug!("connection from {peer}: {e}");
             }

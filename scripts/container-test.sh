@@ -171,7 +171,8 @@ echo "built in $cold_s s; $(( size / 1000000 )) MB"
 say "tools in the image"
 podman run --rm "$IMAGE" streamlink --version || fail "streamlink in the image"
 podman run --rm "$IMAGE" yt-dlp --version || fail "yt-dlp in the image"
-podman run --rm "$IMAGE" ffmpeg -hide_banner -version | head -n 1 || fail "ffmpeg in the image"
+ffmpeg_version="$(podman run --rm "$IMAGE" ffmpeg -hide_banner -version)" || fail "ffmpeg in the image"
+echo "${ffmpeg_version%%$'\n'*}"
 podman run --rm "$IMAGE" parse https://live.bilibili.com/21452505 || fail "oneliverec parse without a config"
 leaked="$(podman run --rm --entrypoint sh "$IMAGE" -c \
     'find / -xdev \( -name "*.sqlite" -o -name "oneliverec.toml" -o -name "onelive-sink.toml" -o -name .git \) 2>/dev/null')"
@@ -224,7 +225,9 @@ echo "sink healthz: $(podman exec "$sink" curl -fsS http://127.0.0.1:5000/health
 wait_for "the recorder reaches the sink over the compose network" \
     podman exec "$rec" curl -fsS http://onelive-sink:5000/healthz
 wait_for "the image's HEALTHCHECK in the recorder" podman healthcheck run "$rec"
-echo "HEALTHCHECK (recorder): healthy"
+echo "HEALTHCHECK (recorder, the image's): healthy"
+wait_for "the sink's healthcheck (compose.yaml)" podman healthcheck run "$sink"
+echo "healthcheck (sink, compose.yaml's): healthy"
 for c in "$rec" "$sink"; do
     restarts="$(podman inspect "$c" --format '{{.RestartCount}}')"
     [ "$restarts" = 0 ] || fail "$c restarted $restarts times"

@@ -1,7 +1,7 @@
 # onelive: the two commands of the README are `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: demo test deps fmt lint unit doc package bench
+.PHONY: demo test deps fmt lint unit doc package bench container-test
 
 deps:
 	@bash scripts/install-deps.sh
@@ -32,3 +32,9 @@ package:
 ## Benchmarks print their figures; they are not part of `make test`.
 bench:
 	$(CARGO) bench --workspace
+
+## Builds the image with podman on local base images and runs compose.yaml as a user
+## would (scripts/container-test.sh, docs/docker.md); root, ~30 min cold. Not part of
+## `make test`. KEEP=1 keeps the base images and layer cache for a faster next run.
+container-test:
+	bash scripts/container-test.sh

@@ -8,6 +8,7 @@ mod e2e_config;
 mod e2e_demo;
 mod e2e_docker_entrypoint;
 mod e2e_douyin;
+mod e2e_grafana;
 mod e2e_ops;
 mod e2e_pipeline;
 mod e2e_probe;
@@ -15,6 +16,7 @@ mod e2e_secrets;
 mod e2e_signals;
 mod e2e_support;
 mod e2e_webui;
+mod grafana_dashboard;
 mod platform_commands;
 #[path = "../../../crates/onelive-engine/tests/sequences.rs"]
 mod sequences;

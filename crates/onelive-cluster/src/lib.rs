@@ -33,7 +33,7 @@
 //! )
 //! .await?;
 //! node.upsert_channel("bilibili-1", &serde_json::json!({"url": "https://live.bilibili.com/1"})).await?;
-//! let report = node.tick().await?;
+//! let report = node.tick().await;
 //! for lease in &report.claimed {
 //!     node.check(lease).await?; // before each part
 //! }

@@ -64,7 +64,7 @@ pub struct SessionState {
 }
 
 /// What one [`ClusterNode::tick`] changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct TickReport {
     /// Leases this node no longer holds (expired by its own clock, taken
     /// over, or their channel removed or disabled): stop recording them now.
@@ -73,6 +73,9 @@ pub struct TickReport {
     pub released: Vec<Lease>,
     /// Leases it claimed.
     pub claimed: Vec<Lease>,
+    /// Why the round stopped early, if it did (the database could not be
+    /// reached, or a query failed); `lost` is complete all the same.
+    pub error: Option<ClusterError>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -119,13 +122,19 @@ async fn open(pg: &tokio_postgres::Config) -> Result<Client, ClusterError> {
 
 async fn migrate(client: &mut Client) -> Result<(), ClusterError> {
     let migration = |e: tokio_postgres::Error| ClusterError::Migration(pg_text(&e));
-    client.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).await.map_err(migration)?;
+    client
+        .batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+        .await
+        .map_err(migration)?;
     let result = embedded::migrations::runner()
         .set_migration_table_name(HISTORY_TABLE)
         .run_async(client)
         .await
         .map_err(|e| ClusterError::Migration(e.to_string()));
-    client.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).await.map_err(migration)?;
+    client
+        .batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+        .await
+        .map_err(migration)?;
     result.map(|_| ())
 }
 
@@ -248,47 +257,64 @@ impl ClusterNode {
     }
 
     /// One round of the lease loop, to run every
-    /// [`renew_interval`](Self::renew_interval): heartbeat, renew, give up
-    /// idle channels over the fair share, claim up to it.
+    /// [`renew_interval`](Self::renew_interval): drop the leases past their
+    /// local validity, renew, heartbeat, give up idle channels over the
+    /// fair share, claim up to it.
     ///
-    /// On an error (database unreachable) call [`renew`](Self::renew) at the
-    /// next round again: leases it could not renew expire by the node's own
-    /// clock, and `renew` reports them lost even without the database.
-    pub async fn tick(&self) -> Result<TickReport, ClusterError> {
-        let lost = self.renew().await?;
-        self.heartbeat().await?;
-        let released = self.rebalance().await?;
-        let claimed = self.claim().await?;
-        Ok(TickReport { lost, released, claimed })
+    /// It always reports the leases lost, also when the database cannot be
+    /// reached (then `error` says why and nothing was claimed): a node cut
+    /// off from the database stops its recordings when their leases run out.
+    pub async fn tick(&self) -> TickReport {
+        let mut report = TickReport { lost: self.expire_local(), ..TickReport::default() };
+        let step = async {
+            report.lost.extend(self.renew().await?);
+            self.heartbeat().await?;
+            report.released = self.rebalance().await?;
+            report.claimed = self.claim().await?;
+            Ok::<(), ClusterError>(())
+        };
+        if let Err(e) = step.await {
+            report.error = Some(e);
+        }
+        report
     }
 
-    /// Renews every held lease. Returns the leases lost: those past their
-    /// local validity (reported without asking the database, so this works
-    /// while it is unreachable: the error comes after they are dropped),
-    /// and those the database no longer gives to this node at their epoch.
-    pub async fn renew(&self) -> Result<Vec<Lease>, ClusterError> {
+    /// Forgets the leases past their local validity (no renewal went out in
+    /// time for them) and returns them: they are lost, whatever the
+    /// database says. Needs no database.
+    pub fn expire_local(&self) -> Vec<Lease> {
         let now = Instant::now();
         let mut lost = Vec::new();
-        let snapshot: Vec<(String, i64)> = {
-            let mut held = lock(&self.held);
-            held.retain(|k, h| {
-                let keep = h.valid_until > now;
-                if !keep {
-                    lost.push(Lease { key: k.clone(), epoch: h.epoch });
-                }
-                keep
-            });
-            held.iter().map(|(k, h)| (k.clone(), h.epoch)).collect()
-        };
+        lock(&self.held).retain(|k, h| {
+            let keep = h.valid_until > now;
+            if !keep {
+                lost.push(Lease { key: k.clone(), epoch: h.epoch });
+            }
+            keep
+        });
+        lost.sort_by(|a, b| a.key.cmp(&b.key));
+        lost
+    }
+
+    /// Renews every lease held by the node's clock. Returns those the
+    /// database no longer gives to this node at their epoch (taken over,
+    /// expired, removed or disabled), now forgotten.
+    pub async fn renew(&self) -> Result<Vec<Lease>, ClusterError> {
+        let now = Instant::now();
+        let snapshot: Vec<(String, i64)> = lock(&self.held)
+            .iter()
+            .filter(|(_, h)| h.valid_until > now)
+            .map(|(k, h)| (k.clone(), h.epoch))
+            .collect();
         if snapshot.is_empty() {
-            return Ok(lost);
+            return Ok(Vec::new());
         }
         let keys: Vec<&str> = snapshot.iter().map(|(k, _)| k.as_str()).collect();
         let epochs: Vec<i64> = snapshot.iter().map(|(_, e)| *e).collect();
         let sent = Instant::now();
-        let rows = async {
-            let c = self.client().await?;
-            self.timed(
+        let c = self.client().await?;
+        let rows = self
+            .timed(
                 "renewing leases",
                 c.query(
                     "UPDATE onelive_channels c
@@ -300,20 +326,11 @@ impl ClusterNode {
                     &[&self.node_id(), &keys, &ms(self.opts.lease()), &epochs],
                 ),
             )
-            .await
-        }
-        .await;
-        let rows = match rows {
-            Ok(rows) => rows,
-            Err(e) => {
-                if !lost.is_empty() {
-                    tracing::warn!(lost = lost.len(), "leases expired while the cluster database is unreachable");
-                }
-                return Err(e);
-            }
-        };
-        let renewed: std::collections::HashSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+            .await?;
+        let renewed: std::collections::HashSet<String> =
+            rows.iter().map(|r| r.get::<_, String>(0)).collect();
         let valid_until = sent + self.local_validity();
+        let mut lost = Vec::new();
         let mut held = lock(&self.held);
         for (key, epoch) in snapshot {
             let Some(h) = held.get_mut(&key) else { continue };
@@ -352,8 +369,11 @@ impl ClusterNode {
         let unpinned = usize::try_from(row.get::<_, i64>(0)).unwrap_or(0);
         let pinned = usize::try_from(row.get::<_, i64>(1)).unwrap_or(0);
         let cap = self.opts.max_recordings();
-        let mut caps: Vec<usize> =
-            row.get::<_, Vec<i64>>(2).into_iter().map(|c| usize::try_from(c).unwrap_or(0)).collect();
+        let mut caps: Vec<usize> = row
+            .get::<_, Vec<i64>>(2)
+            .into_iter()
+            .map(|c| usize::try_from(c).unwrap_or(0))
+            .collect();
         caps.push(cap);
         Ok(cap.min(fair_share(unpinned, &caps, cap) + pinned))
     }
@@ -390,7 +410,11 @@ impl ClusterNode {
                          lease_expires_at = now() + $3::float8 * interval '1 millisecond'
                      FROM picked WHERE c.key = picked.key
                      RETURNING c.key, c.epoch",
-                    &[&self.node_id(), &i64::try_from(want).unwrap_or(i64::MAX), &ms(self.opts.lease())],
+                    &[
+                        &self.node_id(),
+                        &i64::try_from(want).unwrap_or(i64::MAX),
+                        &ms(self.opts.lease()),
+                    ],
                 ),
             )
             .await?;
@@ -429,21 +453,21 @@ impl ClusterNode {
             )
             .await?;
         let mut excess = held.len().saturating_sub(target);
-        let mut give_up = Vec::new();
-        for r in &rows {
-            let key: String = r.get(0);
-            let recording: bool = r.get(1);
-            let pinned: Option<String> = r.get(2);
-            if recording {
-                continue;
-            }
-            let pinned_elsewhere = pinned.as_deref().is_some_and(|p| p != self.node_id());
-            let pinned_here = pinned.as_deref() == Some(self.node_id());
-            if pinned_elsewhere || (excess > 0 && !pinned_here) {
+        let mut give_up: Vec<Lease> = Vec::new();
+        let idle: Vec<(String, Option<String>)> =
+            rows.iter().filter(|r| !r.get::<_, bool>(1)).map(|r| (r.get(0), r.get(2))).collect();
+        // Channels pinned to another node go first (they count against the
+        // excess too), then unpinned ones while the node is over its share.
+        for (key, pinned) in &idle {
+            if pinned.as_deref().is_some_and(|p| p != self.node_id()) {
                 excess = excess.saturating_sub(1);
-                if let Some(l) = held.iter().find(|l| l.key == key) {
-                    give_up.push(l.clone());
-                }
+                give_up.extend(held.iter().find(|l| &l.key == key).cloned());
+            }
+        }
+        for (key, pinned) in &idle {
+            if excess > 0 && pinned.is_none() {
+                excess -= 1;
+                give_up.extend(held.iter().find(|l| &l.key == key).cloned());
             }
         }
         self.release_where(&give_up, true).await
@@ -451,7 +475,11 @@ impl ClusterNode {
 
     /// Releases leases in the database (only those still at their epoch and,
     /// when `idle_only`, not recording), then forgets those released.
-    async fn release_where(&self, leases: &[Lease], idle_only: bool) -> Result<Vec<Lease>, ClusterError> {
+    async fn release_where(
+        &self,
+        leases: &[Lease],
+        idle_only: bool,
+    ) -> Result<Vec<Lease>, ClusterError> {
         if leases.is_empty() {
             return Ok(Vec::new());
         }
@@ -472,7 +500,8 @@ impl ClusterNode {
                 ),
             )
             .await?;
-        let released: std::collections::HashSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+        let released: std::collections::HashSet<String> =
+            rows.iter().map(|r| r.get::<_, String>(0)).collect();
         let mut held = lock(&self.held);
         let mut out = Vec::new();
         for l in leases {
@@ -510,7 +539,10 @@ impl ClusterNode {
         let c = self.client().await?;
         self.timed(
             "leaving the cluster",
-            c.execute("UPDATE onelive_nodes SET left_at = now() WHERE node_id = $1", &[&self.node_id()]),
+            c.execute(
+                "UPDATE onelive_nodes SET left_at = now() WHERE node_id = $1",
+                &[&self.node_id()],
+            ),
         )
         .await?;
         Ok(released.len())
@@ -596,7 +628,8 @@ impl ClusterNode {
              WHERE key = $1 AND owner = $2 AND epoch = $3 AND enabled AND lease_expires_at > now()"
         );
         let node_id = self.node_id();
-        let mut all: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&lease.key, &node_id, &lease.epoch];
+        let mut all: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            vec![&lease.key, &node_id, &lease.epoch];
         all.extend_from_slice(params);
         let n = self.timed(context, c.execute(sql.as_str(), &all)).await?;
         if n == 1 {
@@ -612,7 +645,8 @@ impl ClusterNode {
                 ),
             )
             .await?;
-        Err(self.fenced(lease, self.fence_reason(lease, row.as_ref()).unwrap_or(FenceReason::NotHeld)))
+        Err(self
+            .fenced(lease, self.fence_reason(lease, row.as_ref()).unwrap_or(FenceReason::NotHeld)))
     }
 
     /// Marks the channel as recording (or not), fenced: a part starts only
@@ -624,12 +658,17 @@ impl ClusterNode {
 
     /// Saves the channel's open session, fenced: a node that lost the lease
     /// cannot overwrite the session of the node that took over.
-    pub async fn save_session(&self, lease: &Lease, session: &SessionState) -> Result<(), ClusterError> {
-        let live_info = serde_json::to_value(&session.live_info).map_err(|e| ClusterError::Corrupt {
-            key: lease.key.clone(),
-            what: "live_info",
-            reason: e.to_string(),
-        })?;
+    pub async fn save_session(
+        &self,
+        lease: &Lease,
+        session: &SessionState,
+    ) -> Result<(), ClusterError> {
+        let live_info =
+            serde_json::to_value(&session.live_info).map_err(|e| ClusterError::Corrupt {
+                key: lease.key.clone(),
+                what: "live_info",
+                reason: e.to_string(),
+            })?;
         let next_part = i32::try_from(session.next_part).map_err(|_| ClusterError::Corrupt {
             key: lease.key.clone(),
             what: "next part",
@@ -669,10 +708,17 @@ impl ClusterNode {
             .await?
             .ok_or_else(|| ClusterError::UnknownChannel(key.to_owned()))?;
         let Some(session_id) = row.get::<_, Option<Uuid>>(0) else { return Ok(None) };
-        let corrupt = |what: &'static str, reason: String| ClusterError::Corrupt { key: key.to_owned(), what, reason };
-        let next_part = row.get::<_, Option<i32>>(1).ok_or_else(|| corrupt("next part", "missing".into()))?;
-        let next_part = u32::try_from(next_part).map_err(|_| corrupt("next part", format!("{next_part} is negative")))?;
-        let live_info: serde_json::Value = row.get::<_, Option<_>>(2).unwrap_or(serde_json::Value::Null);
+        let corrupt = |what: &'static str, reason: String| ClusterError::Corrupt {
+            key: key.to_owned(),
+            what,
+            reason,
+        };
+        let next_part =
+            row.get::<_, Option<i32>>(1).ok_or_else(|| corrupt("next part", "missing".into()))?;
+        let next_part = u32::try_from(next_part)
+            .map_err(|_| corrupt("next part", format!("{next_part} is negative")))?;
+        let live_info: serde_json::Value =
+            row.get::<_, Option<_>>(2).unwrap_or(serde_json::Value::Null);
         let live_info: LiveInfo =
             serde_json::from_value(live_info).map_err(|e| corrupt("live_info", e.to_string()))?;
         let record = row.get::<_, Option<serde_json::Value>>(3).unwrap_or(serde_json::Value::Null);
@@ -681,9 +727,16 @@ impl ClusterNode {
 
     /// Adds a channel for the whole cluster, or replaces its `spec` (the
     /// channel's configuration, opaque to this crate).
-    pub async fn upsert_channel(&self, key: &str, spec: &serde_json::Value) -> Result<(), ClusterError> {
+    pub async fn upsert_channel(
+        &self,
+        key: &str,
+        spec: &serde_json::Value,
+    ) -> Result<(), ClusterError> {
         if key.is_empty() {
-            return Err(ClusterError::InvalidOption { option: "channel key", reason: "it is empty".into() });
+            return Err(ClusterError::InvalidOption {
+                option: "channel key",
+                reason: "it is empty".into(),
+            });
         }
         let c = self.client().await?;
         self.timed(
@@ -701,7 +754,13 @@ impl ClusterNode {
     /// Removes a channel; its owner finds the lease lost at its next
     /// renewal or check.
     pub async fn remove_channel(&self, key: &str) -> Result<(), ClusterError> {
-        self.change_channel("removing a channel", "DELETE FROM onelive_channels WHERE key = $1", key, None).await
+        self.change_channel(
+            "removing a channel",
+            "DELETE FROM onelive_channels WHERE key = $1",
+            key,
+            None,
+        )
+        .await
     }
 
     /// Enables or disables a channel; a disabled one is released by its
@@ -711,7 +770,10 @@ impl ClusterNode {
         let n = self
             .timed(
                 "enabling a channel",
-                c.execute("UPDATE onelive_channels SET enabled = $2 WHERE key = $1", &[&key, &enabled]),
+                c.execute(
+                    "UPDATE onelive_channels SET enabled = $2 WHERE key = $1",
+                    &[&key, &enabled],
+                ),
             )
             .await?;
         if n == 0 { Err(ClusterError::UnknownChannel(key.to_owned())) } else { Ok(()) }

@@ -109,13 +109,19 @@ impl ClusterOptions {
             });
         }
         if self.url.trim().is_empty() {
-            return Err(ClusterError::InvalidOption { option: "url", reason: "it is empty".into() });
+            return Err(ClusterError::InvalidOption {
+                option: "url",
+                reason: "it is empty".into(),
+            });
         }
         // The parser's messages name the offending part, never the value of
         // a password; still, say only what kind of problem it is.
         self.url.parse::<tokio_postgres::Config>().map_err(|e| ClusterError::InvalidOption {
             option: "url",
-            reason: format!("not a PostgreSQL connection URL ({})", redacted(&e.to_string(), &self.url)),
+            reason: format!(
+                "not a PostgreSQL connection URL ({})",
+                redacted(&e.to_string(), &self.url)
+            ),
         })
     }
 }
@@ -136,7 +142,9 @@ fn validate_node_id(id: &str) -> Result<(), ClusterError> {
     if id.is_empty() || id.len() > 128 {
         return Err(bad(format!("it must have 1 to 128 characters, not {}", id.len())));
     }
-    if let Some(c) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+    if let Some(c) =
+        id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
         return Err(bad(format!("{c:?} is not allowed (letters, digits, `.`, `_`, `-`)")));
     }
     Ok(())
@@ -183,12 +191,16 @@ mod tests {
         let err = base.clone().with_lease(Duration::from_millis(10)).validate().unwrap_err();
         assert!(matches!(err, ClusterError::InvalidOption { option: "lease", .. }), "{err}");
         let err = base.clone().with_max_recordings(0).validate().unwrap_err();
-        assert!(matches!(err, ClusterError::InvalidOption { option: "max_recordings", .. }), "{err}");
+        assert!(
+            matches!(err, ClusterError::InvalidOption { option: "max_recordings", .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_bad_url_is_refused_without_showing_its_password() {
-        let opts = ClusterOptions::new("postgres://u:hunter22@127.0.0.1:notaport/db").with_node_id("n1");
+        let opts =
+            ClusterOptions::new("postgres://u:hunter22@127.0.0.1:notaport/db").with_node_id("n1");
         let err = opts.validate().unwrap_err();
         assert!(matches!(err, ClusterError::InvalidOption { option: "url", .. }), "{err}");
         assert!(!err.to_string().contains("hunter22"), "{err}");

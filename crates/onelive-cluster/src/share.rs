@@ -52,7 +52,10 @@ mod tests {
                     assert!(s <= c, "share {s} over capacity {c}");
                 }
                 let sum: usize = shares.iter().sum();
-                assert!(sum >= channels.min(total), "{channels} channels, caps {caps:?}: {shares:?}");
+                assert!(
+                    sum >= channels.min(total),
+                    "{channels} channels, caps {caps:?}: {shares:?}"
+                );
                 // Even: two nodes with room differ by at most one.
                 let max = shares.iter().max().copied().unwrap_or(0);
                 for (s, c) in shares.iter().zip(&caps) {

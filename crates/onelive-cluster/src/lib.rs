@@ -47,6 +47,8 @@ mod node;
 mod options;
 mod share;
 mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{ClusterError, FenceReason};
 pub use node::{ClusterNode, Lease, SessionState, TickReport};

@@ -10,6 +10,8 @@ command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 # onelive-sink's `rclone` action and its tests run the real rclone (serving WebDAV on loopback).
 command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
+# onelive-cluster's tests start a real PostgreSQL server (initdb + postgres) in a temp dir.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 
 if [ "${#need_apt[@]}" -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then

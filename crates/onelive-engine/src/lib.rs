@@ -34,6 +34,7 @@
 pub mod api;
 mod api_guard;
 mod backoff;
+pub mod cluster;
 pub mod config;
 mod duration;
 mod engine;

@@ -62,7 +62,7 @@ pub use error::EngineError;
 pub use machine::{Action, ChannelMachine, Observation};
 pub use publisher::Counters;
 pub use recordings::Recording;
-pub use seams::{EventDelivery, LiveSource, Recorder, Transmuxer};
+pub use seams::{ChatSource, EventDelivery, LiveSource, Recorder, Transmuxer};
 pub use secret::Secret;
 pub use service::{RunOptions, check_config, run};
 pub use store::{LedgerFile, OpenSession, Store};

@@ -224,6 +224,7 @@ impl Fakes {
             recorder: Arc::new(self.recorder.clone()),
             transmuxer: Arc::new(FakeTransmuxer),
             delivery: Arc::new(self.delivery.clone()),
+            chat: None,
         }
     }
 }

@@ -106,8 +106,12 @@ struct ActiveRecording {
     good_files: u32,
     /// An `error` event was published for this recording.
     reported_error: bool,
-    /// The chat file of the open part.
-    chat_file: Option<PathBuf>,
+    /// The open part's video and chat file.
+    chat_file: Option<(PathBuf, PathBuf)>,
+    /// Chat files closed when the next part began, before their video's
+    /// finish was reported (the native recorder checks a finished part
+    /// while the next one is written): video and chat file.
+    chat_closed: Vec<(PathBuf, Option<PathBuf>)>,
 }
 
 /// The chat connection of a watched channel (`[danmaku]`).
@@ -174,9 +178,10 @@ pub(crate) async fn run_watcher(
 ) {
     let (interval, debounce, jitter, error_after, max_backoff, chat) = {
         let c = lock(&ctx.handles.config);
-        let chat = c.danmaku.enabled_for(&ctx.config).then(|| {
-            (ChatOptions { jsonl: c.danmaku.jsonl }, c.danmaku.push_detection)
-        });
+        let chat = c
+            .danmaku
+            .enabled_for(&ctx.config)
+            .then(|| (ChatOptions { jsonl: c.danmaku.jsonl }, c.danmaku.push_detection));
         let platform_min = c
             .watch
             .min_interval
@@ -351,7 +356,7 @@ fn open_chat_part(
     chat: &mut Option<Chat>,
     ctx: &WatcherContext,
     live_info: &LiveInfo,
-    chat_file: &mut Option<PathBuf>,
+    chat_file: &mut Option<(PathBuf, PathBuf)>,
     video: &Path,
 ) {
     let Some(chat) = chat.as_mut() else { return };
@@ -370,7 +375,7 @@ fn open_chat_part(
         start_time: now_rfc3339(),
     };
     match chat.connection.start_part(&path, part_start, &info) {
-        Ok(()) => *chat_file = Some(path),
+        Ok(()) => *chat_file = Some((video.to_path_buf(), path)),
         Err(e) => {
             tracing::warn!(
                 platform = %ctx.cref.platform, channel = %ctx.cref.channel,
@@ -381,9 +386,27 @@ fn open_chat_part(
     }
 }
 
+/// The chat file of `video` when its part finishes: the open one when it
+/// is `video`'s (closed now), else the one closed when the next part began.
+fn finish_chat_part(
+    chat: &mut Option<Chat>,
+    chat_file: &mut Option<(PathBuf, PathBuf)>,
+    chat_closed: &mut Vec<(PathBuf, Option<PathBuf>)>,
+    video: &Path,
+) -> Option<PathBuf> {
+    if chat_file.as_ref().is_some_and(|(v, _)| v == video) {
+        return close_chat_part(chat, chat_file);
+    }
+    let at = chat_closed.iter().position(|(v, _)| v == video)?;
+    chat_closed.swap_remove(at).1
+}
+
 /// Closes the open part's chat file; its path when there is one to announce.
-fn close_chat_part(chat: &mut Option<Chat>, chat_file: &mut Option<PathBuf>) -> Option<PathBuf> {
-    let path = chat_file.take()?;
+fn close_chat_part(
+    chat: &mut Option<Chat>,
+    chat_file: &mut Option<(PathBuf, PathBuf)>,
+) -> Option<PathBuf> {
+    let (_, path) = chat_file.take()?;
     let chat = chat.as_mut()?;
     match chat.connection.finish_part() {
         Ok(Some(summary)) => {
@@ -845,6 +868,7 @@ impl Watcher {
             good_files: 0,
             reported_error: false,
             chat_file: None,
+            chat_closed: Vec::new(),
         });
         Ok(())
     }
@@ -940,11 +964,19 @@ impl Watcher {
             RecordingEvent::FileCreated { path } => {
                 rec.created_file = true;
                 rec.files_created += 1;
-                if rec.chat_file.is_some() {
-                    // A new part without the last one's finish.
-                    close_chat_part(&mut self.chat, &mut rec.chat_file);
+                if let Some((video, _)) = rec.chat_file.clone() {
+                    // The next part began: the last part's chat ends here,
+                    // announced when its video's finish is reported.
+                    let xml = close_chat_part(&mut self.chat, &mut rec.chat_file);
+                    rec.chat_closed.push((video, xml));
                 }
-                open_chat_part(&mut self.chat, &self.ctx, &rec.live_info, &mut rec.chat_file, &path);
+                open_chat_part(
+                    &mut self.chat,
+                    &self.ctx,
+                    &rec.live_info,
+                    &mut rec.chat_file,
+                    &path,
+                );
                 logged(h.store.file_opened(&ledger(&path)));
                 {
                     let mut v = lock(&self.ctx.view);
@@ -964,7 +996,12 @@ impl Watcher {
                 lock(&self.ctx.view).bytes_written = bytes;
             }
             RecordingEvent::FileFinished { path, size, duration } => {
-                let danmaku_path = close_chat_part(&mut self.chat, &mut rec.chat_file);
+                let danmaku_path = finish_chat_part(
+                    &mut self.chat,
+                    &mut rec.chat_file,
+                    &mut rec.chat_closed,
+                    &path,
+                );
                 // One commit: finished, and (when enabled) its transmux pending.
                 let file = ledger(&path);
                 let transmux = h.transmux.enabled() && size > 0;

@@ -83,7 +83,15 @@ fn known_data() -> impl Strategy<Value = EventData> {
             prop::option::of(text())
         )
             .prop_map(
-                |((platform, channel, session_id), path, filesize, d, whole, live_info, danmaku_path)| {
+                |(
+                    (platform, channel, session_id),
+                    path,
+                    filesize,
+                    d,
+                    whole,
+                    live_info,
+                    danmaku_path,
+                )| {
                     let duration = if whole { d.floor() } else { d };
                     EventData::VideoFileFinish(VideoFileFinishData {
                         platform,

@@ -43,11 +43,11 @@ fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
 impl DanmakuChat {
     /// With the defaults of each client and the `[platforms]` settings.
     pub fn from_platforms(platforms: &PlatformsConfig) -> Self {
-        let mut bilibili = BilibiliOptions::default();
+        let mut chat = DanmakuChat::default();
         if let Some(base) = platforms.host_overrides.get("api.live.bilibili.com") {
-            bilibili.api_base = base.trim_end_matches('/').to_owned();
-            bilibili.tls = !base.starts_with("http://");
+            chat = chat.with_bilibili_api(base);
         }
+        let bilibili = &mut chat.bilibili;
         let site = platforms.site("bilibili");
         if let Some(cookies) = site.cookies.filter(|c| !c.trim().is_empty()) {
             bilibili.uid =
@@ -55,21 +55,21 @@ impl DanmakuChat {
             bilibili.buvid = cookie_value(&cookies, "buvid3").map(str::to_owned);
             bilibili.cookie = Some(cookies);
         }
-        if let Some(ua) = site.user_agent.or_else(|| platforms.user_agent.clone()) {
-            bilibili.user_agent = ua;
-        }
-        DanmakuChat { bilibili, ..DanmakuChat::default() }
+        // The browser User-Agent the platform adapters send, unless set.
+        bilibili.user_agent = site
+            .user_agent
+            .or_else(|| platforms.user_agent.clone())
+            .unwrap_or_else(|| onelive_platform::DEFAULT_USER_AGENT.to_owned());
+        chat
     }
 
-    /// Uses these Bilibili settings.
-    pub fn with_bilibili(mut self, options: BilibiliOptions) -> Self {
-        self.bilibili = options;
-        self
-    }
-
-    /// Uses these runner settings (buffer, backoff, timeouts).
-    pub fn with_client(mut self, options: ClientOptions) -> Self {
-        self.client = options;
+    /// Sends Bilibili's `getDanmuInfo` to `base` instead of
+    /// `https://api.live.bilibili.com` (then plain `ws://` when `base` is
+    /// `http://`): a mirror, or a loopback chat server such as
+    /// onelive-synthetic's.
+    pub fn with_bilibili_api(mut self, base: &str) -> Self {
+        self.bilibili.api_base = base.trim_end_matches('/').to_owned();
+        self.bilibili.tls = !base.starts_with("http://");
         self
     }
 

@@ -505,3 +505,111 @@ async fn a_bilibili_room_going_live_in_its_chat_is_recorded_at_once_with_its_cha
     assert!(engine.shutdown(Duration::from_secs(30)).await);
     eprintln!("recording started {started_after:?} after LIVE");
 }
+
+// ------------------------------------------------------ crash, config, wiring
+
+#[tokio::test]
+async fn a_chat_file_left_torn_by_a_crash_is_repaired_and_announced_with_its_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let video = dir.path().join("rec/fake/a/part1.ts");
+    std::fs::create_dir_all(video.parent().unwrap()).unwrap();
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi"])
+        .args(["-i", "testsrc=size=160x90:rate=10", "-t", "1"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-f", "mpegts"])
+        .arg(&video)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // What the crashed run left: the header, two whole records, half a third.
+    let xml = video.with_extension("xml");
+    let whole = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<i>\n\
+        <d p=\"1.000,1,25,16777215,0,0,1,0\" user=\"u\">one</d>\n\
+        <d p=\"2.000,1,25,16777215,0,0,1,0\" user=\"u\">two</d>\n";
+    std::fs::write(&xml, format!("{whole}  <d p=\"3.0")).unwrap();
+    {
+        std::fs::create_dir_all(&state).unwrap();
+        let store = onelive_engine::Store::open(&state).unwrap();
+        store
+            .file_opened(&onelive_engine::LedgerFile {
+                path: video.clone(),
+                platform: "fake".into(),
+                channel: "a".into(),
+                session_id: None,
+                live_info: None,
+            })
+            .unwrap();
+    }
+    let (f, chat) = (Fakes::new(), FakeChat::default());
+    let mut config = fake_config(dir.path(), &[], true);
+    config.watch.stall_timeout = HumanDuration(Duration::from_secs(1));
+    let engine = Engine::start(config, None, parts_with(&f, &chat)).await.unwrap();
+    wait_for("the recovered file", Duration::from_secs(60), || {
+        !finished(&f.delivery.events.lock().unwrap()).is_empty()
+    })
+    .await;
+    let done = finished(&f.delivery.events.lock().unwrap());
+    assert_eq!(done[0].path, video.display().to_string());
+    assert_eq!(done[0].danmaku_path.as_deref(), Some(xml.to_str().unwrap()));
+    let repaired = std::fs::read_to_string(&xml).unwrap();
+    assert_eq!(repaired, format!("{whole}</i>\n"), "the torn record is cut, the root closed");
+    let texts: Vec<_> = comments(&repaired).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(texts, ["one", "two"]);
+    assert!(engine.shutdown(Duration::from_secs(10)).await);
+}
+
+#[test]
+fn danmaku_config_keys_parse_and_mistakes_are_named() {
+    let path = Path::new("oneliverec.toml");
+    let c = EngineConfig::parse(
+        "[danmaku]\nenabled = true\njsonl = true\npush_detection = false\n\
+         [[channels]]\nurl = \"https://live.bilibili.com/1\"\ndanmaku = false\n",
+        path,
+    )
+    .unwrap();
+    assert!(c.danmaku.enabled && c.danmaku.jsonl && !c.danmaku.push_detection);
+    assert_eq!(c.channels[0].danmaku, Some(false));
+    assert!(!c.danmaku.enabled_for(&c.channels[0]), "the channel's key wins");
+    let d = EngineConfig::parse("", path).unwrap().danmaku;
+    assert!(!d.enabled && !d.jsonl && d.push_detection, "defaults: off, no jsonl, push on");
+
+    let e = EngineConfig::parse("[danmaku]\nenabeld = true\n", path).unwrap_err().to_string();
+    assert!(e.contains("danmaku.enabeld") && e.contains("unknown key"), "{e}");
+    let e = EngineConfig::parse("[danmaku]\nenabled = \"yes\"\n", path).unwrap_err().to_string();
+    assert!(e.contains("danmaku.enabled") && e.contains("line 2"), "{e}");
+    let e = EngineConfig::parse(
+        "[[channels]]\nurl = \"https://live.bilibili.com/1\"\ndanmaku = 1\n",
+        path,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("channels[0].danmaku"), "{e}");
+    // Written back (API changes), the keys survive.
+    let again = EngineConfig::parse(&c.to_toml().unwrap(), path).unwrap();
+    assert_eq!(again.danmaku, c.danmaku);
+    assert_eq!(again.channels[0].danmaku, Some(false));
+}
+
+#[tokio::test]
+async fn the_real_chat_source_names_the_ids_it_cannot_use_and_skips_other_platforms() {
+    use onelive_engine::wiring::DanmakuChat;
+    let chat = DanmakuChat::default();
+    let options = ChatOptions::default();
+    let channel =
+        |platform: &str, id: &str| ChannelRef { platform: platform.into(), channel: id.into() };
+    for (platform, id) in [("bilibili", "abc"), ("bilibili", "0"), ("douyu", "room-name")] {
+        let Err(e) = chat.connect(&channel(platform, id), &options) else {
+            panic!("{platform} {id} connected")
+        };
+        let e = e.to_string();
+        assert!(e.contains(platform) && e.contains("room id"), "{e}");
+    }
+    let Err(e) = chat.connect(&channel("twitch", "no spaces!"), &options) else {
+        panic!("a bad twitch login connected")
+    };
+    assert!(e.to_string().contains("no spaces!"), "{e}");
+    for platform in ["huya", "generic", "kick"] {
+        assert!(chat.connect(&channel(platform, "1"), &options).unwrap().is_none(), "{platform}");
+    }
+}

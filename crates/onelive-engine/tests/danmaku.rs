@@ -28,6 +28,9 @@ use fakes::{Fakes, wait_for};
 
 // ---------------------------------------------------------------- fakes
 
+/// Each connected channel and the sender of its signals.
+type SignalSenders = Arc<Mutex<Vec<(String, mpsc::UnboundedSender<LiveSignal>)>>>;
+
 /// What the fake chat source saw.
 #[derive(Clone, Default)]
 struct FakeChat {
@@ -36,7 +39,7 @@ struct FakeChat {
     /// Connections stopped.
     stopped: Arc<AtomicUsize>,
     /// The signal sender of each channel's connection.
-    signals: Arc<Mutex<Vec<(String, mpsc::UnboundedSender<LiveSignal>)>>>,
+    signals: SignalSenders,
     /// `start <path>` / `finish <path>`, in order.
     parts: Arc<Mutex<Vec<String>>>,
     /// The options each connection got.

@@ -154,10 +154,13 @@ pub struct RecordingRequest {
 /// What a running recording reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordingEvent {
-    /// A file was opened.
+    /// A file was opened (a new part: its first frame is written next).
     FileCreated {
         /// Its path.
         path: PathBuf,
+        /// When the recorder opened it: the part's time zero (chat times
+        /// count from here).
+        at: std::time::Instant,
     },
     /// Bytes written so far to the current file.
     Progress {

@@ -358,11 +358,9 @@ fn open_chat_part(
     live_info: &LiveInfo,
     chat_file: &mut Option<(PathBuf, PathBuf)>,
     video: &Path,
+    part_start: std::time::Instant,
 ) {
     let Some(chat) = chat.as_mut() else { return };
-    // The recorder announces a part's file right before it writes the
-    // part's first frame: chat times count from here.
-    let part_start = std::time::Instant::now();
     let path = onelive_danmaku::xml_path_for(video);
     let info = ChatPartInfo {
         platform: None,
@@ -961,7 +959,7 @@ impl Watcher {
             live_info: Some(rec.live_info.clone()),
         };
         match ev {
-            RecordingEvent::FileCreated { path } => {
+            RecordingEvent::FileCreated { path, at } => {
                 rec.created_file = true;
                 rec.files_created += 1;
                 if let Some((video, _)) = rec.chat_file.clone() {
@@ -976,6 +974,7 @@ impl Watcher {
                     &rec.live_info,
                     &mut rec.chat_file,
                     &path,
+                    at,
                 );
                 logged(h.store.file_opened(&ledger(&path)));
                 {

@@ -123,7 +123,12 @@ impl Recorder for FakeRecorder {
         let (tx, rx) = mpsc::channel(16);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            let _ = tx.send(RecordingEvent::FileCreated { path: path.clone() }).await;
+            let _ = tx
+                .send(RecordingEvent::FileCreated {
+                    path: path.clone(),
+                    at: std::time::Instant::now(),
+                })
+                .await;
             let _ = std::fs::write(&path, b"0123456789");
             let _ = tx.send(RecordingEvent::Progress { bytes: 10 }).await;
             let _ = stop_rx.await;
@@ -328,7 +333,12 @@ impl Recorder for LosingRecorder {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let lose = self.lose.clone();
         tokio::spawn(async move {
-            let _ = tx.send(RecordingEvent::FileCreated { path: path.clone() }).await;
+            let _ = tx
+                .send(RecordingEvent::FileCreated {
+                    path: path.clone(),
+                    at: std::time::Instant::now(),
+                })
+                .await;
             let _ = std::fs::write(&path, b"0123456789");
             let lost = tokio::select! {
                 () = lose.notified() => true,

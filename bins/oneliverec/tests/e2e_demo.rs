@@ -31,4 +31,10 @@ fn demo_runs_the_whole_pipeline_and_exits_zero() {
     let files: Vec<_> = std::fs::read_dir(&rec).unwrap().flatten().map(|e| e.path()).collect();
     assert!(files.iter().any(|p| p.extension().is_some_and(|e| e == "mp4")), "{files:?}");
     assert!(files.iter().any(|p| p.extension().is_some_and(|e| e == "ts")), "{files:?}");
+    // The chat file beside the part, same name, with the synthetic comments.
+    let xml = files.iter().find(|p| p.extension().is_some_and(|e| e == "xml")).expect("chat file");
+    assert!(files.contains(&xml.with_extension("mp4")), "{files:?}");
+    let chat = std::fs::read_to_string(xml).unwrap();
+    assert!(chat.contains("synthetic danmaku #") && chat.trim_end().ends_with("</i>"), "{chat}");
+    assert!(stdout.contains("comments)"), "{stdout}");
 }

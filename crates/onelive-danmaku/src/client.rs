@@ -15,6 +15,9 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+/// The WebSocket read chunk per connection.
+const READ_BUFFER: usize = 8 * 1024;
+
 /// One WebSocket message, as a protocol sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
@@ -317,7 +320,14 @@ impl<P: ChatProtocol> Runner<P> {
             url: endpoint.url.clone(),
             detail,
         };
+        // tungstenite allocates its read buffer up front (128 KiB by
+        // default) and lets writes gather in a 128 KiB buffer: most of an
+        // idle connection's memory. Chat frames are small and the client
+        // writes only heartbeats, so a small read chunk (it grows for a
+        // large message) and eager writes cost nothing measurable.
         let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER)
+            .write_buffer_size(0)
             .max_message_size(Some(self.options.max_message_bytes))
             .max_frame_size(Some(self.options.max_message_bytes));
         let connect = tokio_tungstenite::connect_async_tls_with_config(

@@ -48,6 +48,9 @@ pub struct EngineConfig {
     /// `[platforms.NAME]` table per platform (cookies, proxy, quality).
     #[serde(default)]
     pub platforms: PlatformsConfig,
+    /// `[danmaku]`: live chat capture beside the recordings.
+    #[serde(default)]
+    pub danmaku: DanmakuConfig,
     /// The channels to watch.
     #[serde(default)]
     pub channels: Vec<ChannelConfig>,
@@ -336,6 +339,9 @@ pub struct ChannelConfig {
     /// Per-channel file name template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename_template: Option<String>,
+    /// Capture this channel's live chat (overrides `[danmaku] enabled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub danmaku: Option<bool>,
 }
 
 impl ChannelConfig {
@@ -350,7 +356,44 @@ impl ChannelConfig {
             poll_interval: None,
             debounce: None,
             filename_template: None,
+            danmaku: None,
         }
+    }
+}
+
+/// `[danmaku]`: live chat ("danmaku") capture, for the platforms with a chat
+/// client (Bilibili, Douyu, Twitch; see `docs/danmaku.md`). For every
+/// recorded part a chat file is written beside the video, same name, `.xml`
+/// (the XML BililiveRecorder writes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DanmakuConfig {
+    /// Capture the chat of every watched channel of a supported platform
+    /// (one chat connection per channel, open while it is watched); a
+    /// channel's `danmaku` key overrides it. Default `false`.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Also write `<base>.jsonl` beside the XML, one JSON object per chat
+    /// event. Default `false`.
+    #[serde(default)]
+    pub jsonl: bool,
+    /// Poll a channel at once when its chat says it went live or offline
+    /// (the poll stays the source of truth). Default `true`.
+    #[serde(default = "yes")]
+    pub push_detection: bool,
+}
+
+impl Default for DanmakuConfig {
+    fn default() -> Self {
+        DanmakuConfig { enabled: false, jsonl: false, push_detection: true }
+    }
+}
+
+impl DanmakuConfig {
+    /// Whether `channel`'s chat is captured: its own `danmaku` key, else
+    /// `enabled`.
+    pub fn enabled_for(&self, channel: &ChannelConfig) -> bool {
+        channel.danmaku.unwrap_or(self.enabled)
     }
 }
 

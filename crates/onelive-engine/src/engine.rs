@@ -15,7 +15,7 @@ use crate::EngineError;
 use crate::config::{ChannelConfig, EngineConfig, WebhookConfig, numbered_webhooks};
 use crate::publisher::{Counters, Publisher};
 use crate::recovery::Recovery;
-use crate::seams::{ChannelRef, EventDelivery, LiveSource, Recorder, Transmuxer};
+use crate::seams::{ChannelRef, ChatSource, EventDelivery, LiveSource, Recorder, Transmuxer};
 use crate::store::{LedgerFile, Store};
 use crate::sync::lock;
 use crate::transmux_queue::TransmuxQueue;
@@ -31,6 +31,9 @@ pub struct EngineParts {
     pub transmuxer: Arc<dyn Transmuxer>,
     /// The webhook dispatcher.
     pub delivery: Arc<dyn EventDelivery>,
+    /// Live chat capture (used for the channels `[danmaku]` enables);
+    /// `None`: no chat.
+    pub chat: Option<Arc<dyn ChatSource>>,
 }
 
 impl std::fmt::Debug for EngineParts {
@@ -142,6 +145,7 @@ impl Engine {
             config: config_handle.clone(),
             source: parts.source.clone(),
             recorder: parts.recorder.clone(),
+            chat: parts.chat.clone(),
             store: store.clone(),
             publisher: publisher.clone(),
             transmux: transmux.clone(),

@@ -48,6 +48,9 @@ pub enum EngineError {
     /// The transmuxer failed.
     #[error(transparent)]
     Transmux(#[from] onelive_transmux::TransmuxError),
+    /// A chat (danmaku) client or chat file failed.
+    #[error(transparent)]
+    Danmaku(#[from] onelive_danmaku::DanmakuError),
     /// The webhook dispatcher failed.
     #[error(transparent)]
     Webhook(#[from] onelive_webhook::Error),

@@ -3,8 +3,9 @@
 //!
 //! The engine composes the other onelive crates through small traits
 //! ([`seams`]): a [`LiveSource`] (platform adapters), a [`Recorder`], a
-//! [`Transmuxer`] and an [`EventDelivery`] (the webhook outbox). The real
-//! implementations are in [`wiring`]; tests substitute their own.
+//! [`Transmuxer`], an [`EventDelivery`] (the webhook outbox) and a
+//! [`ChatSource`] (live chat, `[danmaku]`). The real implementations are in
+//! [`wiring`]; tests substitute their own.
 //!
 //! - [`EngineConfig`]: `oneliverec.toml`, validated with precise errors.
 //! - [`ChannelMachine`]: the per-channel live/offline state machine (pure).
@@ -63,7 +64,7 @@ pub use error::EngineError;
 pub use machine::{Action, ChannelMachine, Observation};
 pub use publisher::Counters;
 pub use recordings::Recording;
-pub use seams::{EventDelivery, LiveSource, Recorder, Transmuxer};
+pub use seams::{ChatSource, EventDelivery, LiveSource, Recorder, Transmuxer};
 pub use secret::Secret;
 pub use service::{RunOptions, check_config, run};
 pub use store::{LedgerFile, OpenSession, Store};

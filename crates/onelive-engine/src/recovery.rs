@@ -104,6 +104,7 @@ impl Recovery {
             Ok(duration) if size > 0 => {
                 tracing::info!(path = %file.path.display(), "announcing a file left open by an earlier run");
                 let transmux = self.transmux.enabled();
+                let danmaku_path = repair_chat_file(&file.path);
                 logged(self.store.file_finished(&file, size, duration, transmux));
                 self.publisher
                     .publish(EventData::VideoFileFinish(VideoFileFinishData {
@@ -114,6 +115,7 @@ impl Recovery {
                         duration,
                         session_id: file.session_id,
                         live_info: file.live_info.clone(),
+                        danmaku_path,
                     }))
                     .await;
                 if transmux {
@@ -131,4 +133,25 @@ impl Recovery {
         }
         true
     }
+}
+
+/// The chat file beside a video left open by a crash, cut back to its last
+/// whole record and closed (see `onelive_danmaku::repair`); its path when
+/// there is one.
+fn repair_chat_file(video: &std::path::Path) -> Option<String> {
+    let path = onelive_danmaku::xml_path_for(video);
+    if !path.exists() {
+        return None;
+    }
+    match onelive_danmaku::repair(&path) {
+        Ok(onelive_danmaku::RepairOutcome::Intact) => {}
+        Ok(onelive_danmaku::RepairOutcome::Repaired { removed }) => {
+            tracing::info!(path = %path.display(), removed, "chat file left by a crash repaired");
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "chat file not repaired; not announced");
+            return None;
+        }
+    }
+    Some(path.display().to_string())
 }

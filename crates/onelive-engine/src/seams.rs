@@ -154,9 +154,16 @@ pub struct RecordingRequest {
 /// What a running recording reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordingEvent {
-    /// A file was opened: the recorder's own `video_file_create` data (the
-    /// watcher adds the session and the current live info, then publishes it).
-    FileCreated(onelive_events::VideoFileCreateData),
+    /// A file was opened (a new part: its first frame is written next):
+    /// the recorder's own `video_file_create` data (the watcher adds the
+    /// session and the current live info, then publishes it).
+    FileCreated {
+        /// The recorder's event data.
+        data: onelive_events::VideoFileCreateData,
+        /// When the recorder opened it: the part's time zero (chat times
+        /// count from here).
+        at: std::time::Instant,
+    },
     /// Bytes written so far to the current file.
     Progress {
         /// Bytes.
@@ -254,4 +261,54 @@ pub trait EventDelivery: Send + Sync + 'static {
     async fn stats(&self) -> DeliveryStats;
     /// Stops delivery workers (undelivered events stay durable).
     async fn close(&self);
+}
+
+/// A live/offline signal of a chat feed: the chat crate's own type.
+pub use onelive_danmaku::LiveSignal;
+/// What a chat file's header says about the recording (the chat crate's type).
+pub use onelive_danmaku::PartInfo as ChatPartInfo;
+/// What a closed chat file holds (the chat crate's type).
+pub use onelive_danmaku::PartSummary as ChatFileSummary;
+
+/// Settings of one chat connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatOptions {
+    /// Also write `<base>.jsonl` beside each chat file.
+    pub jsonl: bool,
+}
+
+/// Live chat ("danmaku") capture as the engine sees it: one connection per
+/// watched channel, opened when its watcher starts and stopped with it.
+pub trait ChatSource: Send + Sync + 'static {
+    /// Connects to `channel`'s chat (in the background: this returns at
+    /// once, the connection retries by itself). `Ok(None)`: its platform
+    /// has no chat client. An error: the channel cannot have one (an id the
+    /// chat protocol does not accept).
+    fn connect(
+        &self,
+        channel: &ChannelRef,
+        options: &ChatOptions,
+    ) -> Result<Option<Box<dyn ChatConnection>>, EngineError>;
+}
+
+/// One channel's chat connection.
+#[async_trait]
+pub trait ChatConnection: Send + Sync + 'static {
+    /// The next live/offline signal of the feed; `None` once none will
+    /// come (the connection stopped).
+    async fn signal(&mut self) -> Option<LiveSignal>;
+    /// Opens the chat file of a new part at `path`; chat offsets count
+    /// from `part_start`, the instant of the part's first frame. A part
+    /// still open is closed first.
+    fn start_part(
+        &mut self,
+        path: &std::path::Path,
+        part_start: std::time::Instant,
+        info: &ChatPartInfo,
+    ) -> Result<(), EngineError>;
+    /// Closes the current part's chat file (flushed, synced); `None` when
+    /// no part is open (or its file failed and was closed).
+    fn finish_part(&mut self) -> Result<Option<ChatFileSummary>, EngineError>;
+    /// Stops the connection.
+    async fn stop(self: Box<Self>);
 }

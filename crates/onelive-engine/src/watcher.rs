@@ -20,6 +20,7 @@ use crate::publisher::Publisher;
 use crate::seams::{
     ChannelRef, PollResult, RecordingEvent, RecordingHandle, RecordingRequest, StreamRefetch,
 };
+use crate::seams::{ChatConnection, ChatOptions, ChatPartInfo, ChatSource, LiveSignal};
 use crate::seams::{LiveSource, Recorder};
 use crate::store::{LedgerFile, OpenSession, Store, logged};
 use crate::sync::lock;
@@ -71,6 +72,7 @@ pub(crate) struct Handles {
     pub(crate) config: Arc<Mutex<EngineConfig>>,
     pub(crate) source: Arc<dyn LiveSource>,
     pub(crate) recorder: Arc<dyn Recorder>,
+    pub(crate) chat: Option<Arc<dyn ChatSource>>,
     pub(crate) store: Arc<Store>,
     pub(crate) publisher: Arc<Publisher>,
     pub(crate) transmux: TransmuxQueue,
@@ -101,6 +103,21 @@ struct ActiveRecording {
     good_files: u32,
     /// An `error` event was published for this recording.
     reported_error: bool,
+    /// The open part's video and chat file.
+    chat_file: Option<(PathBuf, PathBuf)>,
+    /// Chat files closed when the next part began, before their video's
+    /// finish was reported (the native recorder checks a finished part
+    /// while the next one is written): video and chat file.
+    chat_closed: Vec<(PathBuf, Option<PathBuf>)>,
+}
+
+/// The chat connection of a watched channel (`[danmaku]`).
+struct Chat {
+    connection: Box<dyn ChatConnection>,
+    /// Its signals ended (the connection stopped).
+    signals_done: bool,
+    /// Poll at once on a live/offline signal.
+    push_detection: bool,
 }
 
 struct Watcher {
@@ -126,7 +143,22 @@ struct Watcher {
     /// A lost stream source, reported only if the next poll finds the
     /// channel still live (else the stream simply ended).
     source_lost: Option<(Uuid, String)>,
+    /// The channel's chat connection, when `[danmaku]` enables it.
+    chat: Option<Chat>,
+    /// When the last poll asked for by a chat signal started.
+    last_push_poll: Option<Instant>,
+    /// Quick re-polls left after a `live` signal the poll did not confirm
+    /// yet (the platform's status API may lag its chat by a moment).
+    push_confirm: u32,
 }
+
+/// Polls asked for by chat signals start at most this often.
+const PUSH_POLL_GAP: Duration = Duration::from_secs(1);
+/// After a `live` signal that the poll does not confirm, poll again this
+/// many times...
+const PUSH_CONFIRM_POLLS: u32 = 3;
+/// ... this far apart.
+const PUSH_CONFIRM_EVERY: Duration = Duration::from_secs(2);
 
 /// A recording that ends sooner than this without a good file is a quick failure.
 const QUICK_FAILURE: Duration = Duration::from_secs(3);
@@ -141,8 +173,12 @@ pub(crate) async fn run_watcher(
     ctx: WatcherContext,
     mut commands: mpsc::UnboundedReceiver<WatcherCommand>,
 ) {
-    let (interval, debounce, jitter, error_after, max_backoff) = {
+    let (interval, debounce, jitter, error_after, max_backoff, chat) = {
         let c = lock(&ctx.handles.config);
+        let chat = c
+            .danmaku
+            .enabled_for(&ctx.config)
+            .then(|| (ChatOptions { jsonl: c.danmaku.jsonl }, c.danmaku.push_detection));
         let platform_min = c
             .watch
             .min_interval
@@ -152,8 +188,22 @@ pub(crate) async fn run_watcher(
         let interval =
             ctx.config.poll_interval.unwrap_or(c.watch.poll_interval).0.max(platform_min);
         let debounce = ctx.config.debounce.unwrap_or(c.watch.debounce).0;
-        (interval, debounce, c.watch.jitter, c.watch.error_after_failures, c.watch.max_backoff.0)
+        (
+            interval,
+            debounce,
+            c.watch.jitter,
+            c.watch.error_after_failures,
+            c.watch.max_backoff.0,
+            chat,
+        )
     };
+    let chat = chat.and_then(|(options, push_detection)| {
+        connect_chat(&ctx, &options).map(|connection| Chat {
+            connection,
+            signals_done: false,
+            push_detection,
+        })
+    });
     // The first poll of each channel lands anywhere in the first interval, so
     // that thousands of channels do not poll in one burst.
     let mut first = Duration::from_secs_f64(interval.as_secs_f64() * rand::rng().random::<f64>());
@@ -211,6 +261,9 @@ pub(crate) async fn run_watcher(
         retry: recording_retry(interval),
         retry_at: None,
         source_lost: None,
+        chat,
+        last_push_poll: None,
+        push_confirm: 0,
     };
     loop {
         let wake = match w.machine.deadline() {
@@ -243,6 +296,7 @@ pub(crate) async fn run_watcher(
             // The work futures are boxed: a watcher at rest then stays small,
             // which matters with thousands of channels.
             ev = next_event(&mut w.rec) => Box::pin(w.on_recording_event(ev)).await,
+            signal = next_signal(&mut w.chat) => w.on_chat_signal(signal),
             () = tokio::time::sleep_until(wake) => {
                 if Instant::now() >= w.next_poll {
                     Box::pin(w.poll()).await;
@@ -257,10 +311,114 @@ pub(crate) async fn run_watcher(
     }
     // The loop ended: make sure no recording is left behind.
     Box::pin(w.stop_recording()).await;
+    if let Some(chat) = w.chat.take() {
+        chat.connection.stop().await;
+    }
     let mut v = lock(&w.ctx.view);
     v.state = "disabled".into();
     v.live = false;
     v.recording = false;
+}
+
+/// Connects the channel's chat; `None` when its platform has none or it
+/// cannot have one (logged).
+fn connect_chat(ctx: &WatcherContext, options: &ChatOptions) -> Option<Box<dyn ChatConnection>> {
+    let source = ctx.handles.chat.as_ref()?;
+    let (platform, channel) = (&ctx.cref.platform, &ctx.cref.channel);
+    match source.connect(&ctx.cref, options) {
+        Ok(Some(connection)) => {
+            tracing::info!(%platform, %channel, "chat capture on");
+            Some(connection)
+        }
+        Ok(None) => {
+            tracing::info!(%platform, %channel, "no chat client for this platform; recording without chat");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(%platform, %channel, error = %e, "chat capture off for this channel");
+            None
+        }
+    }
+}
+
+async fn next_signal(chat: &mut Option<Chat>) -> Option<LiveSignal> {
+    match chat {
+        Some(c) if !c.signals_done => c.connection.signal().await,
+        _ => std::future::pending().await,
+    }
+}
+
+/// Opens the chat file of a part whose video file was just created.
+fn open_chat_part(
+    chat: &mut Option<Chat>,
+    ctx: &WatcherContext,
+    live_info: &LiveInfo,
+    chat_file: &mut Option<(PathBuf, PathBuf)>,
+    video: &Path,
+    part_start: std::time::Instant,
+) {
+    let Some(chat) = chat.as_mut() else { return };
+    let path = onelive_danmaku::xml_path_for(video);
+    let info = ChatPartInfo {
+        platform: None,
+        room_id: ctx.cref.channel.clone(),
+        name: match ctx.config.name.as_deref().filter(|n| !n.trim().is_empty()) {
+            Some(n) => n.to_owned(),
+            None => live_info.uname.clone(),
+        },
+        title: live_info.title.clone(),
+        start_time: now_rfc3339(),
+    };
+    match chat.connection.start_part(&path, part_start, &info) {
+        Ok(()) => *chat_file = Some((video.to_path_buf(), path)),
+        Err(e) => {
+            tracing::warn!(
+                platform = %ctx.cref.platform, channel = %ctx.cref.channel,
+                path = %path.display(), error = %e, "cannot open the chat file; recording without chat"
+            );
+            *chat_file = None;
+        }
+    }
+}
+
+/// The chat file of `video` when its part finishes: the open one when it
+/// is `video`'s (closed now), else the one closed when the next part began.
+fn finish_chat_part(
+    chat: &mut Option<Chat>,
+    chat_file: &mut Option<(PathBuf, PathBuf)>,
+    chat_closed: &mut Vec<(PathBuf, Option<PathBuf>)>,
+    video: &Path,
+) -> Option<PathBuf> {
+    if chat_file.as_ref().is_some_and(|(v, _)| v == video) {
+        return close_chat_part(chat, chat_file);
+    }
+    let at = chat_closed.iter().position(|(v, _)| v == video)?;
+    chat_closed.swap_remove(at).1
+}
+
+/// Closes the open part's chat file; its path when there is one to announce.
+fn close_chat_part(
+    chat: &mut Option<Chat>,
+    chat_file: &mut Option<(PathBuf, PathBuf)>,
+) -> Option<PathBuf> {
+    let (_, path) = chat_file.take()?;
+    let chat = chat.as_mut()?;
+    match chat.connection.finish_part() {
+        Ok(Some(summary)) => {
+            tracing::info!(
+                path = %summary.path.display(), comments = summary.comments,
+                gifts = summary.gifts, super_chats = summary.super_chats,
+                guards = summary.guards, "chat file closed"
+            );
+            Some(summary.path)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            // What was flushed before the failure is kept (valid XML).
+            tracing::warn!(path = %path.display(), error = %e, "chat file incomplete");
+            path.exists().then_some(path)
+        }
+    }
 }
 
 async fn next_event(rec: &mut Option<ActiveRecording>) -> Option<RecordingEvent> {
@@ -271,6 +429,33 @@ async fn next_event(rec: &mut Option<ActiveRecording>) -> Option<RecordingEvent>
 }
 
 impl Watcher {
+    /// A chat feed said live or offline: poll at once (at most one such
+    /// poll per [`PUSH_POLL_GAP`]); the poll decides.
+    fn on_chat_signal(&mut self, signal: Option<LiveSignal>) {
+        let Some(chat) = self.chat.as_mut() else { return };
+        let Some(signal) = signal else {
+            chat.signals_done = true;
+            return;
+        };
+        if !chat.push_detection {
+            return;
+        }
+        let now = Instant::now();
+        let at = match self.last_push_poll {
+            Some(last) => (last + PUSH_POLL_GAP).max(now),
+            None => now,
+        };
+        tracing::info!(
+            platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel, ?signal,
+            "chat signal: polling now"
+        );
+        self.push_confirm = if signal == LiveSignal::Live { PUSH_CONFIRM_POLLS } else { 0 };
+        if at < self.next_poll {
+            self.next_poll = at;
+            self.last_push_poll = Some(at);
+        }
+    }
+
     fn refresh_view(&self) {
         let mut v = lock(&self.ctx.view);
         v.state = match self.machine.phase() {
@@ -323,13 +508,20 @@ impl Watcher {
             PollResult::Live(info) => {
                 counters.count_poll(&self.ctx.cref.platform, "live");
                 self.backoff_level = 0;
+                self.push_confirm = 0;
                 self.schedule_next(self.interval);
                 Some(Observation::Live(info))
             }
             PollResult::Offline(_) => {
                 counters.count_poll(&self.ctx.cref.platform, "offline");
                 self.backoff_level = 0;
-                self.schedule_next(self.interval);
+                if self.push_confirm > 0 {
+                    // The chat said live; the status API may not say so yet.
+                    self.push_confirm -= 1;
+                    self.schedule_next(PUSH_CONFIRM_EVERY.min(self.interval));
+                } else {
+                    self.schedule_next(self.interval);
+                }
                 Some(Observation::Offline)
             }
             PollResult::RateLimited(after) => {
@@ -670,6 +862,8 @@ impl Watcher {
             files_created: 0,
             good_files: 0,
             reported_error: false,
+            chat_file: None,
+            chat_closed: Vec::new(),
         });
         Ok(())
     }
@@ -694,6 +888,10 @@ impl Watcher {
                 }
             }
         }
+        if rec.chat_file.is_some() {
+            // The recording ended without finishing its file.
+            close_chat_part(&mut self.chat, &mut rec.chat_file);
+        }
         drop(rec);
         self.refresh_view();
     }
@@ -713,7 +911,11 @@ impl Watcher {
         }
     }
 
-    async fn recording_ended(&mut self, rec: ActiveRecording, reason: String, failed: bool) {
+    async fn recording_ended(&mut self, mut rec: ActiveRecording, reason: String, failed: bool) {
+        if rec.chat_file.is_some() {
+            // The recording ended without finishing its file.
+            close_chat_part(&mut self.chat, &mut rec.chat_file);
+        }
         let lasted = rec.started.elapsed();
         let created = rec.created_file;
         let session_id = rec.session_id;
@@ -754,12 +956,26 @@ impl Watcher {
             live_info: Some(rec.live_info.clone()),
         };
         match ev {
-            RecordingEvent::FileCreated(mut data) => {
+            RecordingEvent::FileCreated { mut data, at } => {
                 data.session_id = Some(rec.session_id);
                 data.live_info = Some(rec.live_info.clone());
                 let path = PathBuf::from(&data.path);
                 rec.created_file = true;
                 rec.files_created += 1;
+                if let Some((video, _)) = rec.chat_file.clone() {
+                    // The next part began: the last part's chat ends here,
+                    // announced when its video's finish is reported.
+                    let xml = close_chat_part(&mut self.chat, &mut rec.chat_file);
+                    rec.chat_closed.push((video, xml));
+                }
+                open_chat_part(
+                    &mut self.chat,
+                    &self.ctx,
+                    &rec.live_info,
+                    &mut rec.chat_file,
+                    &path,
+                    at,
+                );
                 logged(h.store.file_opened(&ledger(&path)));
                 {
                     let mut v = lock(&self.ctx.view);
@@ -776,6 +992,12 @@ impl Watcher {
                 data.live_info = Some(rec.live_info.clone());
                 let (path, size, duration) =
                     (PathBuf::from(&data.path), data.filesize, data.duration);
+                let danmaku_path = finish_chat_part(
+                    &mut self.chat,
+                    &mut rec.chat_file,
+                    &mut rec.chat_closed,
+                    &path,
+                );
                 // One commit: finished, and (when enabled) its transmux pending.
                 let file = ledger(&path);
                 let transmux = h.transmux.enabled() && size > 0;
@@ -793,6 +1015,7 @@ impl Watcher {
                     v.current_file = None;
                     v.bytes_written = 0;
                 }
+                data.danmaku_path = danmaku_path.map(|p| p.display().to_string());
                 self.emit(EventData::VideoFileFinish(data)).await;
                 if transmux {
                     h.transmux.run(file);

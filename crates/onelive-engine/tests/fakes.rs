@@ -225,6 +225,7 @@ impl Fakes {
             recorder: Arc::new(self.recorder.clone()),
             transmuxer: Arc::new(FakeTransmuxer),
             delivery: Arc::new(self.delivery.clone()),
+            chat: None,
         }
     }
 }
@@ -351,13 +352,16 @@ impl Recorder for LosingRecorder {
 
 /// The `video_file_create` data a recorder reports (the watcher adds the session).
 fn file_created(ctx: &onelive_recorder::EventContext, path: &Path) -> RecordingEvent {
-    RecordingEvent::FileCreated(onelive_events::VideoFileCreateData {
-        platform: ctx.platform.clone(),
-        channel: ctx.channel.clone(),
-        path: path.display().to_string(),
-        session_id: ctx.session_id,
-        live_info: Some(ctx.live_info.clone()),
-    })
+    RecordingEvent::FileCreated {
+        data: onelive_events::VideoFileCreateData {
+            platform: ctx.platform.clone(),
+            channel: ctx.channel.clone(),
+            path: path.display().to_string(),
+            session_id: ctx.session_id,
+            live_info: Some(ctx.live_info.clone()),
+        },
+        at: std::time::Instant::now(),
+    }
 }
 
 /// The `video_file_finish` data a recorder reports.
@@ -375,5 +379,6 @@ fn file_finished(
         duration,
         session_id: ctx.session_id,
         live_info: Some(ctx.live_info.clone()),
+        danmaku_path: None,
     })
 }

@@ -73,6 +73,10 @@ pub struct VideoFileFinishData {
     /// onelive extension: the channel's metadata when the file was opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_info: Option<LiveInfo>,
+    /// onelive extension: the part's chat (danmaku) file, same name with
+    /// `.xml`, when chat was captured; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub danmaku_path: Option<String>,
 }
 
 /// `data` of `video_transmux_finish`.

@@ -73,19 +73,38 @@ fn known_data() -> impl Strategy<Value = EventData> {
                 })
             }
         ),
-        (ids(), text(), any::<u64>(), 0.0f64..1.0e7, any::<bool>(), prop::option::of(live_info()))
-            .prop_map(|((platform, channel, session_id), path, filesize, d, whole, live_info)| {
-                let duration = if whole { d.floor() } else { d };
-                EventData::VideoFileFinish(VideoFileFinishData {
-                    platform,
-                    channel,
+        (
+            ids(),
+            text(),
+            any::<u64>(),
+            0.0f64..1.0e7,
+            any::<bool>(),
+            prop::option::of(live_info()),
+            prop::option::of(text())
+        )
+            .prop_map(
+                |(
+                    (platform, channel, session_id),
                     path,
                     filesize,
-                    duration,
-                    session_id,
+                    d,
+                    whole,
                     live_info,
-                })
-            }),
+                    danmaku_path,
+                )| {
+                    let duration = if whole { d.floor() } else { d };
+                    EventData::VideoFileFinish(VideoFileFinishData {
+                        platform,
+                        channel,
+                        path,
+                        filesize,
+                        duration,
+                        session_id,
+                        live_info,
+                        danmaku_path,
+                    })
+                }
+            ),
         (ids(), text(), text(), prop::option::of(live_info())).prop_map(
             |((platform, channel, session_id), input, output, live_info)| {
                 EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
@@ -217,6 +236,7 @@ fn whole_durations_are_integers_fractional_are_floats() {
             duration,
             session_id: None,
             live_info: None,
+            danmaku_path: None,
         }))
         .to_value()
     };

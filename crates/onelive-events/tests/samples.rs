@@ -54,6 +54,7 @@ pub(crate) fn sample(t: EventType) -> Event {
             duration: 3600.48,
             session_id,
             live_info: Some(info),
+            danmaku_path: Some("/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.xml".into()),
         }),
         EventType::VideoTransmuxFinish => EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
             platform,

@@ -299,6 +299,7 @@ impl Emitter {
             duration: file.duration,
             session_id: self.ctx.session_id,
             live_info: Some(self.ctx.live_info.clone()),
+            danmaku_path: None,
         }))
         .await;
     }

@@ -4,7 +4,10 @@
 //! live for about 20 s and then offline. The engine watches it through the
 //! generic adapter (a direct `.m3u8` URL), records it, transmuxes it to
 //! `.mp4`, and delivers every event to a receiver started here, which
-//! verifies each Standard Webhooks signature. Files go to `./demo-output/`.
+//! verifies each Standard Webhooks signature. A synthetic chat server
+//! (onelive-synthetic's Bilibili-style danmaku feed) sends comments the
+//! whole time: each part gets its chat file beside it (`.xml`). Files go to
+//! `./demo-output/`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,11 +20,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use clap::Args;
+use onelive_engine::seams::{ChannelRef, ChatConnection, ChatOptions, ChatSource};
 use onelive_engine::{
-    ChannelConfig, Engine, EngineConfig, HumanDuration, Secret, WebhookConfig, wiring,
+    ChannelConfig, Engine, EngineConfig, EngineError, HumanDuration, Secret, WebhookConfig, wiring,
 };
 use onelive_events::{Event, EventData};
-use onelive_synthetic::{SyntheticOptions, SyntheticOrigin};
+use onelive_synthetic::{
+    SyntheticDanmaku, SyntheticDanmakuOptions, SyntheticOptions, SyntheticOrigin,
+};
 use onelive_webhook::verify::{SignatureHeaders, Verifier, WebhookSecret};
 
 /// Arguments of `oneliverec demo`.
@@ -33,6 +39,30 @@ pub struct DemoArgs {
     /// How long the synthetic channel stays live.
     #[arg(long, default_value = "20s", value_parser = super::run::parse_duration)]
     pub live_for: Duration,
+}
+
+/// The demo channel's chat: the synthetic channel is a direct stream URL
+/// (the generic adapter, which has no chat), so its chat is the synthetic
+/// Bilibili-style room, through the real Bilibili chat client.
+struct DemoChat {
+    chat: wiring::DanmakuChat,
+    room: ChannelRef,
+}
+
+impl ChatSource for DemoChat {
+    fn connect(
+        &self,
+        _channel: &ChannelRef,
+        options: &ChatOptions,
+    ) -> Result<Option<Box<dyn ChatConnection>>, EngineError> {
+        self.chat.connect(&self.room, options)
+    }
+}
+
+/// `<d>` records (comments) in a chat file.
+fn comments_in(path: &str) -> Option<usize> {
+    let xml = std::fs::read_to_string(path).ok()?;
+    Some(xml.lines().filter(|l| l.trim_start().starts_with("<d ")).count())
 }
 
 /// What the demo's webhook receiver saw.
@@ -93,7 +123,11 @@ fn describe(event: &Event) -> String {
         }
         EventData::VideoFileCreate(d) => d.path.clone(),
         EventData::VideoFileFinish(d) => {
-            format!("{} ({} bytes, {:.1}s)", d.path, d.filesize, d.duration)
+            let chat = match &d.danmaku_path {
+                Some(p) => format!(", chat {p}"),
+                None => String::new(),
+            };
+            format!("{} ({} bytes, {:.1}s{chat})", d.path, d.filesize, d.duration)
         }
         EventData::VideoTransmuxFinish(d) => format!("{} -> {}", d.input, d.output),
         EventData::Error(d) => d.error.clone(),
@@ -168,6 +202,11 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot start the synthetic origin (is ffmpeg installed? run `make deps`)")?;
     println!("  channel:   {} (live for {}s)", origin.hls_url(), args.live_for.as_secs());
+    let chat_server =
+        SyntheticDanmaku::start(SyntheticDanmakuOptions { room_id: 1, rate_per_second: 4.0 })
+            .await
+            .context("cannot start the synthetic chat server")?;
+    println!("  chat:      {} (4 comments per second)", chat_server.api_base());
 
     // 3. The engine, with short intervals.
     let mut config = EngineConfig::default();
@@ -180,6 +219,7 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     config.watch.debounce = HumanDuration(Duration::from_secs(4));
     config.watch.stall_timeout = HumanDuration(Duration::from_secs(8));
     config.disk.min_free_mb = 64;
+    config.danmaku.enabled = true;
     let mut channel = ChannelConfig::new(origin.hls_url());
     channel.name = Some("synthetic".into());
     config.channels = vec![channel];
@@ -192,7 +232,15 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         enabled: true,
     }];
     let state_dir = config.state_dir(None);
-    let parts = wiring::real_parts(&config, &state_dir, &[]).await?;
+    let mut parts = wiring::real_parts(&config, &state_dir, &[]).await?;
+    parts.chat = Some(Arc::new(DemoChat {
+        chat: wiring::DanmakuChat::from_platforms(&config.platforms)
+            .with_bilibili_api(chat_server.api_base()),
+        room: ChannelRef {
+            platform: "bilibili".into(),
+            channel: chat_server.room_id().to_string(),
+        },
+    }));
     let engine = Engine::start(config, None, parts).await?;
     println!("  recording into {}", out.join("rec").display());
     println!();
@@ -246,7 +294,23 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         received.events.iter().filter_map(|e| e.data.session_id()).collect();
     println!("files:");
     let mut missing = 0;
+    let mut chat_files = 0;
     for e in &received.events {
+        if let EventData::VideoFileFinish(d) = &e.data
+            && let Some(chat) = &d.danmaku_path
+        {
+            match comments_in(chat) {
+                Some(n) if n > 0 => {
+                    println!("  {chat} (chat: {n} comments)");
+                    chat_files += 1;
+                }
+                Some(_) => println!("  {chat} (chat: no comment)"),
+                None => {
+                    println!("  {chat} (MISSING)");
+                    missing += 1;
+                }
+            }
+        }
         let path = match &e.data {
             EventData::VideoFileFinish(d) => &d.path,
             EventData::VideoTransmuxFinish(d) => &d.output,
@@ -268,12 +332,13 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         sessions.len(),
         started.elapsed().as_secs_f64()
     );
-    if in_order && received.rejected == 0 && missing == 0 && sessions.len() == 1 {
+    drop(chat_server);
+    if in_order && received.rejected == 0 && missing == 0 && sessions.len() == 1 && chat_files > 0 {
         println!("demo OK");
         Ok(ExitCode::SUCCESS)
     } else {
         println!(
-            "demo FAILED: expected the events {} in this order, one session, every file present",
+            "demo FAILED: expected the events {} in this order, one session, every file present, a chat file with comments",
             expected.join(", ")
         );
         Ok(ExitCode::from(1))

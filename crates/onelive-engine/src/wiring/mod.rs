@@ -1,6 +1,6 @@
 //! Real implementations of the [`seams`](crate::seams) over the onelive
-//! crates: platform adapters, the ffmpeg recorder, the transmuxer and the
-//! webhook dispatcher.
+//! crates: platform adapters, the ffmpeg recorder, the transmuxer, the
+//! webhook dispatcher and the chat (danmaku) clients.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,11 +9,13 @@ use onelive_platform::{PlatformAdapter, PlatformRegistry, Platforms};
 
 use crate::{EngineConfig, EngineError, EngineParts};
 
+mod danmaku;
 mod platform;
 mod recorder;
 mod transmux;
 mod webhook;
 
+pub use danmaku::{CHAT_PLATFORMS, DanmakuChat};
 pub use platform::PlatformSource;
 pub use recorder::FfmpegRecorder;
 pub use transmux::VerifiedTransmuxer;
@@ -87,8 +89,9 @@ pub fn check(
 }
 
 /// The real parts for a config: the platform adapters (built-ins and
-/// `custom`), ffmpeg recording, verified transmuxing (onelive-transmux) and
-/// the webhook outbox in `state_dir`.
+/// `custom`), ffmpeg recording, verified transmuxing (onelive-transmux),
+/// the webhook outbox in `state_dir` and the chat clients (used for the
+/// channels `[danmaku]` enables).
 pub async fn real_parts(
     config: &EngineConfig,
     state_dir: &Path,
@@ -112,5 +115,6 @@ pub async fn real_parts_with(
         recorder: Arc::new(FfmpegRecorder::default().with_engine(config.recording.engine)),
         transmuxer: Arc::new(VerifiedTransmuxer::default()),
         delivery: Arc::new(WebhookDelivery::open(state_dir).await?),
+        chat: Some(Arc::new(DanmakuChat::from_platforms(&config.platforms))),
     })
 }

@@ -54,6 +54,15 @@ fn source_of(stream: &StreamChoice) -> StreamSource {
     source
 }
 
+/// The instant of an event's wall-clock time `ts` (it was stamped a moment
+/// ago, when the recorder sent it).
+fn instant_of(ts: time::OffsetDateTime) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    let age = time::OffsetDateTime::now_utc() - ts;
+    let age = std::time::Duration::try_from(age).unwrap_or_default();
+    now.checked_sub(age.min(Duration::from_secs(60))).unwrap_or(now)
+}
+
 struct StopSender(Option<oneshot::Sender<()>>);
 
 impl RecordingControl for StopSender {
@@ -125,7 +134,10 @@ impl Recorder for FfmpegRecorder {
                             let _ = out_tx.send(RecordingEvent::Error { message }).await;
                         }
                         let mapped = match ev.data {
-                            EventData::VideoFileCreate(d) => Some(RecordingEvent::FileCreated(d)),
+                            EventData::VideoFileCreate(d) => Some(RecordingEvent::FileCreated {
+                                data: d,
+                                at: instant_of(ev.ts),
+                            }),
                             EventData::VideoFileFinish(d) => Some(RecordingEvent::FileFinished(d)),
                             EventData::Error(d) => {
                                 held_error = Some(d.error);

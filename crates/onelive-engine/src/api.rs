@@ -398,11 +398,17 @@ impl WebhookBody {
                 headers
             }
         };
+        // The file's other signing secrets (rotation) stay while there is a secret.
+        let secrets = match (&secret, stored) {
+            (Some(_), Some(w)) => w.secrets.clone(),
+            _ => Vec::new(),
+        };
         Ok(WebhookConfig {
             id: None,
             url: self.url,
             events: self.events,
             secret,
+            secrets,
             headers,
             enabled: self.enabled.unwrap_or(true),
         })

@@ -569,7 +569,7 @@ impl Watcher {
         if *h.stopping.borrow() {
             return Err("not recording: the engine is shutting down".into());
         }
-        let (folder, template, container, split, stall, min_free, platform_quality) = {
+        let (folder, template, container, split, stall, min_free, platform_quality, zone) = {
             let c = lock(&h.config);
             (
                 c.output.folder.clone(),
@@ -583,6 +583,7 @@ impl Watcher {
                 c.watch.stall_timeout.0,
                 c.disk.min_free_mb,
                 c.platforms.quality_for(&self.ctx.cref.platform),
+                c.output.zone().unwrap_or(jiff::tz::TimeZone::UTC),
             )
         };
         if min_free > 0
@@ -616,7 +617,7 @@ impl Watcher {
         };
         let template = prepare(&template, &EngineValues { name: &name, session: session_id })
             .map_err(|e| format!("not recording: file name template: {e}"))?;
-        // `{start_time}` is the session start (UTC), shared by all its parts.
+        // `{start_time}` is the session start (in `[output] time_zone`), shared by all its parts.
         let session_start = self
             .persisted
             .as_ref()
@@ -628,8 +629,8 @@ impl Watcher {
                 )
                 .ok()
             })
-            .map(|t| t.to_offset(time::UtcOffset::UTC))
             .unwrap_or_else(time::OffsetDateTime::now_utc);
+        let session_start = crate::template::in_zone(session_start, &zone);
         let mut context = onelive_recorder::EventContext::new(
             self.ctx.cref.platform.clone(),
             self.ctx.cref.channel.clone(),

@@ -50,6 +50,7 @@ pub fn router(engine: Engine, token: Option<Secret>) -> Router {
         .route("/api/deliveries/{id}/redeliver", post(redeliver))
         .route("/api/events", get(recent_events))
         .route("/api/recordings", get(recordings))
+        .route("/api/output", get(output))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .route("/healthz", get(healthz))
@@ -211,6 +212,11 @@ async fn metrics(State(s): State<ApiState>) -> Response {
 fn shown(mut value: serde_json::Value) -> Json<serde_json::Value> {
     crate::redact::redact_value(&mut value);
     Json(value)
+}
+
+/// `[output]` and its time zone's offset now (the UI's file name preview).
+async fn output(State(s): State<ApiState>) -> Json<serde_json::Value> {
+    Json(crate::template::output_view(&s.engine.config().output))
 }
 
 async fn list_channels(State(s): State<ApiState>) -> Json<serde_json::Value> {

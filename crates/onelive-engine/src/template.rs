@@ -75,6 +75,22 @@ pub fn in_zone(t: time::OffsetDateTime, zone: &jiff::tz::TimeZone) -> time::Offs
     time::UtcOffset::from_whole_seconds(offset).map(|o| t.to_offset(o)).unwrap_or(t)
 }
 
+/// `GET /api/output`: the `[output]` settings, the zone `time_zone`
+/// resolves to (`local` shows the machine's zone) and its UTC offset now,
+/// so that the web UI's preview names files as the engine will.
+pub fn output_view(output: &crate::config::OutputConfig) -> serde_json::Value {
+    let zone = output.zone().unwrap_or(jiff::tz::TimeZone::UTC);
+    let now = jiff::Timestamp::now();
+    serde_json::json!({
+        "folder": output.folder,
+        "filename_template": output.filename_template,
+        "container": output.container,
+        "time_zone": output.time_zone,
+        "zone": zone.iana_name().unwrap_or("local"),
+        "utc_offset_seconds": zone.to_offset(now).seconds(),
+    })
+}
+
 /// Checks a template as [`prepare`] would parse it (for config loading).
 pub fn check(template: &str) -> Result<(), String> {
     prepare(template, &EngineValues { name: "name", session: Uuid::nil() }).map(|_| ())

@@ -466,7 +466,8 @@ mod tests {
         // Today's file (named by the clock, later than all of the old ones).
         assert!(left.iter().any(|n| n.as_str() > "onelive-sink.log.2026-01-05"), "{left:?}");
         assert!(left.contains(&"notes.txt".to_owned()), "other files stay: {left:?}");
-        let kept: Vec<&String> = left.iter().filter(|n| n.starts_with("onelive-sink.log.")).collect();
+        let kept: Vec<&String> =
+            left.iter().filter(|n| n.starts_with("onelive-sink.log.")).collect();
         assert_eq!(kept.len(), 3, "{left:?}");
         assert!(
             left.contains(&"onelive-sink.log.2026-01-05".to_owned())

@@ -81,12 +81,10 @@ impl Recovery {
             tokio::time::sleep(Duration::from_millis(500)).await;
         };
         let error = |message: String| {
-            EventData::Error(ErrorData {
-                platform: file.platform.clone(),
-                channel: file.channel.clone(),
-                error: message,
-                session_id: file.session_id,
-            })
+            EventData::Error(
+                ErrorData::new(file.platform.clone(), file.channel.clone(), message)
+                    .with_session_id(file.session_id),
+            )
         };
         if !quiet {
             let message = format!(
@@ -106,15 +104,17 @@ impl Recovery {
                 let transmux = self.transmux.enabled();
                 logged(self.store.file_finished(&file, size, duration, transmux));
                 self.publisher
-                    .publish(EventData::VideoFileFinish(VideoFileFinishData {
-                        platform: file.platform.clone(),
-                        channel: file.channel.clone(),
-                        path: file.path.display().to_string(),
-                        filesize: size,
-                        duration,
-                        session_id: file.session_id,
-                        live_info: file.live_info.clone(),
-                    }))
+                    .publish(EventData::VideoFileFinish(
+                        VideoFileFinishData::new(
+                            file.platform.clone(),
+                            file.channel.clone(),
+                            file.path.display().to_string(),
+                            size,
+                            duration,
+                        )
+                        .with_session_id(file.session_id)
+                        .with_live_info(file.live_info.clone()),
+                    ))
                     .await;
                 if transmux {
                     self.transmux.run(file);

@@ -767,13 +767,15 @@ impl Watcher {
                     v.current_file = Some(path.display().to_string());
                     v.bytes_written = 0;
                 }
-                self.emit(EventData::VideoFileCreate(VideoFileCreateData {
-                    platform: self.ctx.cref.platform.clone(),
-                    channel: self.ctx.cref.channel.clone(),
-                    path: path.display().to_string(),
-                    session_id: Some(rec.session_id),
-                    live_info: Some(rec.live_info.clone()),
-                }))
+                self.emit(EventData::VideoFileCreate(
+                    VideoFileCreateData::new(
+                        self.ctx.cref.platform.clone(),
+                        self.ctx.cref.channel.clone(),
+                        path.display().to_string(),
+                    )
+                    .with_session_id(Some(rec.session_id))
+                    .with_live_info(Some(rec.live_info.clone())),
+                ))
                 .await;
             }
             RecordingEvent::Progress { bytes } => {
@@ -797,15 +799,17 @@ impl Watcher {
                     v.current_file = None;
                     v.bytes_written = 0;
                 }
-                self.emit(EventData::VideoFileFinish(VideoFileFinishData {
-                    platform: self.ctx.cref.platform.clone(),
-                    channel: self.ctx.cref.channel.clone(),
-                    path: path.display().to_string(),
-                    filesize: size,
-                    duration,
-                    session_id: Some(rec.session_id),
-                    live_info: Some(rec.live_info.clone()),
-                }))
+                self.emit(EventData::VideoFileFinish(
+                    VideoFileFinishData::new(
+                        self.ctx.cref.platform.clone(),
+                        self.ctx.cref.channel.clone(),
+                        path.display().to_string(),
+                        size,
+                        duration,
+                    )
+                    .with_session_id(Some(rec.session_id))
+                    .with_live_info(Some(rec.live_info.clone())),
+                ))
                 .await;
                 if transmux {
                     h.transmux.run(file);
@@ -834,23 +838,23 @@ impl Watcher {
     }
 
     fn live_data(&self, session_id: Uuid, info: LiveInfo) -> LiveData {
-        LiveData {
-            platform: self.ctx.cref.platform.clone(),
-            channel: self.ctx.cref.channel.clone(),
-            url: self.ctx.config.url.trim().to_owned(),
-            live_info: info,
-            session_id: Some(session_id),
-        }
+        LiveData::new(
+            self.ctx.cref.platform.clone(),
+            self.ctx.cref.channel.clone(),
+            self.ctx.config.url.trim().to_owned(),
+            info,
+        )
+        .with_session_id(Some(session_id))
     }
 
     fn change_data(&self, session_id: Uuid, old: LiveInfo, new: LiveInfo) -> LiveInfoChangeData {
-        LiveInfoChangeData {
-            platform: self.ctx.cref.platform.clone(),
-            channel: self.ctx.cref.channel.clone(),
-            old_live_info: old,
-            new_live_info: new,
-            session_id: Some(session_id),
-        }
+        LiveInfoChangeData::new(
+            self.ctx.cref.platform.clone(),
+            self.ctx.cref.channel.clone(),
+            old,
+            new,
+        )
+        .with_session_id(Some(session_id))
     }
 
     async fn emit(&self, data: EventData) {
@@ -859,12 +863,10 @@ impl Watcher {
 
     async fn emit_error(&self, session_id: Option<Uuid>, message: String) {
         tracing::warn!(platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel, error = %message, "channel error");
-        self.emit(EventData::Error(ErrorData {
-            platform: self.ctx.cref.platform.clone(),
-            channel: self.ctx.cref.channel.clone(),
-            error: message,
-            session_id,
-        }))
+        self.emit(EventData::Error(
+            ErrorData::new(self.ctx.cref.platform.clone(), self.ctx.cref.channel.clone(), message)
+                .with_session_id(session_id),
+        ))
         .await;
     }
 }

@@ -277,3 +277,23 @@ fn the_time_zone_is_checked_at_load() {
     let c = EngineConfig::parse("[output]\ntime_zone = \"UTC\"\n", "a.toml".as_ref()).unwrap();
     assert_eq!(c.output.zone().unwrap(), jiff::tz::TimeZone::UTC);
 }
+
+#[test]
+fn a_file_without_channels_gets_one_then_loses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oneliverec.toml");
+    let text = "# mine\n[watch]\npoll_interval = \"1s\"\n\n[api]\nlisten = \"127.0.0.1:9\"\n";
+    std::fs::write(&path, text).unwrap();
+    let mut c = EngineConfig::load(&path).unwrap();
+    c.channels.push(onelive_engine::ChannelConfig::new("https://fake.test/a"));
+    c.write_atomic(&path).unwrap();
+    let added = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(added, format!("{text}\n[[channels]]\nurl = \"https://fake.test/a\"\n"));
+    c.channels[0].enabled = false;
+    c.write_atomic(&path).unwrap();
+    assert!(!EngineConfig::load(&path).unwrap().channels[0].enabled);
+    c.channels.clear();
+    c.write_atomic(&path).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    assert!(EngineConfig::load(&path).unwrap().channels.is_empty());
+}

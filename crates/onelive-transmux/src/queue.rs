@@ -117,23 +117,23 @@ async fn run_job(job: TransmuxJob, options: &TransmuxOptions) -> TransmuxUpdate 
     let platform = job.metadata.platform.clone();
     let channel = job.metadata.channel.clone();
     let error_event = |message: String| {
-        Event::new(EventData::Error(ErrorData {
-            platform: platform.clone(),
-            channel: channel.clone(),
-            error: message,
-            session_id: job.session_id,
-        }))
+        Event::new(EventData::Error(
+            ErrorData::new(platform.clone(), channel.clone(), message)
+                .with_session_id(job.session_id),
+        ))
     };
     match convert(&job, options).await {
         Ok(mut report) => {
-            let event = Event::new(EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
-                platform: platform.clone(),
-                channel: channel.clone(),
-                input: report.input.to_string_lossy().into_owned(),
-                output: report.output.to_string_lossy().into_owned(),
-                session_id: job.session_id,
-                live_info: job.live_info.clone(),
-            }));
+            let event = Event::new(EventData::VideoTransmuxFinish(
+                VideoTransmuxFinishData::new(
+                    platform.clone(),
+                    channel.clone(),
+                    report.input.to_string_lossy().into_owned(),
+                    report.output.to_string_lossy().into_owned(),
+                )
+                .with_session_id(job.session_id)
+                .with_live_info(job.live_info.clone()),
+            ));
             if job.delete_source
                 && let Err(e) = delete_source(&mut report).await
             {

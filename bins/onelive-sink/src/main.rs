@@ -59,6 +59,10 @@ struct ServeArgs {
     /// Folder of the daily-rotated log files.
     #[arg(long, env = "ONELIVE_SINK_LOG_DIR", default_value = "logs")]
     log_dir: PathBuf,
+    /// Daily log files kept (today's included); older ones are deleted at
+    /// start and at each day's rotation.
+    #[arg(long, env = "ONELIVE_SINK_LOG_KEEP", default_value_t = 14, value_parser = clap::value_parser!(u16).range(1..))]
+    log_keep: u16,
 }
 
 /// How log lines are written (`--log-format`).
@@ -299,6 +303,20 @@ fn jobs(config_path: &std::path::Path, command: JobsCommand) -> Result<()> {
     }
 }
 
+/// `DIR/onelive-sink.log.YYYY-MM-DD`, a new file each day (UTC), at most
+/// `keep` of them: older ones are deleted now and at each rotation.
+fn log_files(
+    dir: &std::path::Path,
+    keep: u16,
+) -> Result<tracing_appender::rolling::RollingFileAppender> {
+    tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("onelive-sink.log")
+        .max_log_files(usize::from(keep))
+        .build(dir)
+        .with_context(|| format!("cannot open the log files in {}", dir.display()))
+}
+
 fn serve(
     config_path: &std::path::Path,
     args: ServeArgs,
@@ -313,7 +331,7 @@ fn serve(
 
     std::fs::create_dir_all(&args.log_dir)
         .with_context(|| format!("cannot create log folder {}", args.log_dir.display()))?;
-    let file_appender = tracing_appender::rolling::daily(&args.log_dir, "onelive-sink.log");
+    let file_appender = log_files(&args.log_dir, args.log_keep)?;
     let (file_writer, _guard) = tracing_appender::non_blocking(file_appender);
     let filter = log_filter(log.as_deref(), "info");
     let json = log_format == LogFormat::Json;
@@ -424,4 +442,43 @@ fn install_metrics() -> Result<()> {
     });
     onelive_sink::metrics::set_exporter(move || handle.render());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_files_beyond_the_limit_are_deleted_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05"];
+        for day in old {
+            std::fs::write(dir.path().join(format!("onelive-sink.log.{day}")), day).unwrap();
+        }
+        let unrelated = dir.path().join("notes.txt");
+        std::fs::write(&unrelated, "mine").unwrap();
+        let _files = log_files(dir.path(), 3).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        // Today's file (named by the clock, later than all of the old ones).
+        assert!(left.iter().any(|n| n.as_str() > "onelive-sink.log.2026-01-05"), "{left:?}");
+        assert!(left.contains(&"notes.txt".to_owned()), "other files stay: {left:?}");
+        let kept: Vec<&String> =
+            left.iter().filter(|n| n.starts_with("onelive-sink.log.")).collect();
+        assert_eq!(kept.len(), 3, "{left:?}");
+        assert!(
+            left.contains(&"onelive-sink.log.2026-01-05".to_owned())
+                && left.contains(&"onelive-sink.log.2026-01-04".to_owned()),
+            "the newest are kept: {left:?}"
+        );
+    }
+
+    #[test]
+    fn log_keep_must_be_at_least_one() {
+        let e = Cli::try_parse_from(["onelive-sink", "serve", "--log-keep", "0"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{e}");
+    }
 }

@@ -171,6 +171,8 @@ fn start_oneliverec(dir: &Path) -> anyhow::Result<(Proc, SocketAddr)> {
 [output]
 folder = "{rec}"
 filename_template = "{{platform}}/{{name}}/{{start_time:%Y-%m-%d_%H-%M-%S}}_part{{part}}"
+# UTC+05:45 all year: the preview must follow it, whatever the test machine's zone.
+time_zone = "Asia/Kathmandu"
 
 [watch]
 poll_interval = "1s"
@@ -748,6 +750,17 @@ impl Scenario<'_> {
                 && tail.ends_with("_Evening stream： Q＆A _ chat_part1.ts"),
             "preview {preview:?}"
         );
+        // The preview names files in the recorder's `[output] time_zone`.
+        wait_js(
+            c,
+            "the recorder's time zone",
+            "return document.querySelector('#tpl-zone').textContent === 'Asia/Kathmandu (UTC+0545)'",
+            t10,
+        )
+        .await?;
+        type_into(c, "#tpl-input", "{start_time:%z}_{part}").await?;
+        let preview = text_of(c, "#tpl-preview").await?;
+        ensure!(preview == "rec/+0545_1.ts", "preview in Asia/Kathmandu: {preview:?}");
         type_into(c, "#tpl-input", "{session}_{start_time:%%}.{ext}").await?;
         let preview = text_of(c, "#tpl-preview").await?;
         ensure!(

@@ -55,6 +55,7 @@ pub fn router(engine: Engine, token: Option<Secret>) -> Router {
         .route("/api/deliveries/{id}/redeliver", post(redeliver))
         .route("/api/events", get(recent_events))
         .route("/api/recordings", get(recordings))
+        .route("/api/output", get(output))
         // Layers added later run first: the token check, then the body.
         .route_layer(middleware::from_fn_with_state(bounds, bounded_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth));
@@ -285,6 +286,11 @@ fn shown(mut value: serde_json::Value) -> Json<serde_json::Value> {
     Json(value)
 }
 
+/// `[output]` and its time zone's offset now (the UI's file name preview).
+async fn output(State(s): State<ApiState>) -> Json<serde_json::Value> {
+    Json(crate::template::output_view(&s.engine.config().output))
+}
+
 async fn list_channels(State(s): State<ApiState>) -> Json<serde_json::Value> {
     shown(json!({ "channels": s.engine.channels() }))
 }
@@ -470,11 +476,17 @@ impl WebhookBody {
                 headers
             }
         };
+        // The file's other signing secrets (rotation) stay while there is a secret.
+        let secrets = match (&secret, stored) {
+            (Some(_), Some(w)) => w.secrets.clone(),
+            _ => Vec::new(),
+        };
         Ok(WebhookConfig {
             id: None,
             url: self.url,
             events: self.events,
             secret,
+            secrets,
             headers,
             enabled: self.enabled.unwrap_or(true),
         })

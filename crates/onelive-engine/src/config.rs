@@ -70,7 +70,7 @@ pub struct OutputConfig {
     /// File name template, in the recorder's template language
     /// ([`onelive_recorder::FilenameTemplate`]; see `docs/recording.md`):
     /// `{platform}`, `{channel}`, `{uname}`, `{title}`,
-    /// `{start_time:%Y-%m-%d_%H-%M-%S}` (session start, UTC), `{part}` /
+    /// `{start_time:%Y-%m-%d_%H-%M-%S}` (session start, in `time_zone`), `{part}` /
     /// `{part:03}`, `{ext}` (appended when absent), plus the engine's
     /// `{name}`, `{session}` and the aliases `{date}`, `{time}` (see
     /// [`crate::template`]). `_part{part}` is added when `{part}` is
@@ -81,6 +81,12 @@ pub struct OutputConfig {
     /// `.flv` for HTTP-FLV), `ts` or `flv`.
     #[serde(default = "default_container")]
     pub container: String,
+    /// The time zone of `{start_time}`, `{date}` and `{time}` in file
+    /// names: `local` (default: the machine's zone, from `TZ` or
+    /// `/etc/localtime`, UTC when neither names one), `UTC`, or an IANA
+    /// name such as `Asia/Shanghai` (daylight saving time included).
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
 }
 
 impl OutputConfig {
@@ -92,6 +98,11 @@ impl OutputConfig {
             "flv" => Some(onelive_recorder::Container::Flv),
             _ => None,
         }
+    }
+
+    /// The zone `time_zone` names (see [`crate::template::time_zone`]).
+    pub fn zone(&self) -> Result<jiff::tz::TimeZone, String> {
+        crate::template::time_zone(&self.time_zone)
     }
 }
 
@@ -409,9 +420,15 @@ pub struct WebhookConfig {
     /// Event types to send; empty means all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventType>,
-    /// Standard Webhooks signing secret (`whsec_...`); unsigned when absent.
+    /// Standard Webhooks signing secret (`whsec_...`, or `{ env = "NAME" }`);
+    /// unsigned when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Secret>,
+    /// More signing secrets, for rotation: each request carries one
+    /// signature per secret (`secret` first), so a receiver that knows any
+    /// one of them accepts it. Needs `secret`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Secret>,
     /// Extra headers (values redacted in logs).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, Secret>,
@@ -427,6 +444,7 @@ impl std::fmt::Debug for WebhookConfig {
             .field("url", &redact_query(&self.url))
             .field("events", &self.events)
             .field("secret", &self.secret)
+            .field("secrets", &self.secrets)
             .field("headers", &self.headers)
             .field("enabled", &self.enabled)
             .finish()
@@ -455,6 +473,9 @@ fn default_template() -> String {
 }
 fn default_container() -> String {
     "auto".into()
+}
+fn default_time_zone() -> String {
+    "local".into()
 }
 fn default_transmux_format() -> String {
     "mp4".into()
@@ -496,6 +517,7 @@ impl Default for OutputConfig {
             folder: default_output_folder(),
             filename_template: default_template(),
             container: default_container(),
+            time_zone: default_time_zone(),
         }
     }
 }
@@ -565,7 +587,8 @@ impl EngineConfig {
     /// assert!(err.to_string().contains("watch.poll_intervall"), "{err}");
     /// ```
     pub fn parse(text: &str, path: &Path) -> Result<Self, EngineError> {
-        let config: EngineConfig = parse_toml(text, path)?;
+        let resolved = resolve_cookie_env(text, path)?;
+        let config: EngineConfig = parse_toml(resolved.as_deref().unwrap_or(text), path)?;
         config.validate(path)?;
         Ok(config)
     }
@@ -588,6 +611,7 @@ impl EngineConfig {
                 format!("unsupported container {:?} (use auto, ts or flv)", self.output.container),
             ));
         }
+        self.output.zone().map_err(|r| err("output.time_zone", r))?;
         if self.split.max_duration.is_some_and(|d| d.0 < Duration::from_secs(1)) {
             return Err(err("split.max_duration", "must be at least 1s".into()));
         }
@@ -688,6 +712,12 @@ impl EngineConfig {
             {
                 return Err(err(&format!("{key}.id"), format!("duplicate webhook id {id:?}")));
             }
+            if !wh.secrets.is_empty() && wh.secret.as_ref().is_none_or(|s| s.is_empty()) {
+                return Err(err(
+                    &format!("{key}.secrets"),
+                    "more signing secrets need `secret` (the current one) as well".into(),
+                ));
+            }
             for name in wh.headers.keys() {
                 if name.is_empty()
                     || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -753,57 +783,60 @@ impl EngineConfig {
     }
 
     /// Writes the config to `path` atomically (temporary file + rename).
+    ///
+    /// An existing file is edited, not rewritten: only the values that
+    /// differ from what the file says change, so its comments, order and
+    /// layout stay (a `[[channels]]` or `[[webhooks]]` entry the change
+    /// does not touch stays byte for byte), and secrets written as
+    /// `{ env = "NAME" }` stay so. The file keeps its mode and owner; a new
+    /// file is private (0600). A file that no longer parses is replaced.
     pub fn write_atomic(&self, path: &Path) -> Result<(), EngineError> {
-        let text = self.to_toml()?;
         let werr = |e: std::io::Error| EngineError::ConfigWrite {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "config".into());
-        let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-        // The file holds secrets: a new one is private (0600); a rewrite keeps
-        // the mode and owner the user gave the old one.
-        let previous = std::fs::metadata(path).ok();
-        {
-            use std::io::Write;
-            use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(werr)?;
-            if let Some(meta) = &previous {
-                f.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))
-                    .map_err(werr)?;
-                // Only root may give a file away; for anyone else the owner is
-                // already theirs, so a refusal changes nothing.
-                let _ = std::os::unix::fs::fchown(&f, Some(meta.uid()), Some(meta.gid()));
+        let text = match std::fs::read_to_string(path) {
+            Ok(old) => match self.edit_of(&old, path) {
+                Ok(text) => text,
+                Err(reason) => {
+                    tracing::warn!(path = %path.display(), %reason, "the config file no longer parses; writing it anew");
+                    format!("{WRITTEN_HEADER}{}", self.to_toml()?)
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                format!("{WRITTEN_HEADER}{}", self.to_toml()?)
             }
-            f.write_all(
-                b"# Written by oneliverec (changes made through the HTTP API are saved here).\n",
-            )
-            .map_err(werr)?;
-            f.write_all(text.as_bytes()).map_err(werr)?;
-            f.sync_all().map_err(werr)?;
+            Err(e) => return Err(werr(e)),
+        };
+        write_file_atomic(path, text.as_bytes()).map_err(werr)
+    }
+
+    /// `old` (the file's text) edited to say what `self` says.
+    fn edit_of(&self, old: &str, path: &Path) -> Result<String, String> {
+        let before = Self::parse(old, path).map_err(|e| e.to_string())?;
+        let mut doc: toml_edit::DocumentMut = old.parse().map_err(|e| format!("{e}"))?;
+        let mut was = toml::Table::try_from(&before).map_err(|e| e.to_string())?;
+        let mut now = toml::Table::try_from(self).map_err(|e| e.to_string())?;
+        // New entries are written as a user would: in the fields' order,
+        // without the keys that only restate a default.
+        let channels = fresh_entries(&self.channels, |c| ChannelConfig::new(c.url.clone()))?;
+        let webhooks = fresh_entries(&self.webhooks, |w| WebhookConfig {
+            id: None,
+            url: w.url.clone(),
+            events: Vec::new(),
+            secret: None,
+            secrets: Vec::new(),
+            headers: BTreeMap::new(),
+            enabled: true,
+        })?;
+        for (key, fresh) in [("channels", channels), ("webhooks", webhooks)] {
+            let (before, after) = (was.remove(key), now.remove(key));
+            if before != after {
+                edit_entries(doc.as_table_mut(), key, before, after, &fresh)?;
+            }
         }
-        if let Err(e) = std::fs::rename(&tmp, path) {
-            // A file bind-mounted on its own (Docker) cannot be replaced by a
-            // rename: write it in place instead.
-            let _ = std::fs::remove_file(&tmp);
-            tracing::warn!(path = %path.display(), error = %e, "atomic rename failed; writing the config in place");
-            let mut content =
-                b"# Written by oneliverec (changes made through the HTTP API are saved here).\n"
-                    .to_vec();
-            content.extend_from_slice(text.as_bytes());
-            std::fs::write(path, content).map_err(werr)?;
-        }
-        Ok(())
+        edit_table(doc.as_table_mut(), &was, &now)?;
+        Ok(doc.to_string())
     }
 
     /// The folder for the engine's state files.
@@ -816,6 +849,264 @@ impl EngineConfig {
             None => PathBuf::from(".onelive"),
         }
     }
+}
+
+/// The first line of a config file oneliverec writes from scratch.
+const WRITTEN_HEADER: &str =
+    "# Written by oneliverec (changes made through the HTTP API are saved here).\n";
+
+/// Replaces `path` with `bytes` atomically (temporary file, fsync, rename).
+/// The file holds secrets: a new one is private (0600); a replaced one
+/// keeps the mode and owner the user gave it.
+fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config".into());
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let previous = std::fs::metadata(path).ok();
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        if let Some(meta) = &previous {
+            f.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+            // Only root may give a file away; for anyone else the owner is
+            // already theirs, so a refusal changes nothing.
+            let _ = std::os::unix::fs::fchown(&f, Some(meta.uid()), Some(meta.gid()));
+        }
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        // A file bind-mounted on its own (Docker) cannot be replaced by a
+        // rename: write it in place instead.
+        let _ = std::fs::remove_file(&tmp);
+        tracing::warn!(path = %path.display(), error = %e, "atomic rename failed; writing the config in place");
+        std::fs::write(path, bytes)?;
+    }
+    Ok(())
+}
+
+/// Edits `file` (a table of the document) from what it said (`was`, the
+/// serialized config read from it) to `now`: keys whose value did not
+/// change are left alone (present, absent or differently written).
+fn edit_table(
+    file: &mut toml_edit::Table,
+    was: &toml::Table,
+    now: &toml::Table,
+) -> Result<(), String> {
+    for (key, value) in now {
+        let before = was.get(key);
+        if before == Some(value) {
+            continue;
+        }
+        match (file.get_mut(key), before, value) {
+            (
+                Some(toml_edit::Item::Table(t)),
+                Some(toml::Value::Table(b)),
+                toml::Value::Table(n),
+            ) => edit_table(t, b, n)?,
+            (Some(toml_edit::Item::Value(v)), _, _) if !value.is_table() => {
+                let decor = v.decor().clone();
+                *v = value_item(value)?.into_value().map_err(|_| "not a value".to_owned())?;
+                *v.decor_mut() = decor;
+            }
+            _ => {
+                file.insert(key, value_item(value)?);
+            }
+        }
+    }
+    let gone: Vec<String> = was.keys().filter(|k| !now.contains_key(*k)).cloned().collect();
+    for key in gone {
+        file.remove(&key);
+    }
+    Ok(())
+}
+
+/// Each entry as a table of its own: its fields in their order, without
+/// those equal to `bare(entry)`'s (the entry with only its identity).
+fn fresh_entries<T: Serialize>(
+    entries: &[T],
+    bare: impl Fn(&T) -> T,
+) -> Result<Vec<toml_edit::Table>, String> {
+    entries
+        .iter()
+        .map(|entry| {
+            let text = toml::to_string(entry).map_err(|e| e.to_string())?;
+            let doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
+            let mut table = doc.as_table().clone();
+            let value = toml::Table::try_from(entry).map_err(|e| e.to_string())?;
+            let default = toml::Table::try_from(bare(entry)).map_err(|e| e.to_string())?;
+            for (key, v) in &value {
+                if key != "url" && default.get(key) == Some(v) {
+                    table.remove(key);
+                }
+            }
+            let mut item = toml_edit::Item::Table(table);
+            forget_positions(&mut item);
+            match item {
+                toml_edit::Item::Table(t) => Ok(t),
+                _ => Err("an entry is not a table".into()),
+            }
+        })
+        .collect()
+}
+
+/// The `key` array of tables of `root`, from `was` to `now` (`fresh`: the
+/// new entries as written anew, by index of `now`).
+fn edit_entries(
+    root: &mut toml_edit::Table,
+    key: &str,
+    was: Option<toml::Value>,
+    now: Option<toml::Value>,
+    fresh: &[toml_edit::Table],
+) -> Result<(), String> {
+    let list = |v: Option<toml::Value>| match v {
+        Some(toml::Value::Array(a)) => a,
+        _ => Vec::new(),
+    };
+    let (was, now) = (list(was), list(now));
+    if now.is_empty() {
+        root.remove(key);
+        return Ok(());
+    }
+    match root.get_mut(key) {
+        Some(toml_edit::Item::ArrayOfTables(a)) if a.len() == was.len() => {
+            edit_array_of_tables(a, &was, &now, fresh)
+        }
+        _ => {
+            // Absent, or written inline (`channels = [...]`): written anew.
+            let mut tables = toml_edit::ArrayOfTables::new();
+            for t in fresh {
+                tables.push(t.clone());
+            }
+            root.insert(key, toml_edit::Item::ArrayOfTables(tables));
+            Ok(())
+        }
+    }
+}
+
+/// `[[channels]]` / `[[webhooks]]`: an entry that did not change stays as
+/// written; a changed one is found by its `id` or `url` and edited key by
+/// key; a new one is appended, written as `fresh` has it.
+fn edit_array_of_tables(
+    file: &mut toml_edit::ArrayOfTables,
+    was: &[toml::Value],
+    now: &[toml::Value],
+    fresh: &[toml_edit::Table],
+) -> Result<(), String> {
+    // The same entry: the same `id` where both have one, else the same `url`.
+    let same_entry = |a: &toml::Value, b: &toml::Value| {
+        let (Some(a), Some(b)) = (a.as_table(), b.as_table()) else { return false };
+        match (a.get("id"), b.get("id")) {
+            (Some(x), Some(y)) => x == y,
+            _ => a.get("url").is_some() && a.get("url") == b.get("url"),
+        }
+    };
+    let mut used = vec![false; was.len()];
+    let mut next = toml_edit::ArrayOfTables::new();
+    for (i, entry) in now.iter().enumerate() {
+        let same = (0..was.len()).find(|&j| !used[j] && was[j] == *entry);
+        let similar = || (0..was.len()).find(|&j| !used[j] && same_entry(&was[j], entry));
+        match same.or_else(similar) {
+            Some(j) => {
+                used[j] = true;
+                let mut table = file.get(j).cloned().ok_or("entry out of range")?;
+                if was[j] != *entry {
+                    let (Some(b), Some(n)) = (was[j].as_table(), entry.as_table()) else {
+                        return Err("an entry is not a table".into());
+                    };
+                    edit_table(&mut table, b, n)?;
+                }
+                next.push(table);
+            }
+            None => next.push(fresh.get(i).cloned().ok_or("entry out of range")?),
+        }
+    }
+    *file = next;
+    Ok(())
+}
+
+/// A value as toml_edit writes it anew: tables as `[table]` sections,
+/// arrays of tables as `[[array]]`, placed where they are inserted.
+fn value_item(value: &toml::Value) -> Result<toml_edit::Item, String> {
+    let mut wrapper = toml::Table::new();
+    wrapper.insert("v".into(), value.clone());
+    let text = toml::to_string(&wrapper).map_err(|e| e.to_string())?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
+    let mut item = doc.remove("v").ok_or("value lost")?;
+    forget_positions(&mut item);
+    Ok(item)
+}
+
+/// Positions of tables from another document would move them; without
+/// one, a table is written after the one before it.
+fn forget_positions(item: &mut toml_edit::Item) {
+    match item {
+        toml_edit::Item::Table(t) => {
+            t.set_position(None);
+            for (_, child) in t.iter_mut() {
+                forget_positions(child);
+            }
+        }
+        toml_edit::Item::ArrayOfTables(a) => {
+            for t in a.iter_mut() {
+                t.set_position(None);
+                for (_, child) in t.iter_mut() {
+                    forget_positions(child);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `[platforms.NAME] cookies = { env = "VAR" }`: the text with each such
+/// value replaced by the variable's value (on the same line, so errors
+/// keep their line numbers); `None` when there is none. onelive-platform
+/// reads plain strings; the engine reads the variables.
+fn resolve_cookie_env(text: &str, path: &Path) -> Result<Option<String>, EngineError> {
+    let Ok(mut doc) = text.parse::<toml_edit::DocumentMut>() else {
+        return Ok(None); // the TOML parser reports the syntax error
+    };
+    let Some(platforms) = doc.get_mut("platforms").and_then(|p| p.as_table_like_mut()) else {
+        return Ok(None);
+    };
+    let mut changed = false;
+    for (site, item) in platforms.iter_mut() {
+        let Some(site_table) = item.as_table_like_mut() else { continue };
+        let Some(cookies) = site_table.get_mut("cookies") else { continue };
+        let Some(env) = cookies.as_table_like().and_then(|t| t.get("env")) else { continue };
+        let key = format!("platforms.{site}.cookies");
+        let line = locate_key(text, &key).map(|(_, line)| line);
+        let fail = |reason: String| EngineError::Config {
+            path: path.to_path_buf(),
+            key: key.clone(),
+            reason: match line {
+                Some(l) => format!("{reason} (line {l})"),
+                None => reason,
+            },
+        };
+        let name = env
+            .as_str()
+            .ok_or_else(|| fail("expected a string or { env = \"VARIABLE\" }".into()))?;
+        let secret = Secret::from_env(name).map_err(fail)?;
+        let decor = cookies.as_value().map(|v| v.decor().clone());
+        let mut value = toml_edit::Value::from(secret.expose());
+        if let Some(decor) = decor {
+            *value.decor_mut() = decor;
+        }
+        *cookies = toml_edit::Item::Value(value);
+        changed = true;
+    }
+    Ok(changed.then(|| doc.to_string()))
 }
 
 fn check_url(s: &str, schemes: &[&str]) -> Result<(), String> {

@@ -245,12 +245,9 @@ impl Engine {
         session_id: Option<Uuid>,
         error: String,
     ) {
-        self.publish(EventData::Error(ErrorData {
-            platform: platform.into(),
-            channel: channel.into(),
-            error,
-            session_id,
-        }))
+        self.publish(EventData::Error(
+            ErrorData::new(platform, channel, error).with_session_id(session_id),
+        ))
         .await;
     }
 

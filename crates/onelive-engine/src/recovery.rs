@@ -81,12 +81,10 @@ impl Recovery {
             tokio::time::sleep(Duration::from_millis(500)).await;
         };
         let error = |message: String| {
-            EventData::Error(ErrorData {
-                platform: file.platform.clone(),
-                channel: file.channel.clone(),
-                error: message,
-                session_id: file.session_id,
-            })
+            EventData::Error(
+                ErrorData::new(file.platform.clone(), file.channel.clone(), message)
+                    .with_session_id(file.session_id),
+            )
         };
         if !quiet {
             let message = format!(
@@ -107,16 +105,18 @@ impl Recovery {
                 let danmaku_path = repair_chat_file(&file.path);
                 logged(self.store.file_finished(&file, size, duration, transmux));
                 self.publisher
-                    .publish(EventData::VideoFileFinish(VideoFileFinishData {
-                        platform: file.platform.clone(),
-                        channel: file.channel.clone(),
-                        path: file.path.display().to_string(),
-                        filesize: size,
-                        duration,
-                        session_id: file.session_id,
-                        live_info: file.live_info.clone(),
-                        danmaku_path,
-                    }))
+                    .publish(EventData::VideoFileFinish(
+                        VideoFileFinishData::new(
+                            file.platform.clone(),
+                            file.channel.clone(),
+                            file.path.display().to_string(),
+                            size,
+                            duration,
+                        )
+                        .with_session_id(file.session_id)
+                        .with_live_info(file.live_info.clone())
+                        .with_danmaku_path(danmaku_path),
+                    ))
                     .await;
                 if transmux {
                     self.transmux.run(file);

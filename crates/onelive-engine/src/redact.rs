@@ -114,12 +114,11 @@ mod tests {
 
     #[test]
     fn event_data_keeps_its_shape() {
-        let data = onelive_events::EventData::Error(onelive_events::ErrorData {
-            platform: "generic".into(),
-            channel: "http://127.0.0.1:1/live.m3u8?token=t0k".into(),
-            error: "HTTP 403 from http://127.0.0.1:1/live.m3u8?token=t0k".into(),
-            session_id: None,
-        });
+        let data = onelive_events::EventData::Error(onelive_events::ErrorData::new(
+            "generic",
+            "http://127.0.0.1:1/live.m3u8?token=t0k",
+            "HTTP 403 from http://127.0.0.1:1/live.m3u8?token=t0k",
+        ));
         let event = Event::new(data);
         let id = event.id;
         let redacted = redact_event(event);

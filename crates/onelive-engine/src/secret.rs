@@ -3,8 +3,14 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A secret value (cookie, token, webhook secret). `Debug` and `Display`
-/// print `<redacted>`; only [`Secret::expose`] gives the value, and
-/// serializing writes it (so that the config can be written back).
+/// print `<redacted>`; only [`Secret::expose`] gives the value.
+///
+/// In `oneliverec.toml` a secret is either the value itself or
+/// `{ env = "NAME" }`: read from the environment variable `NAME` when the
+/// file is loaded, so that the file need not hold it. A secret read from a
+/// variable serializes back as `{ env = "NAME" }` (the value never reaches
+/// the file when the config is written back); one given as a value
+/// serializes as the value.
 ///
 /// ```
 /// use onelive_engine::Secret;
@@ -13,28 +19,58 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// assert_eq!(s.expose(), "whsec_abc");
 /// ```
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
+pub struct Secret {
+    value: String,
+    /// The environment variable it was read from.
+    env: Option<String>,
+}
 
 impl Secret {
     /// Wraps a value.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        Secret { value: value.into(), env: None }
+    }
+
+    /// Reads the environment variable `name`; an unset or empty variable
+    /// is an error that names the variable (never a value).
+    pub fn from_env(name: &str) -> Result<Self, String> {
+        if name.is_empty() {
+            return Err("{ env = \"...\" } names no environment variable".into());
+        }
+        match std::env::var(name) {
+            Ok(v) if !v.is_empty() => Ok(Secret { value: v, env: Some(name.to_owned()) }),
+            Ok(_) => Err(format!("environment variable {name} is empty")),
+            Err(std::env::VarError::NotPresent) => {
+                Err(format!("environment variable {name} is not set"))
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(format!("environment variable {name} is not valid UTF-8"))
+            }
+        }
     }
 
     /// The value itself.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
+    }
+
+    /// The environment variable the value was read from, if any.
+    pub fn env_name(&self) -> Option<&str> {
+        self.env.as_deref()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.value.is_empty()
     }
 }
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
+        match &self.env {
+            Some(name) => write!(f, "<redacted: ${name}>"),
+            None => f.write_str("<redacted>"),
+        }
     }
 }
 
@@ -46,12 +82,31 @@ impl std::fmt::Display for Secret {
 
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        match &self.env {
+            Some(name) => {
+                use serde::ser::SerializeMap;
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("env", name)?;
+                map.end()
+            }
+            None => serializer.serialize_str(&self.value),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret)
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Value(String),
+            Env { env: String },
+        }
+        match Form::deserialize(deserializer)
+            .map_err(|_| serde::de::Error::custom("expected a string or { env = \"VARIABLE\" }"))?
+        {
+            Form::Value(v) => Ok(Secret::new(v)),
+            Form::Env { env } => Secret::from_env(&env).map_err(serde::de::Error::custom),
+        }
     }
 }

@@ -70,13 +70,10 @@ pub(crate) async fn end_unwatched(
         let mut info = s.live_info.clone();
         info.status = LiveStatus::Offline;
         publisher
-            .publish(EventData::LiveEnd(LiveData {
-                platform: s.platform.clone(),
-                channel: s.channel.clone(),
-                url: s.url.clone(),
-                live_info: info,
-                session_id: Some(s.session_id),
-            }))
+            .publish(EventData::LiveEnd(
+                LiveData::new(s.platform.clone(), s.channel.clone(), s.url.clone(), info)
+                    .with_session_id(Some(s.session_id)),
+            ))
             .await;
         logged(store.end_session(&s.platform, &s.channel));
     }

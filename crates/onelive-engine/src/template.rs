@@ -10,6 +10,8 @@
 //!   `{start_time:%Y-%m-%d}` and `{start_time:%H-%M-%S}`.
 //! - Every part gets its own name: without `{part}`, `_part{part}` is added
 //!   (before a trailing `.{ext}`).
+//! - `{start_time}` is shown in `[output] time_zone` ([`time_zone`],
+//!   [`in_zone`]): the recorder formats the time with the offset it is given.
 
 use onelive_recorder::{FilenameTemplate, TemplateError, sanitize_value};
 use uuid::Uuid;
@@ -29,6 +31,64 @@ pub struct EngineValues<'a> {
     pub name: &'a str,
     /// The live session id.
     pub session: Uuid,
+}
+
+/// The zone `[output] time_zone` names: `local` (the machine's zone, from
+/// `TZ` or `/etc/localtime`; UTC when neither names a zone), `UTC`, or an
+/// IANA name such as `Asia/Shanghai`. Zones come from `jiff`, which reads
+/// the zone database itself (no libc `localtime_r`, whose process-wide `TZ`
+/// state is unsafe in a multi-threaded program).
+///
+/// ```
+/// use onelive_engine::template::time_zone;
+/// assert_eq!(time_zone("UTC").unwrap().iana_name(), Some("UTC"));
+/// assert!(time_zone("Asia/Shangai").unwrap_err().contains("Asia/Shanghai"));
+/// ```
+pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    let name = name.trim();
+    if name.eq_ignore_ascii_case("local") {
+        return Ok(jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC));
+    }
+    if name.eq_ignore_ascii_case("utc") {
+        return Ok(jiff::tz::TimeZone::UTC);
+    }
+    jiff::tz::TimeZone::get(name).map_err(|_| {
+        format!(
+            "unknown time zone {name:?} (use \"local\", \"UTC\" or an IANA name such as \"Asia/Shanghai\")"
+        )
+    })
+}
+
+/// `t` as the same instant in `zone` (its offset at that instant).
+///
+/// ```
+/// use onelive_engine::template::{in_zone, time_zone};
+/// let utc = time::macros::datetime!(2026-01-02 03:04:05 UTC);
+/// let shanghai = in_zone(utc, &time_zone("Asia/Shanghai").unwrap());
+/// assert_eq!((shanghai.hour(), shanghai.offset().whole_hours()), (11, 8));
+/// assert_eq!(shanghai, utc);
+/// ```
+pub fn in_zone(t: time::OffsetDateTime, zone: &jiff::tz::TimeZone) -> time::OffsetDateTime {
+    let offset = jiff::Timestamp::from_second(t.unix_timestamp())
+        .map(|ts| zone.to_offset(ts).seconds())
+        .unwrap_or(0);
+    time::UtcOffset::from_whole_seconds(offset).map(|o| t.to_offset(o)).unwrap_or(t)
+}
+
+/// `GET /api/output`: the `[output]` settings, the zone `time_zone`
+/// resolves to (`local` shows the machine's zone) and its UTC offset now,
+/// so that the web UI's preview names files as the engine will.
+pub fn output_view(output: &crate::config::OutputConfig) -> serde_json::Value {
+    let zone = output.zone().unwrap_or(jiff::tz::TimeZone::UTC);
+    let now = jiff::Timestamp::now();
+    serde_json::json!({
+        "folder": output.folder,
+        "filename_template": output.filename_template,
+        "container": output.container,
+        "time_zone": output.time_zone,
+        "zone": zone.iana_name().unwrap_or("local"),
+        "utc_offset_seconds": zone.to_offset(now).seconds(),
+    })
 }
 
 /// Checks a template as [`prepare`] would parse it (for config loading).
@@ -164,6 +224,64 @@ mod tests {
         assert_eq!(render("{channel}/{session}", "x", "t", 3), "123/00000000_part3.ts");
         assert_eq!(render("{channel}.{ext}", "x", "t", 3), "123_part3.ts");
         assert_eq!(render("{channel}_{part:03}", "x", "t", 3), "123_003.ts");
+    }
+
+    #[test]
+    fn start_time_follows_the_time_zone_with_its_daylight_saving_time() {
+        let render_in = |zone: &str, utc: time::OffsetDateTime| {
+            let t = prepare(
+                "{start_time:%Y-%m-%d_%H-%M-%S%z}_{date}_{time}",
+                &EngineValues { name: "x", session: Uuid::nil() },
+            )
+            .unwrap();
+            t.render(&TemplateValues {
+                platform: "p",
+                channel: "c",
+                uname: "u",
+                title: "t",
+                start_time: in_zone(utc, &time_zone(zone).unwrap()),
+                part: 1,
+                ext: "ts",
+            })
+            .to_string_lossy()
+            .into_owned()
+        };
+        let winter = time::macros::datetime!(2026-01-01 20:30:00 UTC);
+        let summer = time::macros::datetime!(2026-07-01 20:30:00 UTC);
+        assert_eq!(
+            render_in("Asia/Shanghai", winter),
+            "2026-01-02_04-30-00+0800_2026-01-02_04-30-00_part1.ts",
+            "UTC+8 is already the next day"
+        );
+        assert_eq!(
+            render_in("UTC", winter),
+            "2026-01-01_20-30-00+0000_2026-01-01_20-30-00_part1.ts"
+        );
+        assert_eq!(render_in("utc", summer), render_in("UTC", summer));
+        assert_eq!(
+            render_in("Europe/Berlin", winter),
+            "2026-01-01_21-30-00+0100_2026-01-01_21-30-00_part1.ts"
+        );
+        assert_eq!(
+            render_in("Europe/Berlin", summer),
+            "2026-07-01_22-30-00+0200_2026-07-01_22-30-00_part1.ts",
+            "summer time"
+        );
+        assert_eq!(
+            render_in("America/St_Johns", winter),
+            "2026-01-01_17-00-00-0330_2026-01-01_17-00-00_part1.ts",
+            "half-hour offsets"
+        );
+    }
+
+    #[test]
+    fn unknown_time_zones_are_refused_with_the_accepted_forms() {
+        for bad in ["Asia/Shangai", "", "+08:00", "Mars/Olympus"] {
+            let e = time_zone(bad).unwrap_err();
+            assert!(e.contains("\"local\"") && e.contains("Asia/Shanghai"), "{bad}: {e}");
+        }
+        assert!(time_zone("local").is_ok());
+        assert!(time_zone(" Asia/Shanghai ").is_ok());
     }
 
     #[test]

@@ -163,14 +163,16 @@ impl Inner {
                     self.publisher.counters().transmux_done.fetch_add(1, Ordering::Relaxed);
                     logged(self.store.transmux_done(&file.path, &output));
                     self.publisher
-                        .publish(EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
-                            platform: file.platform.clone(),
-                            channel: file.channel.clone(),
-                            input: file.path.display().to_string(),
-                            output: output.display().to_string(),
-                            session_id: file.session_id,
-                            live_info: file.live_info.clone(),
-                        }))
+                        .publish(EventData::VideoTransmuxFinish(
+                            VideoTransmuxFinishData::new(
+                                file.platform.clone(),
+                                file.channel.clone(),
+                                file.path.display().to_string(),
+                                output.display().to_string(),
+                            )
+                            .with_session_id(file.session_id)
+                            .with_live_info(file.live_info.clone()),
+                        ))
                         .await;
                     return;
                 }
@@ -186,15 +188,17 @@ impl Inner {
                     format!("; retrying (at most {TRANSMUX_ATTEMPTS} attempts)")
                 };
                 self.publisher
-                    .publish(EventData::Error(ErrorData {
-                        platform: file.platform.clone(),
-                        channel: file.channel.clone(),
-                        error: format!(
-                            "transmux of {} failed (the recording is kept): {e}{retry}",
-                            file.path.display()
-                        ),
-                        session_id: file.session_id,
-                    }))
+                    .publish(EventData::Error(
+                        ErrorData::new(
+                            file.platform.clone(),
+                            file.channel.clone(),
+                            format!(
+                                "transmux of {} failed (the recording is kept): {e}{retry}",
+                                file.path.display()
+                            ),
+                        )
+                        .with_session_id(file.session_id),
+                    ))
                     .await;
             } else {
                 tracing::warn!(input = %file.path.display(), error = %e, failures, "transmux failed again");

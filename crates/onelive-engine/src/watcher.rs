@@ -758,7 +758,7 @@ impl Watcher {
         if *h.stopping.borrow() {
             return Err("not recording: the engine is shutting down".into());
         }
-        let (folder, template, container, split, stall, min_free, platform_quality) = {
+        let (folder, template, container, split, stall, min_free, platform_quality, zone) = {
             let c = lock(&h.config);
             (
                 c.output.folder.clone(),
@@ -772,6 +772,7 @@ impl Watcher {
                 c.watch.stall_timeout.0,
                 c.disk.min_free_mb,
                 c.platforms.quality_for(&self.ctx.cref.platform),
+                c.output.zone().unwrap_or(jiff::tz::TimeZone::UTC),
             )
         };
         if min_free > 0
@@ -805,7 +806,7 @@ impl Watcher {
         };
         let template = prepare(&template, &EngineValues { name: &name, session: session_id })
             .map_err(|e| format!("not recording: file name template: {e}"))?;
-        // `{start_time}` is the session start (UTC), shared by all its parts.
+        // `{start_time}` is the session start (in `[output] time_zone`), shared by all its parts.
         let session_start = self
             .persisted
             .as_ref()
@@ -817,8 +818,8 @@ impl Watcher {
                 )
                 .ok()
             })
-            .map(|t| t.to_offset(time::UtcOffset::UTC))
             .unwrap_or_else(time::OffsetDateTime::now_utc);
+        let session_start = crate::template::in_zone(session_start, &zone);
         let mut context = onelive_recorder::EventContext::new(
             self.ctx.cref.platform.clone(),
             self.ctx.cref.channel.clone(),
@@ -1044,23 +1045,23 @@ impl Watcher {
     }
 
     fn live_data(&self, session_id: Uuid, info: LiveInfo) -> LiveData {
-        LiveData {
-            platform: self.ctx.cref.platform.clone(),
-            channel: self.ctx.cref.channel.clone(),
-            url: self.ctx.config.url.trim().to_owned(),
-            live_info: info,
-            session_id: Some(session_id),
-        }
+        LiveData::new(
+            self.ctx.cref.platform.clone(),
+            self.ctx.cref.channel.clone(),
+            self.ctx.config.url.trim().to_owned(),
+            info,
+        )
+        .with_session_id(Some(session_id))
     }
 
     fn change_data(&self, session_id: Uuid, old: LiveInfo, new: LiveInfo) -> LiveInfoChangeData {
-        LiveInfoChangeData {
-            platform: self.ctx.cref.platform.clone(),
-            channel: self.ctx.cref.channel.clone(),
-            old_live_info: old,
-            new_live_info: new,
-            session_id: Some(session_id),
-        }
+        LiveInfoChangeData::new(
+            self.ctx.cref.platform.clone(),
+            self.ctx.cref.channel.clone(),
+            old,
+            new,
+        )
+        .with_session_id(Some(session_id))
     }
 
     async fn emit(&self, data: EventData) {
@@ -1069,12 +1070,10 @@ impl Watcher {
 
     async fn emit_error(&self, session_id: Option<Uuid>, message: String) {
         tracing::warn!(platform = %self.ctx.cref.platform, channel = %self.ctx.cref.channel, error = %message, "channel error");
-        self.emit(EventData::Error(ErrorData {
-            platform: self.ctx.cref.platform.clone(),
-            channel: self.ctx.cref.channel.clone(),
-            error: message,
-            session_id,
-        }))
+        self.emit(EventData::Error(
+            ErrorData::new(self.ctx.cref.platform.clone(), self.ctx.cref.channel.clone(), message)
+                .with_session_id(session_id),
+        ))
         .await;
     }
 }

@@ -353,13 +353,13 @@ impl Recorder for LosingRecorder {
 /// The `video_file_create` data a recorder reports (the watcher adds the session).
 fn file_created(ctx: &onelive_recorder::EventContext, path: &Path) -> RecordingEvent {
     RecordingEvent::FileCreated {
-        data: onelive_events::VideoFileCreateData {
-            platform: ctx.platform.clone(),
-            channel: ctx.channel.clone(),
-            path: path.display().to_string(),
-            session_id: ctx.session_id,
-            live_info: Some(ctx.live_info.clone()),
-        },
+        data: onelive_events::VideoFileCreateData::new(
+            ctx.platform.clone(),
+            ctx.channel.clone(),
+            path.display().to_string(),
+        )
+        .with_session_id(ctx.session_id)
+        .with_live_info(Some(ctx.live_info.clone())),
         at: std::time::Instant::now(),
     }
 }
@@ -371,14 +371,15 @@ fn file_finished(
     filesize: u64,
     duration: f64,
 ) -> RecordingEvent {
-    RecordingEvent::FileFinished(onelive_events::VideoFileFinishData {
-        platform: ctx.platform.clone(),
-        channel: ctx.channel.clone(),
-        path: path.display().to_string(),
-        filesize,
-        duration,
-        session_id: ctx.session_id,
-        live_info: Some(ctx.live_info.clone()),
-        danmaku_path: None,
-    })
+    RecordingEvent::FileFinished(
+        onelive_events::VideoFileFinishData::new(
+            ctx.platform.clone(),
+            ctx.channel.clone(),
+            path.display().to_string(),
+            filesize,
+            duration,
+        )
+        .with_session_id(ctx.session_id)
+        .with_live_info(Some(ctx.live_info.clone())),
+    )
 }

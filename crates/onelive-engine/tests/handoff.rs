@@ -74,6 +74,7 @@ fn with_webhook(dir: &Path) -> onelive_engine::EngineConfig {
         url: "http://127.0.0.1:9/hook".into(),
         events: Vec::new(),
         secret: None,
+        secrets: Vec::new(),
         headers: Default::default(),
         enabled: true,
     }];

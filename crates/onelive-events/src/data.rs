@@ -19,6 +19,7 @@ fn serialize_seconds<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok,
 
 /// `data` of `live_start` and `live_end`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LiveData {
     /// Platform name, e.g. `bilibili`.
     pub platform: String,
@@ -38,6 +39,7 @@ pub struct LiveData {
 
 /// `data` of `video_file_create`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VideoFileCreateData {
     /// Platform name.
     pub platform: String,
@@ -55,6 +57,7 @@ pub struct VideoFileCreateData {
 
 /// `data` of `video_file_finish`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VideoFileFinishData {
     /// Platform name.
     pub platform: String,
@@ -81,6 +84,7 @@ pub struct VideoFileFinishData {
 
 /// `data` of `video_transmux_finish`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VideoTransmuxFinishData {
     /// Platform name.
     pub platform: String,
@@ -100,6 +104,7 @@ pub struct VideoTransmuxFinishData {
 
 /// `data` of `title_change` and `category_change`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LiveInfoChangeData {
     /// Platform name.
     pub platform: String,
@@ -122,6 +127,7 @@ pub struct LiveInfoChangeData {
 /// full disk) carry empty `platform` and `channel` strings, so that the keys
 /// are always present.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ErrorData {
     /// Platform name, or `""` for an application-wide error.
     #[serde(default)]
@@ -138,10 +144,189 @@ pub struct ErrorData {
 
 /// `data` of `test` (onelive extension: "send test webhook").
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TestData {
     /// A free text, e.g. `"test event from onelive"`.
     #[serde(default)]
     pub message: String,
+}
+
+/// `with_session_id` for the data types that carry the onelive `session_id`.
+macro_rules! with_session_id {
+    ($($t:ty),*) => {$(
+        impl $t {
+            /// Sets the onelive `session_id` (`None` leaves it out).
+            #[must_use]
+            pub fn with_session_id(mut self, session_id: impl Into<Option<Uuid>>) -> Self {
+                self.session_id = session_id.into();
+                self
+            }
+        }
+    )*};
+}
+with_session_id!(
+    LiveData,
+    VideoFileCreateData,
+    VideoFileFinishData,
+    VideoTransmuxFinishData,
+    LiveInfoChangeData,
+    ErrorData
+);
+
+/// `with_live_info` for the file events, whose `live_info` is optional.
+macro_rules! with_live_info {
+    ($($t:ty),*) => {$(
+        impl $t {
+            /// Sets the onelive `live_info` (the channel's metadata when the file was opened).
+            #[must_use]
+            pub fn with_live_info(mut self, live_info: impl Into<Option<LiveInfo>>) -> Self {
+                self.live_info = live_info.into();
+                self
+            }
+        }
+    )*};
+}
+with_live_info!(VideoFileCreateData, VideoFileFinishData, VideoTransmuxFinishData);
+
+impl LiveData {
+    /// `live_start` / `live_end` data; no `session_id` ([`LiveData::with_session_id`]).
+    ///
+    /// The data types are `#[non_exhaustive]`: build them with `new` and the
+    /// `with_*` methods (fields stay public to read and to set), so that a
+    /// field added later breaks no caller.
+    ///
+    /// ```
+    /// use onelive_events::{LiveData, LiveInfo};
+    /// let d = LiveData::new("bilibili", "1", "https://live.bilibili.com/1", LiveInfo::default())
+    ///     .with_session_id(uuid::Uuid::nil());
+    /// assert_eq!(d.session_id, Some(uuid::Uuid::nil()));
+    /// ```
+    pub fn new(
+        platform: impl Into<String>,
+        channel: impl Into<String>,
+        url: impl Into<String>,
+        live_info: LiveInfo,
+    ) -> Self {
+        LiveData {
+            platform: platform.into(),
+            channel: channel.into(),
+            url: url.into(),
+            live_info,
+            session_id: None,
+        }
+    }
+}
+
+impl VideoFileCreateData {
+    /// `video_file_create` data for the file at `path`.
+    pub fn new(
+        platform: impl Into<String>,
+        channel: impl Into<String>,
+        path: impl Into<String>,
+    ) -> Self {
+        VideoFileCreateData {
+            platform: platform.into(),
+            channel: channel.into(),
+            path: path.into(),
+            session_id: None,
+            live_info: None,
+        }
+    }
+}
+
+impl VideoFileFinishData {
+    /// `video_file_finish` data: the file, its size in bytes and its
+    /// duration in seconds.
+    pub fn new(
+        platform: impl Into<String>,
+        channel: impl Into<String>,
+        path: impl Into<String>,
+        filesize: u64,
+        duration: f64,
+    ) -> Self {
+        VideoFileFinishData {
+            platform: platform.into(),
+            channel: channel.into(),
+            path: path.into(),
+            filesize,
+            duration,
+            session_id: None,
+            live_info: None,
+            danmaku_path: None,
+        }
+    }
+
+    /// Sets the chat file written beside the video (`danmaku_path`).
+    pub fn with_danmaku_path(mut self, danmaku_path: impl Into<Option<String>>) -> Self {
+        self.danmaku_path = danmaku_path.into();
+        self
+    }
+}
+
+impl VideoTransmuxFinishData {
+    /// `video_transmux_finish` data: the recording and the transmuxed file.
+    ///
+    /// ```
+    /// use onelive_events::VideoTransmuxFinishData;
+    /// let d = VideoTransmuxFinishData::new("bilibili", "1", "rec/a.ts", "rec/a.mp4");
+    /// assert_eq!((d.output.as_str(), d.session_id, d.live_info), ("rec/a.mp4", None, None));
+    /// ```
+    pub fn new(
+        platform: impl Into<String>,
+        channel: impl Into<String>,
+        input: impl Into<String>,
+        output: impl Into<String>,
+    ) -> Self {
+        VideoTransmuxFinishData {
+            platform: platform.into(),
+            channel: channel.into(),
+            input: input.into(),
+            output: output.into(),
+            session_id: None,
+            live_info: None,
+        }
+    }
+}
+
+impl LiveInfoChangeData {
+    /// `title_change` / `category_change` data: the metadata before and after.
+    pub fn new(
+        platform: impl Into<String>,
+        channel: impl Into<String>,
+        old_live_info: LiveInfo,
+        new_live_info: LiveInfo,
+    ) -> Self {
+        LiveInfoChangeData {
+            platform: platform.into(),
+            channel: channel.into(),
+            old_live_info,
+            new_live_info,
+            session_id: None,
+        }
+    }
+}
+
+impl ErrorData {
+    /// `error` data about a channel (`""` and `""` for an application-wide error).
+    pub fn new(
+        platform: impl Into<String>,
+        channel: impl Into<String>,
+        error: impl Into<String>,
+    ) -> Self {
+        ErrorData {
+            platform: platform.into(),
+            channel: channel.into(),
+            error: error.into(),
+            session_id: None,
+        }
+    }
+}
+
+impl TestData {
+    /// `test` data with a free text.
+    pub fn new(message: impl Into<String>) -> Self {
+        TestData { message: message.into() }
+    }
 }
 
 /// The `type` and `data` of an event.
@@ -235,14 +420,12 @@ impl EventData {
     /// ```
     /// use onelive_events::{EventData, VideoTransmuxFinishData};
     ///
-    /// let data = EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
-    ///     platform: "bilibili".into(),
-    ///     channel: "21452505".into(),
-    ///     input: "rec/part1.ts".into(),
-    ///     output: "rec/part1.mp4".into(),
-    ///     session_id: None,
-    ///     live_info: None,
-    /// });
+    /// let data = EventData::VideoTransmuxFinish(VideoTransmuxFinishData::new(
+    ///     "bilibili",
+    ///     "21452505",
+    ///     "rec/part1.ts",
+    ///     "rec/part1.mp4",
+    /// ));
     /// assert_eq!(data.file_path(), Some("rec/part1.mp4"));
     /// assert_eq!(onelive_events::EventData::AppLaunch.file_path(), None);
     /// ```

@@ -21,14 +21,12 @@ use crate::{Error, EventData, EventType, timestamp};
 /// ```
 /// use onelive_events::{Event, EventData, VideoTransmuxFinishData};
 ///
-/// let event = Event::new(EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
-///     platform: "bilibili".into(),
-///     channel: "21452505".into(),
-///     input: "rec/part1.ts".into(),
-///     output: "rec/part1.mp4".into(),
-///     session_id: None,
-///     live_info: None,
-/// }));
+/// let event = Event::new(EventData::VideoTransmuxFinish(VideoTransmuxFinishData::new(
+///     "bilibili",
+///     "21452505",
+///     "rec/part1.ts",
+///     "rec/part1.mp4",
+/// )));
 /// let body = event.to_json();
 /// assert!(body.contains(r#""type":"video_transmux_finish""#));
 /// assert_eq!(Event::from_json(body.as_bytes()).unwrap(), event);
@@ -205,7 +203,7 @@ fn parse_data(event_type: String, data: Map<String, Value>) -> Result<EventData,
 /// ```
 /// use onelive_events::{EventData, TestData};
 ///
-/// let data = EventData::Test(TestData { message: "hi".into() });
+/// let data = EventData::Test(TestData::new("hi"));
 /// assert_eq!(serde_json::to_string(&data).unwrap(), r#"{"message":"hi"}"#);
 /// assert_eq!(serde_json::to_string(&EventData::AppLaunch).unwrap(), "{}");
 /// ```

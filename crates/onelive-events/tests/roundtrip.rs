@@ -58,19 +58,18 @@ fn known_data() -> impl Strategy<Value = EventData> {
         Just(EventData::AppExit),
         (ids(), text(), live_info(), any::<bool>()).prop_map(
             |((platform, channel, session_id), url, live_info, start)| {
-                let d = LiveData { platform, channel, url, live_info, session_id };
+                let d =
+                    LiveData::new(platform, channel, url, live_info).with_session_id(session_id);
                 if start { EventData::LiveStart(d) } else { EventData::LiveEnd(d) }
             }
         ),
         (ids(), text(), prop::option::of(live_info())).prop_map(
             |((platform, channel, session_id), path, live_info)| {
-                EventData::VideoFileCreate(VideoFileCreateData {
-                    platform,
-                    channel,
-                    path,
-                    session_id,
-                    live_info,
-                })
+                EventData::VideoFileCreate(
+                    VideoFileCreateData::new(platform, channel, path)
+                        .with_session_id(session_id)
+                        .with_live_info(live_info),
+                )
             }
         ),
         (
@@ -93,46 +92,34 @@ fn known_data() -> impl Strategy<Value = EventData> {
                     danmaku_path,
                 )| {
                     let duration = if whole { d.floor() } else { d };
-                    EventData::VideoFileFinish(VideoFileFinishData {
-                        platform,
-                        channel,
-                        path,
-                        filesize,
-                        duration,
-                        session_id,
-                        live_info,
-                        danmaku_path,
-                    })
+                    EventData::VideoFileFinish(
+                        VideoFileFinishData::new(platform, channel, path, filesize, duration)
+                            .with_session_id(session_id)
+                            .with_live_info(live_info)
+                            .with_danmaku_path(danmaku_path),
+                    )
                 }
             ),
         (ids(), text(), text(), prop::option::of(live_info())).prop_map(
             |((platform, channel, session_id), input, output, live_info)| {
-                EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
-                    platform,
-                    channel,
-                    input,
-                    output,
-                    session_id,
-                    live_info,
-                })
+                EventData::VideoTransmuxFinish(
+                    VideoTransmuxFinishData::new(platform, channel, input, output)
+                        .with_session_id(session_id)
+                        .with_live_info(live_info),
+                )
             }
         ),
         (ids(), live_info(), live_info(), any::<bool>()).prop_map(
             |((platform, channel, session_id), old_live_info, new_live_info, title)| {
-                let d = LiveInfoChangeData {
-                    platform,
-                    channel,
-                    old_live_info,
-                    new_live_info,
-                    session_id,
-                };
+                let d = LiveInfoChangeData::new(platform, channel, old_live_info, new_live_info)
+                    .with_session_id(session_id);
                 if title { EventData::TitleChange(d) } else { EventData::CategoryChange(d) }
             }
         ),
         (ids(), text()).prop_map(|((platform, channel, session_id), error)| {
-            EventData::Error(ErrorData { platform, channel, error, session_id })
+            EventData::Error(ErrorData::new(platform, channel, error).with_session_id(session_id))
         }),
-        text().prop_map(|message| EventData::Test(TestData { message })),
+        text().prop_map(|message| EventData::Test(TestData::new(message))),
     ]
 }
 
@@ -228,16 +215,9 @@ fn new_events_get_time_ordered_v7_ids() {
 #[test]
 fn whole_durations_are_integers_fractional_are_floats() {
     let mk = |duration| {
-        Event::new(EventData::VideoFileFinish(VideoFileFinishData {
-            platform: "p".into(),
-            channel: "c".into(),
-            path: "a.ts".into(),
-            filesize: 10,
-            duration,
-            session_id: None,
-            live_info: None,
-            danmaku_path: None,
-        }))
+        Event::new(EventData::VideoFileFinish(VideoFileFinishData::new(
+            "p", "c", "a.ts", 10, duration,
+        )))
         .to_value()
     };
     assert!(mk(3600.0)["data"]["duration"].is_u64());

@@ -30,65 +30,66 @@ pub(crate) fn sample(t: EventType) -> Event {
         EventType::AppLaunch => EventData::AppLaunch,
         EventType::AppExit => EventData::AppExit,
         EventType::LiveStart | EventType::LiveEnd => {
-            let d = LiveData {
-                platform,
-                channel,
-                url: "https://live.bilibili.com/21452505".into(),
-                live_info: info,
-                session_id,
-            };
+            let d = LiveData::new(platform, channel, "https://live.bilibili.com/21452505", info)
+                .with_session_id(session_id);
             if t == EventType::LiveStart { EventData::LiveStart(d) } else { EventData::LiveEnd(d) }
         }
-        EventType::VideoFileCreate => EventData::VideoFileCreate(VideoFileCreateData {
-            platform,
-            channel,
-            path: "/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.ts".into(),
-            session_id,
-            live_info: Some(info),
-        }),
-        EventType::VideoFileFinish => EventData::VideoFileFinish(VideoFileFinishData {
-            platform,
-            channel,
-            path: "/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.ts".into(),
-            filesize: 1_073_741_824,
-            duration: 3600.48,
-            session_id,
-            live_info: Some(info),
-            danmaku_path: Some("/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.xml".into()),
-        }),
-        EventType::VideoTransmuxFinish => EventData::VideoTransmuxFinish(VideoTransmuxFinishData {
-            platform,
-            channel,
-            input: "/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.ts".into(),
-            output: "/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.mp4".into(),
-            session_id,
-            live_info: Some(info),
-        }),
-        EventType::TitleChange | EventType::CategoryChange => {
-            let d = LiveInfoChangeData {
+        EventType::VideoFileCreate => EventData::VideoFileCreate(
+            VideoFileCreateData::new(
                 platform,
                 channel,
-                old_live_info: info,
-                new_live_info: if t == EventType::TitleChange {
+                "/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.ts",
+            )
+            .with_session_id(session_id)
+            .with_live_info(Some(info)),
+        ),
+        EventType::VideoFileFinish => EventData::VideoFileFinish(
+            VideoFileFinishData::new(
+                platform,
+                channel,
+                "/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.ts",
+                1_073_741_824,
+                3600.48,
+            )
+            .with_session_id(session_id)
+            .with_live_info(Some(info))
+            .with_danmaku_path(Some(
+                "/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.xml".to_owned(),
+            )),
+        ),
+        EventType::VideoTransmuxFinish => EventData::VideoTransmuxFinish(
+            VideoTransmuxFinishData::new(
+                platform,
+                channel,
+                "/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.ts",
+                "/app/rec/bilibili/21452505/2026-03-11_05-22-38_part001.mp4",
+            )
+            .with_session_id(session_id)
+            .with_live_info(Some(info)),
+        ),
+        EventType::TitleChange | EventType::CategoryChange => {
+            let d = LiveInfoChangeData::new(
+                platform,
+                channel,
+                info,
+                if t == EventType::TitleChange {
                     live_info("新标题", "我的世界")
                 } else {
                     live_info("深夜编程 100% {title}", "原神")
                 },
-                session_id,
-            };
+            )
+            .with_session_id(session_id);
             if t == EventType::TitleChange {
                 EventData::TitleChange(d)
             } else {
                 EventData::CategoryChange(d)
             }
         }
-        EventType::Error => EventData::Error(ErrorData {
-            platform,
-            channel,
-            error: "ffmpeg exited with status 1: Connection refused".into(),
-            session_id,
-        }),
-        EventType::Test => EventData::Test(TestData { message: "test event from onelive".into() }),
+        EventType::Error => EventData::Error(
+            ErrorData::new(platform, channel, "ffmpeg exited with status 1: Connection refused")
+                .with_session_id(session_id),
+        ),
+        EventType::Test => EventData::Test(TestData::new("test event from onelive")),
         other => panic!("no sample for {other}"),
     };
     Event {

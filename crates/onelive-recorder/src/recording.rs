@@ -270,37 +270,38 @@ impl Emitter {
 
     pub(crate) async fn error(&self, message: String) {
         tracing::warn!(platform = %self.ctx.platform, channel = %self.ctx.channel, "{message}");
-        self.send(EventData::Error(ErrorData {
-            platform: self.ctx.platform.clone(),
-            channel: self.ctx.channel.clone(),
-            error: message,
-            session_id: self.ctx.session_id,
-        }))
+        self.send(EventData::Error(
+            ErrorData::new(self.ctx.platform.clone(), self.ctx.channel.clone(), message)
+                .with_session_id(self.ctx.session_id),
+        ))
         .await;
     }
 
     pub(crate) async fn created(&self, path: &Path) {
-        self.send(EventData::VideoFileCreate(VideoFileCreateData {
-            platform: self.ctx.platform.clone(),
-            channel: self.ctx.channel.clone(),
-            path: path.to_string_lossy().into_owned(),
-            session_id: self.ctx.session_id,
-            live_info: Some(self.ctx.live_info.clone()),
-        }))
+        self.send(EventData::VideoFileCreate(
+            VideoFileCreateData::new(
+                self.ctx.platform.clone(),
+                self.ctx.channel.clone(),
+                path.to_string_lossy().into_owned(),
+            )
+            .with_session_id(self.ctx.session_id)
+            .with_live_info(Some(self.ctx.live_info.clone())),
+        ))
         .await;
     }
 
     pub(crate) async fn finished(&self, file: &FinishedFile) {
-        self.send(EventData::VideoFileFinish(VideoFileFinishData {
-            platform: self.ctx.platform.clone(),
-            channel: self.ctx.channel.clone(),
-            path: file.path.to_string_lossy().into_owned(),
-            filesize: file.size,
-            duration: file.duration,
-            session_id: self.ctx.session_id,
-            live_info: Some(self.ctx.live_info.clone()),
-            danmaku_path: None,
-        }))
+        self.send(EventData::VideoFileFinish(
+            VideoFileFinishData::new(
+                self.ctx.platform.clone(),
+                self.ctx.channel.clone(),
+                file.path.to_string_lossy().into_owned(),
+                file.size,
+                file.duration,
+            )
+            .with_session_id(self.ctx.session_id)
+            .with_live_info(Some(self.ctx.live_info.clone())),
+        ))
         .await;
     }
 }

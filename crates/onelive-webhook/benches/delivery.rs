@@ -47,7 +47,7 @@ async fn receiver() -> (String, Arc<Seen>) {
 }
 
 fn event(n: u128, payload: &str) -> Event {
-    let mut e = Event::new(EventData::Test(TestData { message: payload.to_owned() }));
+    let mut e = Event::new(EventData::Test(TestData::new(payload.to_owned())));
     e.id = Uuid::from_u128(n);
     e
 }

@@ -208,7 +208,7 @@ struct Claims {
 /// dispatcher
 ///     .upsert_endpoint(Endpoint::new("sink", "http://127.0.0.1:8080/webhook").with_generated_secret())
 ///     .await?;
-/// let event = Event::new(EventData::Test(TestData { message: "hello".into() }));
+/// let event = Event::new(EventData::Test(TestData::new("hello")));
 /// let deliveries = dispatcher.enqueue(&event).await?; // durable now
 /// assert_eq!(deliveries, 1);
 /// let report = dispatcher.shutdown(Duration::from_secs(5)).await?;
@@ -410,9 +410,10 @@ impl Dispatcher {
     /// check a configuration before saving it).
     pub async fn send_test_to(&self, endpoint: &Endpoint) -> Result<TestOutcome> {
         endpoint.validate(&self.inner.ssrf)?;
-        let event = Event::new(EventData::Test(TestData {
-            message: format!("test delivery to webhook endpoint `{}`", endpoint.id),
-        }));
+        let event = Event::new(EventData::Test(TestData::new(format!(
+            "test delivery to webhook endpoint `{}`",
+            endpoint.id
+        ))));
         let attempt =
             self.inner.attempt(endpoint, &event.id.to_string(), event.to_json().into_bytes()).await;
         Ok(TestOutcome {

@@ -191,7 +191,7 @@ pub fn config(dir: &tempfile::TempDir) -> DispatcherConfig {
 }
 
 pub fn test_event(message: &str) -> Event {
-    Event::new(EventData::Test(TestData { message: message.into() }))
+    Event::new(EventData::Test(TestData::new(message)))
 }
 
 pub fn event_with_id(n: u128) -> Event {

@@ -742,15 +742,35 @@
     return Array.from(s).slice(0, 100).join('').replace(/[. ]+$/, '');
   }
 
-  // strftime subset of `{start_time:...}`, in UTC like the engine.
-  function strftime(format, d) {
+  // The engine's `[output]` (GET /api/output): the zone of `{start_time}`
+  // and its UTC offset now. UTC until it is known.
+  let outputSettings = { time_zone: 'UTC', zone: 'UTC', utc_offset_seconds: 0 };
+
+  async function loadOutputSettings() {
+    try {
+      outputSettings = await api('GET', '/api/output');
+    } catch (_) { return; }
+    updateRecordingPreview();
+  }
+
+  function offsetText(seconds) {
+    const a = Math.abs(seconds);
+    const pad = (x) => String(x).padStart(2, '0');
+    return (seconds < 0 ? '-' : '+') + pad(Math.floor(a / 3600)) + pad(Math.floor((a % 3600) / 60));
+  }
+
+  // strftime subset of `{start_time:...}`, in the engine's time zone
+  // (`offset`: its UTC offset in seconds), like the engine.
+  function strftime(format, instant, offset) {
+    const off = offset || 0;
+    const d = new Date(instant.getTime() + off * 1000);
     const pad = (x, n) => String(x).padStart(n || 2, '0');
     const day = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
     const ordinal = Math.round((day - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86400000) + 1;
     const map = {
       Y: pad(d.getUTCFullYear(), 4), y: pad(d.getUTCFullYear() % 100), m: pad(d.getUTCMonth() + 1), d: pad(d.getUTCDate()),
-      H: pad(d.getUTCHours()), M: pad(d.getUTCMinutes()), S: pad(d.getUTCSeconds()), j: pad(ordinal, 3), z: '+0000',
-      s: String(Math.floor(d.getTime() / 1000)), '%': '%',
+      H: pad(d.getUTCHours()), M: pad(d.getUTCMinutes()), S: pad(d.getUTCSeconds()), j: pad(ordinal, 3), z: offsetText(off),
+      s: String(Math.floor(instant.getTime() / 1000)), '%': '%',
     };
     map.F = map.Y + '-' + map.m + '-' + map.d;
     map.T = map.H + ':' + map.M + ':' + map.S;
@@ -811,9 +831,9 @@
     const out = pieces.map((p) => {
       if (typeof p === 'string') return p;
       switch (p.v) {
-        case 'start_time': return sanitizeValue(strftime(p.spec === null ? '%Y%m%d-%H%M%S' : p.spec, v.now).text, true);
-        case 'date': return strftime('%Y-%m-%d', v.now).text;
-        case 'time': return strftime('%H-%M-%S', v.now).text;
+        case 'start_time': return sanitizeValue(strftime(p.spec === null ? '%Y%m%d-%H%M%S' : p.spec, v.now, v.offset).text, true);
+        case 'date': return strftime('%Y-%m-%d', v.now, v.offset).text;
+        case 'time': return strftime('%H-%M-%S', v.now, v.offset).text;
         case 'session': return v.session.slice(0, 8);
         case 'part': return String(v.part).padStart(p.spec === null ? 1 : Number.parseInt(p.spec, 10), '0');
         default: return sanitizeValue(v[p.v]);
@@ -836,11 +856,12 @@
     const ext = container === 'auto' ? 'ts' : container;
     const sample = {
       platform: 'bilibili', channel: '21452505', name: 'alice', uname: 'alice', title: t('recording.sampleTitle'),
-      now: new Date(), session: '0190e6a1c3d47b2e', part: 1, ext,
+      now: new Date(), offset: outputSettings.utc_offset_seconds, session: '0190e6a1c3d47b2e', part: 1, ext,
     };
+    setText($('#tpl-zone'), outputSettings.zone + ' (UTC' + offsetText(outputSettings.utc_offset_seconds) + ')');
     const folder = $('#rec-folder').value.trim() || 'rec';
     setText($('#tpl-preview'), problem ? '–' : folder.replace(/\/+$/, '') + '/' + renderTemplate(parsed.pieces, sample));
-    const lines = ['[output]', 'folder = ' + tomlString(folder), 'filename_template = ' + tomlString(template), 'container = ' + tomlString(container), '', '[split]'];
+    const lines = ['[output]', 'folder = ' + tomlString(folder), 'filename_template = ' + tomlString(template), 'container = ' + tomlString(container), 'time_zone = ' + tomlString(outputSettings.time_zone), '', '[split]'];
     const dur = $('#rec-split-duration').value.trim();
     const size = $('#rec-split-size').value.trim();
     if (dur) lines.push('max_duration = ' + tomlString(dur));
@@ -898,7 +919,10 @@
     else if (route.sub === 'webhooks') {
       refreshWebhooks();
       timers.push(setInterval(() => { if (!document.hidden) refreshDeliveries(); }, DELIVERIES_EVERY_MS));
-    } else if (route.sub === 'recording') updateRecordingPreview();
+    } else if (route.sub === 'recording') {
+      updateRecordingPreview();
+      loadOutputSettings();
+    }
   }
 
   function rerender() {

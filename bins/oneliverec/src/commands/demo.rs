@@ -228,6 +228,7 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         url: receiver_url,
         events: Vec::new(),
         secret: Some(Secret::new(secret.to_string())),
+        secrets: Vec::new(),
         headers: Default::default(),
         enabled: true,
     }];

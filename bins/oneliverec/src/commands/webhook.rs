@@ -38,6 +38,7 @@ pub fn webhook(args: WebhookArgs) -> anyhow::Result<ExitCode> {
         url,
         events: Vec::new(),
         secret: secret.map(Secret::new),
+        secrets: Vec::new(),
         headers: Default::default(),
         enabled: true,
     };

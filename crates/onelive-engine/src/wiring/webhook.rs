@@ -45,7 +45,8 @@ pub fn endpoint_of(w: &WebhookConfig) -> Result<Endpoint, EngineError> {
     if !w.events.is_empty() {
         e = e.with_event_types(w.events.iter().copied());
     }
-    if let Some(secret) = w.secret.as_ref().filter(|s| !s.is_empty()) {
+    // `secret` first, then the rotation's other secrets: one signature each.
+    for secret in w.secret.iter().chain(&w.secrets).filter(|s| !s.is_empty()) {
         e = e.with_secret_text(secret.expose()).map_err(werr)?;
     }
     for (name, value) in &w.headers {

@@ -691,3 +691,15 @@ async fn at_a_split_each_part_gets_its_own_chat_file_even_when_its_finish_comes_
         "part 1's chat ends where part 2's begins"
     );
 }
+
+#[test]
+fn the_bilibili_cookie_for_chat_never_shows_in_debug_output() {
+    let platforms: onelive_platform::PlatformsConfig = toml::from_str(
+        "[bilibili]\ncookies = \"SESSDATA=secret-sess; DedeUserID=42; buvid3=secret-buvid\"\n",
+    )
+    .unwrap();
+    let chat = onelive_engine::wiring::DanmakuChat::from_platforms(&platforms);
+    let shown = format!("{chat:?}");
+    assert!(shown.contains("uid: 42"), "DedeUserID becomes the auth packet's uid: {shown}");
+    assert!(!shown.contains("secret"), "{shown}");
+}

@@ -151,8 +151,8 @@ pub mod packet {
     }
 }
 
-/// Settings of a [`BilibiliChat`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Settings of a [`BilibiliChat`]. `Debug` shows no cookie.
+#[derive(Clone, PartialEq, Eq)]
 pub struct BilibiliOptions {
     /// Base of the HTTP API (`https://api.live.bilibili.com`); tests point it
     /// at loopback.
@@ -169,6 +169,20 @@ pub struct BilibiliOptions {
     pub cookie: Option<String>,
     /// User-Agent for `getDanmuInfo`.
     pub user_agent: String,
+}
+
+impl std::fmt::Debug for BilibiliOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BilibiliOptions")
+            .field("api_base", &self.api_base)
+            .field("tls", &self.tls)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("uid", &self.uid)
+            .field("buvid", &self.buvid.as_ref().map(|_| "<redacted>"))
+            .field("cookie", &self.cookie.as_ref().map(|_| "<redacted>"))
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
 }
 
 impl Default for BilibiliOptions {

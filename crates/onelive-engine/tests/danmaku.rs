@@ -616,3 +616,90 @@ async fn the_real_chat_source_names_the_ids_it_cannot_use_and_skips_other_platfo
         assert!(chat.connect(&channel(platform, "1"), &options).unwrap().is_none(), "{platform}");
     }
 }
+
+/// A recorder that splits like the native one: part 2 is created before
+/// part 1's finish is reported (part 1 is checked while 2 is written).
+#[derive(Clone, Default)]
+struct SplittingRecorder;
+
+#[async_trait]
+impl onelive_engine::Recorder for SplittingRecorder {
+    async fn start(
+        &self,
+        request: onelive_engine::seams::RecordingRequest,
+    ) -> Result<onelive_engine::seams::RecordingHandle, EngineError> {
+        use onelive_engine::seams::{RecordingControl, RecordingEvent, RecordingHandle};
+        struct Stop(Option<tokio::sync::oneshot::Sender<()>>);
+        impl RecordingControl for Stop {
+            fn stop(&mut self) {
+                if let Some(tx) = self.0.take() {
+                    let _ = tx.send(());
+                }
+            }
+        }
+        std::fs::create_dir_all(&request.output_dir).unwrap();
+        let (p1, p2) = (request.output_dir.join("split1.ts"), request.output_dir.join("split2.ts"));
+        let (tx, rx) = mpsc::channel(16);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            for p in [&p1, &p2] {
+                std::fs::write(p, b"0123456789").unwrap();
+                let at = std::time::Instant::now();
+                let _ = tx.send(RecordingEvent::FileCreated { path: p.clone(), at }).await;
+            }
+            let finished =
+                |path: PathBuf| RecordingEvent::FileFinished { path, size: 10, duration: 1.0 };
+            let _ = tx.send(finished(p1)).await;
+            let _ = stop_rx.await;
+            let _ = tx.send(finished(p2)).await;
+            let stopped =
+                RecordingEvent::Stopped { reason: "stopped".into(), failed: false, next_part: 3 };
+            let _ = tx.send(stopped).await;
+        });
+        Ok(RecordingHandle { events: rx, control: Box::new(Stop(Some(stop_tx))) })
+    }
+}
+
+#[tokio::test]
+async fn at_a_split_each_part_gets_its_own_chat_file_even_when_its_finish_comes_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let (f, chat) = (Fakes::new(), FakeChat::default());
+    let parts = EngineParts { recorder: Arc::new(SplittingRecorder), ..parts_with(&f, &chat) };
+    let engine =
+        Engine::start(fake_config(dir.path(), &[("a", None)], true), None, parts).await.unwrap();
+    f.source.live("a", "t", "c");
+    wait_for("part 1 finished", Duration::from_secs(60), || {
+        !finished(&f.delivery.events.lock().unwrap()).is_empty()
+    })
+    .await;
+    assert!(engine.shutdown(Duration::from_secs(10)).await);
+    let done = finished(&f.delivery.events.lock().unwrap());
+    assert_eq!(done.len(), 2);
+    for d in &done {
+        let xml = PathBuf::from(&d.path).with_extension("xml");
+        assert_eq!(d.danmaku_path.as_deref(), Some(xml.to_str().unwrap()), "{}", d.path);
+    }
+    let [x1, x2] = [&done[0], &done[1]].map(|d| d.danmaku_path.clone().unwrap());
+    assert_eq!(
+        *chat.parts.lock().unwrap(),
+        [
+            format!("start {x1}"),
+            format!("finish {x1}"),
+            format!("start {x2}"),
+            format!("finish {x2}")
+        ],
+        "part 1's chat ends where part 2's begins"
+    );
+}
+
+#[test]
+fn the_bilibili_cookie_for_chat_never_shows_in_debug_output() {
+    let platforms: onelive_platform::PlatformsConfig = toml::from_str(
+        "[bilibili]\ncookies = \"SESSDATA=secret-sess; DedeUserID=42; buvid3=secret-buvid\"\n",
+    )
+    .unwrap();
+    let chat = onelive_engine::wiring::DanmakuChat::from_platforms(&platforms);
+    let shown = format!("{chat:?}");
+    assert!(shown.contains("uid: 42"), "DedeUserID becomes the auth packet's uid: {shown}");
+    assert!(!shown.contains("secret"), "{shown}");
+}

@@ -16,9 +16,6 @@ use crate::seams::{
     ChannelRef, ChatConnection, ChatFileSummary, ChatOptions, ChatPartInfo, ChatSource, LiveSignal,
 };
 
-/// The platforms with a chat client.
-pub const CHAT_PLATFORMS: [&str; 3] = ["bilibili", "douyu", "twitch"];
-
 /// Chat clients of onelive-danmaku. Bilibili's `getDanmuInfo` goes to
 /// `api.live.bilibili.com`, or to its `[platforms.host_overrides]` entry
 /// (then over plain `ws://` when the override is `http://`); the

@@ -15,7 +15,7 @@ mod recorder;
 mod transmux;
 mod webhook;
 
-pub use danmaku::{CHAT_PLATFORMS, DanmakuChat};
+pub use danmaku::DanmakuChat;
 pub use platform::PlatformSource;
 pub use recorder::FfmpegRecorder;
 pub use transmux::VerifiedTransmuxer;

@@ -238,6 +238,9 @@ async fn scale(
     tokio::time::sleep(window).await;
     let secs = t0.elapsed().as_secs_f64();
     let (self1, kids1) = (usage(me), sum(&kids));
+    // Processes still running at the end of the window (an exited one has
+    // no memory map left to read).
+    let alive = kids.iter().filter(|p| usage(**p).pss_kib > 0).count();
     let bytes1 = file_bytes(root.path());
     stop(running).await;
     let nf = n as f64;
@@ -250,7 +253,7 @@ async fn scale(
     let cpu = cpu_ticks as f64 / TICKS_PER_SEC / secs / nf * 100.0;
     let mbit = (bytes1 - bytes0) as f64 * 8.0 / secs / 1e6 / nf;
     println!(
-        "{kind:?} {what:<10} {n:>3} recordings ({writing} writing, {} processes): PSS {pss:6.2} MiB, private {private:6.2} MiB, CPU {cpu:6.3} % of a core per recording; {mbit:.2} Mbit/s each on disk",
+        "{kind:?} {what:<10} {n:>3} recordings ({writing} writing, {} processes, {alive} alive at the end): PSS {pss:6.2} MiB, private {private:6.2} MiB, CPU {cpu:6.3} % of a core per recording; {mbit:.2} Mbit/s each on disk",
         kids.len()
     );
 }

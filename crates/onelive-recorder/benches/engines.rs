@@ -13,7 +13,10 @@
 //! bytes, the bench reads over the window:
 //! - memory per recording: PSS and private memory (`/proc/PID/smaps_rollup`)
 //!   of this process (native: the delta over the idle process) plus every
-//!   process the engine started (ffmpeg children, streamlink), divided by N;
+//!   process the engine started (ffmpeg children, streamlink), divided by N.
+//!   The allocator keeps what an earlier phase freed, so only the first
+//!   native phase of a run starts from a fresh process: `ONELIVE_BENCH_N=0`
+//!   skips the HLS phases, for a fresh native HTTP-FLV figure;
 //! - CPU per recording: user + system time (`/proc/PID/stat`) of the same
 //!   processes over the window, as % of one core, divided by N.
 //!
@@ -442,7 +445,10 @@ async fn main() {
     } else {
         println!("(streamlink is not installed: skipped)");
     }
-    for what in &engines {
+    if n == 0 {
+        println!("(ONELIVE_BENCH_N=0: no HLS recordings)");
+    }
+    for what in engines.iter().filter(|_| n > 0) {
         scale(what, &hls, StreamKind::Hls, n, window, origin_pid).await;
     }
     println!(

@@ -13,7 +13,10 @@
 //! bytes, the bench reads over the window:
 //! - memory per recording: PSS and private memory (`/proc/PID/smaps_rollup`)
 //!   of this process (native: the delta over the idle process) plus every
-//!   process the engine started (ffmpeg children, streamlink), divided by N;
+//!   process the engine started (ffmpeg children, streamlink), divided by N.
+//!   The allocator keeps what an earlier phase freed, so only the first
+//!   native phase of a run starts from a fresh process: `ONELIVE_BENCH_N=0`
+//!   skips the HLS phases, for a fresh native HTTP-FLV figure;
 //! - CPU per recording: user + system time (`/proc/PID/stat`) of the same
 //!   processes over the window, as % of one core, divided by N.
 //!
@@ -238,6 +241,9 @@ async fn scale(
     tokio::time::sleep(window).await;
     let secs = t0.elapsed().as_secs_f64();
     let (self1, kids1) = (usage(me), sum(&kids));
+    // Processes still running at the end of the window (an exited one has
+    // no memory map left to read).
+    let alive = kids.iter().filter(|p| usage(**p).pss_kib > 0).count();
     let bytes1 = file_bytes(root.path());
     stop(running).await;
     let nf = n as f64;
@@ -250,7 +256,7 @@ async fn scale(
     let cpu = cpu_ticks as f64 / TICKS_PER_SEC / secs / nf * 100.0;
     let mbit = (bytes1 - bytes0) as f64 * 8.0 / secs / 1e6 / nf;
     println!(
-        "{kind:?} {what:<10} {n:>3} recordings ({writing} writing, {} processes): PSS {pss:6.2} MiB, private {private:6.2} MiB, CPU {cpu:6.3} % of a core per recording; {mbit:.2} Mbit/s each on disk",
+        "{kind:?} {what:<10} {n:>3} recordings ({writing} writing, {} processes, {alive} alive at the end): PSS {pss:6.2} MiB, private {private:6.2} MiB, CPU {cpu:6.3} % of a core per recording; {mbit:.2} Mbit/s each on disk",
         kids.len()
     );
 }
@@ -439,7 +445,10 @@ async fn main() {
     } else {
         println!("(streamlink is not installed: skipped)");
     }
-    for what in &engines {
+    if n == 0 {
+        println!("(ONELIVE_BENCH_N=0: no HLS recordings)");
+    }
+    for what in engines.iter().filter(|_| n > 0) {
         scale(what, &hls, StreamKind::Hls, n, window, origin_pid).await;
     }
     println!(

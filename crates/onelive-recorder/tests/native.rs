@@ -391,6 +391,20 @@ async fn native_hls_splits_at_segment_boundaries_with_true_durations() {
     // of the 15 fps stream (the recording starts a few segments behind the
     // live edge, so not necessarily from the first second).
     assert_eq!(frames % 15, 0, "{frames} frames");
+    // The parts joined byte for byte (`cat`) are one clean stream: every
+    // frame once, one frame apart.
+    let joined = dir.path().join("joined.ts");
+    let mut all = Vec::new();
+    for f in &outcome.files {
+        all.extend_from_slice(&std::fs::read(&f.path).unwrap());
+    }
+    std::fs::write(&joined, all).unwrap();
+    decodes_cleanly(&joined).await;
+    let p = packets(&joined).await;
+    assert_eq!(p.video_pts.len(), frames);
+    for w in p.video_pts.windows(2) {
+        assert!((w[1] - w[0] - 1.0 / 15.0).abs() < 1e-3, "a jump in the joined parts: {w:?}");
+    }
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -94,6 +95,7 @@ pub struct ClusterNode {
     client: Mutex<Option<Arc<Client>>>,
     held: Mutex<HashMap<String, Held>>,
     op_timeout: Duration,
+    statements: AtomicU64,
 }
 
 impl std::fmt::Debug for ClusterNode {
@@ -163,6 +165,7 @@ impl ClusterNode {
             client: Mutex::new(Some(Arc::new(client))),
             held: Mutex::new(HashMap::new()),
             op_timeout,
+            statements: AtomicU64::new(0),
         };
         node.heartbeat().await?;
         Ok(node)
@@ -189,6 +192,12 @@ impl ClusterNode {
     /// the database lets another node claim it.
     pub fn local_validity(&self) -> Duration {
         self.opts.lease() * 4 / 5
+    }
+
+    /// How many statements this node has sent to the database since it
+    /// connected (each parameterised one is a prepare and an execute).
+    pub fn statements_sent(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// The leases this node holds now by its own clock.
@@ -220,6 +229,7 @@ impl ClusterNode {
         context: &'static str,
         fut: impl Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, ClusterError> {
+        self.statements.fetch_add(1, Ordering::Relaxed);
         match tokio::time::timeout(self.op_timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {

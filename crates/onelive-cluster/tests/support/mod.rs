@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use onelive_cluster::{ClusterNode, ClusterOptions};
 pub use onelive_cluster::testing::server as try_server;
+use onelive_cluster::{ClusterNode, ClusterOptions};
 
 /// The shared server (panics when it cannot start: a test failure).
 pub fn server() -> &'static onelive_cluster::testing::Server {

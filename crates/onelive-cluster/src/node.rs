@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use onelive_events::LiveInfo;
 use serde::{Deserialize, Serialize};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row, Statement};
 use uuid::Uuid;
 
 use crate::error::{db_err, pg_text};
@@ -78,6 +80,60 @@ pub struct TickReport {
     pub error: Option<ClusterError>,
 }
 
+/// One connection and the statements prepared on it (a statement belongs
+/// to its connection: a new connection starts with an empty cache).
+struct Conn {
+    client: Client,
+    statements: Mutex<HashMap<String, Statement>>,
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+impl Conn {
+    fn new(client: Client) -> Self {
+        Self { client, statements: Mutex::new(HashMap::new()) }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// The statement for `sql`, prepared once per connection: each later
+    /// use is one round trip instead of two.
+    async fn statement(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(s) = lock(&self.statements).get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql).await?;
+        lock(&self.statements).insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    async fn query(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        self.client.query(&self.statement(sql).await?, params).await
+    }
+
+    async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, tokio_postgres::Error> {
+        self.client.query_one(&self.statement(sql).await?, params).await
+    }
+
+    async fn query_opt(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Option<Row>, tokio_postgres::Error> {
+        self.client.query_opt(&self.statement(sql).await?, params).await
+    }
+
+    async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, tokio_postgres::Error> {
+        self.client.execute(&self.statement(sql).await?, params).await
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Held {
     epoch: i64,
@@ -91,9 +147,10 @@ struct Held {
 pub struct ClusterNode {
     opts: ClusterOptions,
     pg: tokio_postgres::Config,
-    client: Mutex<Option<Arc<Client>>>,
+    client: Mutex<Option<Arc<Conn>>>,
     held: Mutex<HashMap<String, Held>>,
     op_timeout: Duration,
+    statements: AtomicU64,
 }
 
 impl std::fmt::Debug for ClusterNode {
@@ -160,9 +217,10 @@ impl ClusterNode {
         let node = Self {
             opts,
             pg,
-            client: Mutex::new(Some(Arc::new(client))),
+            client: Mutex::new(Some(Arc::new(Conn::new(client)))),
             held: Mutex::new(HashMap::new()),
             op_timeout,
+            statements: AtomicU64::new(0),
         };
         node.heartbeat().await?;
         Ok(node)
@@ -191,6 +249,12 @@ impl ClusterNode {
         self.opts.lease() * 4 / 5
     }
 
+    /// How many statements this node has sent to the database since it
+    /// connected (each parameterised one is a prepare and an execute).
+    pub fn statements_sent(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
     /// The leases this node holds now by its own clock.
     pub fn leases(&self) -> Vec<Lease> {
         let now = Instant::now();
@@ -203,12 +267,12 @@ impl ClusterNode {
         v
     }
 
-    async fn client(&self) -> Result<Arc<Client>, ClusterError> {
+    async fn client(&self) -> Result<Arc<Conn>, ClusterError> {
         let current = lock(&self.client).as_ref().filter(|c| !c.is_closed()).cloned();
         if let Some(c) = current {
             return Ok(c);
         }
-        let c = Arc::new(open(&self.pg).await?);
+        let c = Arc::new(Conn::new(open(&self.pg).await?));
         *lock(&self.client) = Some(c.clone());
         Ok(c)
     }
@@ -220,6 +284,7 @@ impl ClusterNode {
         context: &'static str,
         fut: impl Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, ClusterError> {
+        self.statements.fetch_add(1, Ordering::Relaxed);
         match tokio::time::timeout(self.op_timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
@@ -619,7 +684,7 @@ impl ClusterNode {
         context: &'static str,
         lease: &Lease,
         set: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        params: Params<'_>,
     ) -> Result<(), ClusterError> {
         self.check_local(lease)?;
         let c = self.client().await?;
@@ -628,8 +693,7 @@ impl ClusterNode {
              WHERE key = $1 AND owner = $2 AND epoch = $3 AND enabled AND lease_expires_at > now()"
         );
         let node_id = self.node_id();
-        let mut all: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-            vec![&lease.key, &node_id, &lease.epoch];
+        let mut all: Vec<&(dyn ToSql + Sync)> = vec![&lease.key, &node_id, &lease.epoch];
         all.extend_from_slice(params);
         let n = self.timed(context, c.execute(sql.as_str(), &all)).await?;
         if n == 1 {

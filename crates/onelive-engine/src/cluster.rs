@@ -316,7 +316,7 @@ mod gate_tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_gate_lets_only_the_lease_holder_start_a_part() {
         let url = onelive_cluster::testing::database("engine_gate").await.unwrap();
-        let lease = Duration::from_millis(1000);
+        let lease = Duration::from_secs(3);
         let a = node(&url, "a", lease).await;
         a.upsert_channel("chan", &serde_json::json!({})).await.unwrap();
         let gate = ClusterGate::new(a.clone());

@@ -641,17 +641,16 @@ impl onelive_engine::Recorder for SplittingRecorder {
         let (p1, p2) = (request.output_dir.join("split1.ts"), request.output_dir.join("split2.ts"));
         let (tx, rx) = mpsc::channel(16);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let ctx = request.context.clone();
         tokio::spawn(async move {
             for p in [&p1, &p2] {
                 std::fs::write(p, b"0123456789").unwrap();
-                let at = std::time::Instant::now();
-                let _ = tx.send(RecordingEvent::FileCreated { path: p.clone(), at }).await;
+                let _ = tx.send(fakes::file_created(&ctx, p)).await;
             }
-            let finished =
-                |path: PathBuf| RecordingEvent::FileFinished { path, size: 10, duration: 1.0 };
-            let _ = tx.send(finished(p1)).await;
+            let finished = |path: &Path| fakes::file_finished(&ctx, path, 10, 1.0);
+            let _ = tx.send(finished(&p1)).await;
             let _ = stop_rx.await;
-            let _ = tx.send(finished(p2)).await;
+            let _ = tx.send(finished(&p2)).await;
             let stopped =
                 RecordingEvent::Stopped { reason: "stopped".into(), failed: false, next_part: 3 };
             let _ = tx.send(stopped).await;

@@ -351,7 +351,7 @@ impl Recorder for LosingRecorder {
 }
 
 /// The `video_file_create` data a recorder reports (the watcher adds the session).
-fn file_created(ctx: &onelive_recorder::EventContext, path: &Path) -> RecordingEvent {
+pub fn file_created(ctx: &onelive_recorder::EventContext, path: &Path) -> RecordingEvent {
     RecordingEvent::FileCreated {
         data: onelive_events::VideoFileCreateData::new(
             ctx.platform.clone(),
@@ -365,7 +365,7 @@ fn file_created(ctx: &onelive_recorder::EventContext, path: &Path) -> RecordingE
 }
 
 /// The `video_file_finish` data a recorder reports.
-fn file_finished(
+pub fn file_finished(
     ctx: &onelive_recorder::EventContext,
     path: &Path,
     filesize: u64,

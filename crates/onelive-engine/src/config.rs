@@ -216,8 +216,9 @@ pub struct ApiConfig {
     /// from the per-address limit. Default none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_proxies: Vec<String>,
-    /// Connections served at once; beyond that, new ones wait in the
-    /// kernel's accept queue. Default 1024.
+    /// Connections served at once; when all are taken, a new one closes
+    /// the connection idle longest (never one inside a request). Default
+    /// 1024.
     #[serde(default = "default_api_max_connections")]
     pub max_connections: usize,
     /// Connections from one client address at once (loopback and

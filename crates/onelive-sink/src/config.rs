@@ -146,8 +146,8 @@ pub struct ServerConfig {
     /// Seconds the whole body may take to arrive once the head is in,
     /// default 30 (answered 408 when exceeded).
     pub body_timeout_secs: f64,
-    /// Connections served at once, default 1024. Beyond that, new
-    /// connections wait in the kernel's accept queue until one closes.
+    /// Connections served at once, default 1024. When all are taken, a new
+    /// connection closes the one idle longest (never one inside a request).
     pub max_connections: usize,
     /// Connections one client address may hold open at once, default 64
     /// (trusted proxies are exempt). A connection beyond it is closed at once.

@@ -149,10 +149,7 @@ impl EventDelivery for WebhookDelivery {
 
     async fn stats(&self) -> DeliveryStats {
         match self.dispatcher.read().await.as_ref() {
-            Some(d) => match d.stats().await {
-                Ok(s) => s,
-                Err(_) => DeliveryStats::default(),
-            },
+            Some(d) => d.stats().await.unwrap_or_default(),
             None => DeliveryStats::default(),
         }
     }

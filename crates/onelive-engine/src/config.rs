@@ -589,7 +589,10 @@ impl EngineConfig {
     /// ```
     pub fn parse(text: &str, path: &Path) -> Result<Self, EngineError> {
         let resolved = resolve_cookie_env(text, path)?;
-        let config: EngineConfig = parse_toml(resolved.as_deref().unwrap_or(text), path)?;
+        let config: EngineConfig = {
+            let _env = crate::secret::EnvAllowed::new();
+            parse_toml(resolved.as_deref().unwrap_or(text), path)?
+        };
         config.validate(path)?;
         Ok(config)
     }

@@ -94,6 +94,27 @@ impl Serialize for Secret {
     }
 }
 
+thread_local! {
+    /// True while the config file is being read ([`EnvAllowed`]).
+    static ENV_ALLOWED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While alive, `{ env = "NAME" }` is accepted on this thread: the config
+/// file's parse holds one; every other deserialization (API bodies) refuses it.
+pub(crate) struct EnvAllowed(bool);
+
+impl EnvAllowed {
+    pub(crate) fn new() -> Self {
+        EnvAllowed(ENV_ALLOWED.replace(true))
+    }
+}
+
+impl Drop for EnvAllowed {
+    fn drop(&mut self) {
+        ENV_ALLOWED.set(self.0);
+    }
+}
+
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
@@ -106,7 +127,16 @@ impl<'de> Deserialize<'de> for Secret {
             .map_err(|_| serde::de::Error::custom("expected a string or { env = \"VARIABLE\" }"))?
         {
             Form::Value(v) => Ok(Secret::new(v)),
-            Form::Env { env } => Secret::from_env(&env).map_err(serde::de::Error::custom),
+            Form::Env { env } if ENV_ALLOWED.get() => {
+                Secret::from_env(&env).map_err(serde::de::Error::custom)
+            }
+            // Through the HTTP API a caller could name any variable of the
+            // recorder's environment and have its value sent to a URL of
+            // theirs: only the config file (whose author owns the
+            // environment) may name one.
+            Form::Env { .. } => Err(serde::de::Error::custom(
+                "an environment variable can be named only in the config file; give the value",
+            )),
         }
     }
 }

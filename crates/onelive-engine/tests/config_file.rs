@@ -148,6 +148,18 @@ async fn a_commented_config_survives_api_adds_and_removes_byte_for_byte_apart_fr
     assert_eq!(status, 204, "{body}");
     assert_eq!(read(), before);
 
+    // Through the API no one may name a variable of the recorder's
+    // environment (its value would be sent to their URL).
+    for body in [
+        json!({"url": "http://127.0.0.1:9/x", "headers": {"X-Leak": {"env": "PATH"}}}),
+        json!({"url": "http://127.0.0.1:9/x", "secret": {"env": "PATH"}}),
+    ] {
+        let (status, answer) = call(&base, &token, Method::POST, "/api/webhooks", Some(body)).await;
+        assert!(status == 400 || status == 422, "{status} {answer}");
+        assert!(answer.to_string().contains("only in the config file"), "{answer}");
+    }
+    assert_eq!(read(), before, "a refused request changed the file");
+
     // Disabling a channel changes that entry's `enabled` and nothing else.
     let alice = onelive_engine::channel_id("https://fake.test/alice");
     let (status, body) =

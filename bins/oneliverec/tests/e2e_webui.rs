@@ -362,15 +362,27 @@ async fn web_ui_drives_the_recorder_in_headless_chromium() {
     wait_http_ok(&http, &format!("{base}/healthz"), &mut rec, Duration::from_secs(20))
         .await
         .unwrap();
-    let (mut chromedriver, driver_port) = start_chromedriver(&driver).unwrap();
-    wait_http_ok(
-        &http,
-        &format!("http://127.0.0.1:{driver_port}/status"),
-        &mut chromedriver,
-        Duration::from_secs(15),
-    )
-    .await
-    .unwrap();
+    // The free port can be taken by another program between our probe and
+    // chromedriver's bind (it then exits at once): try again on a new port.
+    let mut attempt = 0;
+    let (mut chromedriver, driver_port) = loop {
+        attempt += 1;
+        let (mut chromedriver, driver_port) = start_chromedriver(&driver).unwrap();
+        match wait_http_ok(
+            &http,
+            &format!("http://127.0.0.1:{driver_port}/status"),
+            &mut chromedriver,
+            Duration::from_secs(15),
+        )
+        .await
+        {
+            Ok(()) => break (chromedriver, driver_port),
+            Err(e) if attempt < 5 && chromedriver.exited().is_some() => {
+                eprintln!("chromedriver did not start (attempt {attempt}), retrying: {e}");
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
     let browser =
         open_browser(&chromium, driver_port, &dir.path().join("chrome-profile")).await.unwrap();
 

@@ -168,6 +168,7 @@ CF
 fi
 
 # ---- the image, cold ----
+# --format docker: the OCI format (podman's default) has no HEALTHCHECK and drops it.
 # The build context: the working tree's files (tracked and new, not ignored), copied so
 # that the warm build below can change one of them.
 mkdir -p "$work/ctx"
@@ -175,7 +176,7 @@ git -C "$here" ls-files -z --cached --others --exclude-standard \
     | (cd "$here" && tar --null -T - -c) | tar -C "$work/ctx" -x
 say "podman build $IMAGE"
 start=$(date +%s)
-podman build --network=host -t "$IMAGE" "$work/ctx" >"$work/build.log" 2>&1 \
+podman build --format docker --network=host -t "$IMAGE" "$work/ctx" >"$work/build.log" 2>&1 \
     || { tail -40 "$work/build.log"; fail "podman build (log above)"; }
 cold_s=$(( $(date +%s) - start ))
 cold_what=cold
@@ -300,7 +301,7 @@ if [ "${WARM:-1}" != 0 ]; then
     say "podman build after a one-line change of README.md (warm)"
     echo "<!-- container-test $(date +%s) -->" >>"$work/ctx/README.md"
     start=$(date +%s)
-    podman build --network=host -t "$IMAGE" "$work/ctx" >"$work/build-warm.log" 2>&1 \
+    podman build --format docker --network=host -t "$IMAGE" "$work/ctx" >"$work/build-warm.log" 2>&1 \
         || { tail -40 "$work/build-warm.log"; fail "warm podman build"; }
     warm_s=$(( $(date +%s) - start ))
     cp "$work/build-warm.log" "$STATE/last-build-warm.log"

@@ -41,7 +41,7 @@ ARG YTDLP_VERSION=2026.10.26
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         ffmpeg ca-certificates tini curl python3 python3-venv \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir "streamlink==${STREAMLINK_VERSION}" "yt-dlp==${YTDLP_VERSION}" \
  && ln -s /opt/venv/bin/streamlink /opt/venv/bin/yt-dlp /usr/local/bin/ \

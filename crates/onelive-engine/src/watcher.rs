@@ -1024,8 +1024,13 @@ impl Watcher {
             }
             RecordingEvent::Error { message } => {
                 lock(&self.ctx.view).last_error = Some(message.clone());
-                // Inside a failure episode, only its first error is published.
-                if self.episode.failures() == 0 || self.episode.report() {
+                // Inside a failure episode, only its first error is published;
+                // so is only the first of a recording that has not written a
+                // good file yet (a try failing on a full disk reports the
+                // write error and then the empty part it removed: one failure).
+                let first_try_of_episode =
+                    self.episode.failures() == 0 && !(rec.reported_error && rec.good_files == 0);
+                if first_try_of_episode || (self.episode.failures() > 0 && self.episode.report()) {
                     rec.reported_error = true;
                     self.emit_error(Some(rec.session_id), message).await;
                 } else {

@@ -266,6 +266,13 @@ impl Recorder for FailingRecorder {
                 message: "ffmpeg: cannot open the output: No space left on device".into(),
             })
             .await;
+        // As the native engine on a full disk: a second error about the
+        // same failed try (the empty part it removed).
+        let _ = tx
+            .send(RecordingEvent::Error {
+                message: "removed rec/part1.flv (no media in it); it is not announced".into(),
+            })
+            .await;
         let _ = tx
             .send(RecordingEvent::Stopped {
                 reason: "ffmpeg exited with status 1".into(),

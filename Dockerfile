@@ -40,7 +40,7 @@ ARG YTDLP_VERSION=2026.10.26
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        ffmpeg ca-certificates tini curl python3 python3-venv \
+        ffmpeg ca-certificates tini curl python3 python3-venv tzdata \
  && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir "streamlink==${STREAMLINK_VERSION}" "yt-dlp==${YTDLP_VERSION}" \

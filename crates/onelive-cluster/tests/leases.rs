@@ -116,10 +116,11 @@ fn session(part: u32) -> SessionState {
     SessionState {
         session_id: Uuid::new_v4(),
         next_part: part,
-        live_info: LiveInfo {
-            title: "night stream".into(),
-            uname: "streamer".into(),
-            ..LiveInfo::default()
+        live_info: {
+            let mut built = LiveInfo::default();
+            built.title = "night stream".into();
+            built.uname = "streamer".into();
+            built
         },
         record: json!({ "started_at": "2026-12-03T06:00:00Z", "url": "http://127.0.0.1:9/0" }),
     }

@@ -391,11 +391,12 @@ mod tests {
     use super::*;
 
     fn live(title: &str, cat: &str) -> Observation {
-        Observation::Live(LiveInfo {
-            title: title.into(),
-            categories: vec![cat.into()],
-            status: LiveStatus::Live,
-            ..LiveInfo::default()
+        Observation::Live({
+            let mut built = LiveInfo::default();
+            built.title = title.into();
+            built.categories = vec![cat.into()];
+            built.status = LiveStatus::Live;
+            built
         })
     }
 
@@ -564,8 +565,12 @@ mod tests {
     fn a_resumed_session_continues_when_live_and_ends_after_the_window_when_not() {
         let t0 = Instant::now();
         let session = Uuid::now_v7();
-        let info =
-            LiveInfo { title: "t".into(), categories: vec!["c".into()], ..LiveInfo::default() };
+        let info = {
+            let mut built = LiveInfo::default();
+            built.title = "t".into();
+            built.categories = vec!["c".into()];
+            built
+        };
         let resumed = ChannelMachine::resume(DEBOUNCE, true, 3, session, info, 4, t0 + DEBOUNCE);
         let mut m = resumed.clone();
         assert_eq!(

@@ -32,11 +32,12 @@ impl FakeSource {
     pub fn live(&self, channel: &str, title: &str, category: &str) {
         self.set(
             channel,
-            PollResult::Live(LiveInfo {
-                title: title.into(),
-                categories: vec![category.into()],
-                status: LiveStatus::Live,
-                ..LiveInfo::default()
+            PollResult::Live({
+                let mut built = LiveInfo::default();
+                built.title = title.into();
+                built.categories = vec![category.into()];
+                built.status = LiveStatus::Live;
+                built
             }),
         );
     }

@@ -40,18 +40,19 @@ impl std::fmt::Display for LiveStatus {
 /// ```
 /// use onelive_events::{LiveInfo, LiveStatus};
 ///
-/// let info = LiveInfo {
-///     uid: "12345".into(),
-///     uname: "streamer".into(),
-///     title: "late night coding".into(),
-///     status: LiveStatus::Live,
-///     ..LiveInfo::default()
-/// };
+/// // `#[non_exhaustive]`: a new key will not break you. Start from the
+/// // default and set what you know.
+/// let mut info = LiveInfo::default();
+/// info.uid = "12345".into();
+/// info.uname = "streamer".into();
+/// info.title = "late night coding".into();
+/// info.status = LiveStatus::Live;
 /// let json = serde_json::to_value(&info).unwrap();
 /// assert_eq!(json["status"], "live");
 /// assert!(json["live_id"].is_null());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LiveInfo {
     /// The streamer's user id on the platform.
     #[serde(default)]

@@ -32,17 +32,17 @@ fn live_info() -> impl Strategy<Value = LiveInfo> {
     )
         .prop_map(
             |((uid, uname, avatar, title, cover), categories, live, live_id, start_time)| {
-                LiveInfo {
-                    uid,
-                    uname,
-                    avatar,
-                    title,
-                    cover,
-                    categories,
-                    status: if live { LiveStatus::Live } else { LiveStatus::Offline },
-                    live_id,
-                    start_time,
-                }
+                let mut built = LiveInfo::default();
+                built.uid = uid;
+                built.uname = uname;
+                built.avatar = avatar;
+                built.title = title;
+                built.cover = cover;
+                built.categories = categories;
+                built.status = if live { LiveStatus::Live } else { LiveStatus::Offline };
+                built.live_id = live_id;
+                built.start_time = start_time;
+                built
             },
         )
 }

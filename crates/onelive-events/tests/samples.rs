@@ -8,16 +8,18 @@ use onelive_events::{
 };
 
 pub(crate) fn live_info(title: &str, category: &str) -> LiveInfo {
-    LiveInfo {
-        uid: "322892".into(),
-        uname: "某主播".into(),
-        avatar: "https://i0.hdslb.com/bfs/face/a.jpg".into(),
-        title: title.into(),
-        cover: "https://i0.hdslb.com/bfs/live/cover.jpg".into(),
-        categories: vec!["网游".into(), category.into()],
-        status: LiveStatus::Live,
-        live_id: Some("1773206558".into()),
-        start_time: Some(OffsetDateTime::from_unix_timestamp(1_773_206_558).unwrap()),
+    {
+        let mut built = LiveInfo::default();
+        built.uid = "322892".into();
+        built.uname = "某主播".into();
+        built.avatar = "https://i0.hdslb.com/bfs/face/a.jpg".into();
+        built.title = title.into();
+        built.cover = "https://i0.hdslb.com/bfs/live/cover.jpg".into();
+        built.categories = vec!["网游".into(), category.into()];
+        built.status = LiveStatus::Live;
+        built.live_id = Some("1773206558".into());
+        built.start_time = Some(OffsetDateTime::from_unix_timestamp(1_773_206_558).unwrap());
+        built
     }
 }
 

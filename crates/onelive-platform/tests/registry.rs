@@ -29,7 +29,12 @@ impl PlatformAdapter for Shadow {
         format!("https://www.twitch.tv/shadow_{channel}")
     }
     async fn live_info(&self, _ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
-        Ok(LiveInfo { uname: channel.to_owned(), status: LiveStatus::Live, ..LiveInfo::default() })
+        Ok({
+            let mut built = LiveInfo::default();
+            built.uname = channel.to_owned();
+            built.status = LiveStatus::Live;
+            built
+        })
     }
     async fn stream_variants(
         &self,

@@ -13,8 +13,12 @@ use crate::common::{check_file_events, drain, errors, probe, wait_for_bytes, wai
 
 fn context(title: &str) -> EventContext {
     let mut ctx = EventContext::new("test", "chan");
-    ctx.live_info =
-        LiveInfo { uname: "streamer".into(), title: title.into(), ..LiveInfo::default() };
+    ctx.live_info = {
+        let mut built = LiveInfo::default();
+        built.uname = "streamer".into();
+        built.title = title.into();
+        built
+    };
     ctx.session_id = Some(onelive_events::Uuid::new_v4());
     ctx
 }

@@ -71,19 +71,17 @@ impl PlatformAdapter for StreamHut {
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
         let body = self.channel(ctx, channel).await?;
         let live = body.get("live").and_then(Value::as_bool).unwrap_or(false);
-        Ok(LiveInfo {
-            uid: body.get("id").map(|v| v.to_string()).unwrap_or_default(),
-            uname: text(&body, "name"),
-            avatar: text(&body, "avatar"),
-            title: text(&body, "title"),
-            categories: Some(text(&body, "category"))
-                .filter(|c| !c.is_empty())
-                .into_iter()
-                .collect(),
-            status: if live { LiveStatus::Live } else { LiveStatus::Offline },
-            live_id: live.then(|| text(&body, "session_id")).filter(|s| !s.is_empty()),
-            ..LiveInfo::default()
-        })
+        // `LiveInfo` is `#[non_exhaustive]`: start from the default.
+        let mut info = LiveInfo::default();
+        info.uid = body.get("id").map(|v| v.to_string()).unwrap_or_default();
+        info.uname = text(&body, "name");
+        info.avatar = text(&body, "avatar");
+        info.title = text(&body, "title");
+        info.categories =
+            Some(text(&body, "category")).filter(|c| !c.is_empty()).into_iter().collect();
+        info.status = if live { LiveStatus::Live } else { LiveStatus::Offline };
+        info.live_id = live.then(|| text(&body, "session_id")).filter(|s| !s.is_empty());
+        Ok(info)
     }
 
     async fn stream_variants(

@@ -434,8 +434,9 @@ fn import_legacy(conn: &mut Connection, state_dir: &Path) -> Result<(), EngineEr
                 r.channel,
                 r.session_id.map(|s| s.to_string()),
                 r.title.as_ref().and_then(|t| {
-                    serde_json::to_string(&LiveInfo { title: t.clone(), ..LiveInfo::default() })
-                        .ok()
+                    let mut info = LiveInfo::default();
+                    info.title = t.clone();
+                    serde_json::to_string(&info).ok()
                 }),
                 r.started_at,
                 r.finished_at,
@@ -713,10 +714,11 @@ mod tests {
                   "transmux_output": null, "transmux_error": null }
             ]),
         );
-        let info = serde_json::to_value(LiveInfo {
-            title: "t".into(),
-            uname: "u".into(),
-            ..LiveInfo::default()
+        let info = serde_json::to_value({
+            let mut built = LiveInfo::default();
+            built.title = "t".into();
+            built.uname = "u".into();
+            built
         })
         .unwrap();
         write(

@@ -390,12 +390,13 @@ impl PlatformAdapter for Bilibili {
             // cached them.
             let anchor = self.anchors.lock().ok().and_then(|c| c.any(&room.room_id));
             let (uname, avatar) = anchor.map(|a| (a.uname, a.avatar)).unwrap_or_default();
-            return Ok(LiveInfo {
-                uid: room.uid,
-                uname,
-                avatar,
-                status: LiveStatus::Offline,
-                ..LiveInfo::default()
+            return Ok({
+                let mut built = LiveInfo::default();
+                built.uid = room.uid;
+                built.uname = uname;
+                built.avatar = avatar;
+                built.status = LiveStatus::Offline;
+                built
             });
         }
         let info_url = format!("{API}/room/v1/Room/get_info");
@@ -421,16 +422,18 @@ impl PlatformAdapter for Bilibili {
             .collect();
         // room_init said live; get_info may have seen the stream end since.
         let live = json::int(&info, "/live_status").is_none_or(|s| s == 1);
-        Ok(LiveInfo {
-            uid: anchor.uid,
-            uname: anchor.uname,
-            avatar: anchor.avatar,
-            title: json::string_or_empty(&info, "/title"),
-            cover,
-            categories,
-            status: if live { LiveStatus::Live } else { LiveStatus::Offline },
-            live_id: (live && room.live_time > 0).then(|| room.live_time.to_string()),
-            start_time: if live { unix_time(room.live_time) } else { None },
+        Ok({
+            let mut built = LiveInfo::default();
+            built.uid = anchor.uid;
+            built.uname = anchor.uname;
+            built.avatar = anchor.avatar;
+            built.title = json::string_or_empty(&info, "/title");
+            built.cover = cover;
+            built.categories = categories;
+            built.status = if live { LiveStatus::Live } else { LiveStatus::Offline };
+            built.live_id = (live && room.live_time > 0).then(|| room.live_time.to_string());
+            built.start_time = if live { unix_time(room.live_time) } else { None };
+            built
         })
     }
 

@@ -502,23 +502,23 @@ impl PlatformAdapter for Douyin {
                 categories.push(c);
             }
         }
-        Ok(LiveInfo {
-            uid: j::string(&anchor, "/id_str")
+        Ok({
+            let mut built = LiveInfo::default();
+            built.uid = j::string(&anchor, "/id_str")
                 .filter(|s| !s.is_empty())
                 .or_else(|| j::string(&anchor, "/sec_uid"))
-                .unwrap_or_default(),
-            uname: j::string_or_empty(&anchor, "/nickname"),
-            avatar: first_url(&anchor, "/avatar_thumb/url_list"),
-            title: j::string_or_empty(&room, "/title"),
-            cover: first_url(&room, "/cover/url_list"),
-            categories,
-            status: if live { LiveStatus::Live } else { LiveStatus::Offline },
-            live_id: if live {
-                j::string(&room, "/id_str").filter(|s| !s.is_empty())
-            } else {
-                None
-            },
-            start_time: if live { j::int(&room, "/create_time").and_then(unix_time) } else { None },
+                .unwrap_or_default();
+            built.uname = j::string_or_empty(&anchor, "/nickname");
+            built.avatar = first_url(&anchor, "/avatar_thumb/url_list");
+            built.title = j::string_or_empty(&room, "/title");
+            built.cover = first_url(&room, "/cover/url_list");
+            built.categories = categories;
+            built.status = if live { LiveStatus::Live } else { LiveStatus::Offline };
+            built.live_id =
+                if live { j::string(&room, "/id_str").filter(|s| !s.is_empty()) } else { None };
+            built.start_time =
+                if live { j::int(&room, "/create_time").and_then(unix_time) } else { None };
+            built
         })
     }
 

@@ -446,23 +446,25 @@ impl PlatformAdapter for Douyu {
                 categories.push(c);
             }
         }
-        Ok(LiveInfo {
-            uid: j::string_or_empty(&body, "/room/owner_uid"),
-            uname: j::string(&body, "/room/nickname")
+        Ok({
+            let mut built = LiveInfo::default();
+            built.uid = j::string_or_empty(&body, "/room/owner_uid");
+            built.uname = j::string(&body, "/room/nickname")
                 .or_else(|| j::string(&body, "/room/owner_name"))
-                .unwrap_or_default(),
-            avatar,
-            title: j::string_or_empty(&body, "/room/room_name").replace("&nbsp;", " "),
-            cover,
-            categories,
-            status: if live { LiveStatus::Live } else { LiveStatus::Offline },
-            live_id: if live {
+                .unwrap_or_default();
+            built.avatar = avatar;
+            built.title = j::string_or_empty(&body, "/room/room_name").replace("&nbsp;", " ");
+            built.cover = cover;
+            built.categories = categories;
+            built.status = if live { LiveStatus::Live } else { LiveStatus::Offline };
+            built.live_id = if live {
                 j::string(&body, "/room/show_id")
                     .or_else(|| (show_time > 0).then(|| show_time.to_string()))
             } else {
                 None
-            },
-            start_time: if live { unix_time(show_time) } else { None },
+            };
+            built.start_time = if live { unix_time(show_time) } else { None };
+            built
         })
     }
 

@@ -128,12 +128,13 @@ impl PlatformAdapter for Generic {
             .as_ref()
             .and_then(|u| u.path_segments()?.next_back().map(str::to_owned))
             .unwrap_or_default();
-        Ok(LiveInfo {
-            uid: String::new(),
-            uname: parsed.as_ref().map(host).unwrap_or_default(),
-            title,
-            status: if live { LiveStatus::Live } else { LiveStatus::Offline },
-            ..LiveInfo::default()
+        Ok({
+            let mut built = LiveInfo::default();
+            built.uid = String::new();
+            built.uname = parsed.as_ref().map(host).unwrap_or_default();
+            built.title = title;
+            built.status = if live { LiveStatus::Live } else { LiveStatus::Offline };
+            built
         })
     }
 

@@ -284,25 +284,27 @@ impl PlatformAdapter for Huya {
         let live = is_live(&data);
         let start = j::int(&data, "/liveData/startTime").unwrap_or(0);
         let title = title(&data);
-        Ok(LiveInfo {
-            uid: j::string_or_empty(&data, "/profileInfo/uid"),
-            uname: j::string_or_empty(&data, "/profileInfo/nick"),
-            avatar: j::string_or_empty(&data, "/profileInfo/avatar180"),
-            title,
-            cover: j::string_or_empty(&data, "/liveData/screenshot"),
-            categories: j::string(&data, "/liveData/gameFullName")
+        Ok({
+            let mut built = LiveInfo::default();
+            built.uid = j::string_or_empty(&data, "/profileInfo/uid");
+            built.uname = j::string_or_empty(&data, "/profileInfo/nick");
+            built.avatar = j::string_or_empty(&data, "/profileInfo/avatar180");
+            built.title = title;
+            built.cover = j::string_or_empty(&data, "/liveData/screenshot");
+            built.categories = j::string(&data, "/liveData/gameFullName")
                 .filter(|s| !s.is_empty())
                 .into_iter()
-                .collect(),
-            status: if live { LiveStatus::Live } else { LiveStatus::Offline },
-            live_id: if live {
+                .collect();
+            built.status = if live { LiveStatus::Live } else { LiveStatus::Offline };
+            built.live_id = if live {
                 j::string(&data, "/liveData/liveId")
                     .filter(|s| !s.is_empty() && s != "0")
                     .or_else(|| (start > 0).then(|| start.to_string()))
             } else {
                 None
-            },
-            start_time: if live { unix_time(start) } else { None },
+            };
+            built.start_time = if live { unix_time(start) } else { None };
+            built
         })
     }
 

@@ -268,24 +268,26 @@ impl PlatformAdapter for Kick {
         {
             categories.push(name);
         }
-        Ok(LiveInfo {
-            uid: j::string(&body, "/user_id")
+        Ok({
+            let mut built = LiveInfo::default();
+            built.uid = j::string(&body, "/user_id")
                 .or_else(|| j::string(&body, "/user/id"))
-                .unwrap_or_default(),
-            uname: j::string(&body, "/user/username").unwrap_or_else(|| channel.to_owned()),
-            avatar: j::string_or_empty(&body, "/user/profile_pic"),
-            title: live.map(|l| j::string_or_empty(l, "/session_title")).unwrap_or_default(),
-            cover: live
+                .unwrap_or_default();
+            built.uname = j::string(&body, "/user/username").unwrap_or_else(|| channel.to_owned());
+            built.avatar = j::string_or_empty(&body, "/user/profile_pic");
+            built.title = live.map(|l| j::string_or_empty(l, "/session_title")).unwrap_or_default();
+            built.cover = live
                 .and_then(|l| {
                     j::string(l, "/thumbnail/url").or_else(|| j::string(l, "/thumbnail/src"))
                 })
-                .unwrap_or_default(),
-            categories,
-            status: if live.is_some() { LiveStatus::Live } else { LiveStatus::Offline },
-            live_id: live.and_then(|l| j::string(l, "/id")),
-            start_time: live
+                .unwrap_or_default();
+            built.categories = categories;
+            built.status = if live.is_some() { LiveStatus::Live } else { LiveStatus::Offline };
+            built.live_id = live.and_then(|l| j::string(l, "/id"));
+            built.start_time = live
                 .and_then(|l| j::string(l, "/start_time").or_else(|| j::string(l, "/created_at")))
-                .and_then(|t| parse_time(&t)),
+                .and_then(|t| parse_time(&t));
+            built
         })
     }
 

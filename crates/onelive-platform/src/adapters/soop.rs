@@ -375,21 +375,23 @@ impl PlatformAdapter for Soop {
             .filter(|_| is_live)
             .filter(|secs| *secs >= 0)
             .and_then(|secs| ctx.clock.now().checked_sub(time::Duration::seconds(secs)));
-        Ok(LiveInfo {
-            uid: nonempty(&live, "/BJID").unwrap_or_else(|| channel.to_owned()),
-            uname: nonempty(&live, "/BJNICK")
+        Ok({
+            let mut built = LiveInfo::default();
+            built.uid = nonempty(&live, "/BJID").unwrap_or_else(|| channel.to_owned());
+            built.uname = nonempty(&live, "/BJNICK")
                 .or_else(|| nonempty(&station, "/station/user_nick"))
-                .unwrap_or_default(),
-            avatar,
-            title: nonempty(&live, "/TITLE").unwrap_or_default(),
-            cover: match (&bno, is_live) {
+                .unwrap_or_default();
+            built.avatar = avatar;
+            built.title = nonempty(&live, "/TITLE").unwrap_or_default();
+            built.cover = match (&bno, is_live) {
                 (Some(bno), true) => format!("https://liveimg.sooplive.co.kr/m/{bno}"),
                 _ => String::new(),
-            },
-            categories: if is_live { categories } else { Vec::new() },
-            status: if is_live { LiveStatus::Live } else { LiveStatus::Offline },
-            live_id: bno.filter(|_| is_live),
-            start_time,
+            };
+            built.categories = if is_live { categories } else { Vec::new() };
+            built.status = if is_live { LiveStatus::Live } else { LiveStatus::Offline };
+            built.live_id = bno.filter(|_| is_live);
+            built.start_time = start_time;
+            built
         })
     }
 

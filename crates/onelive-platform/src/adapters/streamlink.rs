@@ -148,14 +148,15 @@ impl PlatformAdapter for Streamlink {
         let body = self.query(ctx, channel).await?;
         let live =
             j::at(&body, "/streams").and_then(Value::as_object).is_some_and(|s| !s.is_empty());
-        Ok(LiveInfo {
-            uid: String::new(),
-            uname: j::string_or_empty(&body, "/metadata/author"),
-            title: j::string_or_empty(&body, "/metadata/title"),
-            categories: j::string(&body, "/metadata/category").into_iter().collect(),
-            status: if live { LiveStatus::Live } else { LiveStatus::Offline },
-            live_id: if live { j::string(&body, "/metadata/id") } else { None },
-            ..LiveInfo::default()
+        Ok({
+            let mut built = LiveInfo::default();
+            built.uid = String::new();
+            built.uname = j::string_or_empty(&body, "/metadata/author");
+            built.title = j::string_or_empty(&body, "/metadata/title");
+            built.categories = j::string(&body, "/metadata/category").into_iter().collect();
+            built.status = if live { LiveStatus::Live } else { LiveStatus::Offline };
+            built.live_id = if live { j::string(&body, "/metadata/id") } else { None };
+            built
         })
     }
 

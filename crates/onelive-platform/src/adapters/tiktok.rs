@@ -203,23 +203,22 @@ impl PlatformAdapter for TikTok {
             .iter()
             .find_map(|p| j::string(&info, p).filter(|a| !a.is_empty()))
             .unwrap_or_default();
-        Ok(LiveInfo {
-            uid: j::string_or_empty(&info, "/user/id"),
-            uname: j::string(&info, "/user/nickname")
+        Ok({
+            let mut built = LiveInfo::default();
+            built.uid = j::string_or_empty(&info, "/user/id");
+            built.uname = j::string(&info, "/user/nickname")
                 .filter(|n| !n.is_empty())
                 .or_else(|| j::string(&info, "/user/uniqueId"))
-                .unwrap_or_default(),
-            avatar,
-            title: j::string_or_empty(&info, "/liveRoom/title"),
-            cover: j::string_or_empty(&info, "/liveRoom/coverUrl"),
-            categories: Vec::new(),
-            status: if live { LiveStatus::Live } else { LiveStatus::Offline },
-            live_id: if live { j::string(&info, "/user/roomId") } else { None },
-            start_time: if live {
-                j::int(&info, "/liveRoom/startTime").and_then(unix_time)
-            } else {
-                None
-            },
+                .unwrap_or_default();
+            built.avatar = avatar;
+            built.title = j::string_or_empty(&info, "/liveRoom/title");
+            built.cover = j::string_or_empty(&info, "/liveRoom/coverUrl");
+            built.categories = Vec::new();
+            built.status = if live { LiveStatus::Live } else { LiveStatus::Offline };
+            built.live_id = if live { j::string(&info, "/user/roomId") } else { None };
+            built.start_time =
+                if live { j::int(&info, "/liveRoom/startTime").and_then(unix_time) } else { None };
+            built
         })
     }
 

@@ -276,18 +276,21 @@ impl PlatformAdapter for Twitch {
             .and_then(|s| j::string(s, "/title"))
             .or_else(|| j::string(user, "/lastBroadcast/title"))
             .unwrap_or_default();
-        Ok(LiveInfo {
-            uid: j::string_or_empty(user, "/id"),
-            uname: j::string(user, "/displayName").unwrap_or_else(|| channel.to_owned()),
-            avatar: j::string_or_empty(user, "/profileImageURL"),
-            title,
-            cover: stream.and_then(|s| j::string(s, "/previewImageURL")).unwrap_or_default(),
-            categories: stream.and_then(|s| j::string(s, "/game/name")).into_iter().collect(),
-            status: if live { LiveStatus::Live } else { LiveStatus::Offline },
-            live_id: stream.and_then(|s| j::string(s, "/id")),
-            start_time: stream
+        Ok({
+            let mut built = LiveInfo::default();
+            built.uid = j::string_or_empty(user, "/id");
+            built.uname = j::string(user, "/displayName").unwrap_or_else(|| channel.to_owned());
+            built.avatar = j::string_or_empty(user, "/profileImageURL");
+            built.title = title;
+            built.cover = stream.and_then(|s| j::string(s, "/previewImageURL")).unwrap_or_default();
+            built.categories =
+                stream.and_then(|s| j::string(s, "/game/name")).into_iter().collect();
+            built.status = if live { LiveStatus::Live } else { LiveStatus::Offline };
+            built.live_id = stream.and_then(|s| j::string(s, "/id"));
+            built.start_time = stream
                 .and_then(|s| j::string(s, "/createdAt"))
-                .and_then(|t| time::OffsetDateTime::parse(&t, &Rfc3339).ok()),
+                .and_then(|t| time::OffsetDateTime::parse(&t, &Rfc3339).ok());
+            built
         })
     }
 

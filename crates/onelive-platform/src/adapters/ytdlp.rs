@@ -309,7 +309,11 @@ impl PlatformAdapter for YtDlp {
 
     async fn live_info(&self, ctx: &PlatformContext, channel: &str) -> Result<LiveInfo> {
         let Some(body) = self.query(ctx, channel).await? else {
-            return Ok(LiveInfo { status: LiveStatus::Offline, ..LiveInfo::default() });
+            return Ok({
+                let mut built = LiveInfo::default();
+                built.status = LiveStatus::Offline;
+                built
+            });
         };
         let live = is_live(&body);
         let first = |pointers: &[&str]| {
@@ -318,23 +322,22 @@ impl PlatformAdapter for YtDlp {
                 .find_map(|p| j::string(&body, p).filter(|s| !s.is_empty()))
                 .unwrap_or_default()
         };
-        Ok(LiveInfo {
-            uid: first(&["/channel_id", "/uploader_id"]),
-            uname: first(&["/channel", "/uploader"]),
-            avatar: String::new(),
-            title: first(&["/fulltitle", "/title"]),
-            cover: first(&["/thumbnail"]),
-            categories: j::array(&body, "/categories")
+        Ok({
+            let mut built = LiveInfo::default();
+            built.uid = first(&["/channel_id", "/uploader_id"]);
+            built.uname = first(&["/channel", "/uploader"]);
+            built.avatar = String::new();
+            built.title = first(&["/fulltitle", "/title"]);
+            built.cover = first(&["/thumbnail"]);
+            built.categories = j::array(&body, "/categories")
                 .iter()
                 .filter_map(|c| c.as_str().map(str::to_owned))
-                .collect(),
-            status: if live { LiveStatus::Live } else { LiveStatus::Offline },
-            live_id: if live { j::string(&body, "/id") } else { None },
-            start_time: if live {
-                j::int(&body, "/release_timestamp").and_then(unix_time)
-            } else {
-                None
-            },
+                .collect();
+            built.status = if live { LiveStatus::Live } else { LiveStatus::Offline };
+            built.live_id = if live { j::string(&body, "/id") } else { None };
+            built.start_time =
+                if live { j::int(&body, "/release_timestamp").and_then(unix_time) } else { None };
+            built
         })
     }
 

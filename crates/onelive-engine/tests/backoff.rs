@@ -83,7 +83,7 @@ async fn a_failed_transmux_is_retried_and_reported_once() {
         count(&f.delivery.types(), "video_transmux_finish") == 1
     })
     .await;
-    assert_eq!(*transmuxer.calls.lock().unwrap(), 2);
+    assert_eq!(transmuxer.calls.lock().unwrap().len(), 2);
     let errs = errors(&f);
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(
@@ -91,6 +91,37 @@ async fn a_failed_transmux_is_retried_and_reported_once() {
         "{errs:?}"
     );
     assert!(engine.pending_transmux_jobs().is_empty());
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_transmux_failing_twice_waits_longer_before_its_third_try_and_reports_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let transmuxer = FlakyTransmuxer::default();
+    *transmuxer.failures.lock().unwrap() = 2;
+    let parts = EngineParts { transmuxer: Arc::new(transmuxer.clone()), ..f.parts() };
+    let engine = Engine::start(config(dir.path(), &["hank"]), None, parts).await.unwrap();
+    f.source.live("hank", "t", "c");
+    wait_for("video_file_create", Duration::from_secs(60), || {
+        count(&f.delivery.types(), "video_file_create") == 1
+    })
+    .await;
+    f.source.offline("hank");
+    wait_for("the twice-retried transmux", Duration::from_secs(120), || {
+        count(&f.delivery.types(), "video_transmux_finish") == 1
+    })
+    .await;
+    let calls = transmuxer.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 3, "two failures, then the success");
+    // The schedule is 5 s, then 10 s, each shortened by at most 20 % jitter;
+    // a loaded machine only makes the gaps longer.
+    let (first, second) = (calls[1] - calls[0], calls[2] - calls[1]);
+    assert!(first >= Duration::from_secs(4), "first retry after {first:?}");
+    assert!(second >= Duration::from_secs(8), "second retry after {second:?} (did not grow)");
+    let errors = errors(&f);
+    assert_eq!(errors.len(), 1, "one error event for the episode: {errors:?}");
+    assert!(errors[0].contains("No space left on device"), "{errors:?}");
     engine.shutdown(Duration::from_secs(5)).await;
 }
 

@@ -286,17 +286,17 @@ impl Recorder for FailingRecorder {
 }
 
 /// A transmuxer that fails `failures` times (no space left), then copies
-/// like [`FakeTransmuxer`].
+/// like [`FakeTransmuxer`]; `calls` holds when each call came.
 #[derive(Clone, Default)]
 pub struct FlakyTransmuxer {
     pub failures: Arc<Mutex<u32>>,
-    pub calls: Arc<Mutex<u32>>,
+    pub calls: Arc<Mutex<Vec<std::time::Instant>>>,
 }
 
 #[async_trait]
 impl Transmuxer for FlakyTransmuxer {
     async fn transmux(&self, job: &TransmuxJob) -> Result<PathBuf, EngineError> {
-        *self.calls.lock().unwrap() += 1;
+        self.calls.lock().unwrap().push(std::time::Instant::now());
         {
             let mut left = self.failures.lock().unwrap();
             if *left > 0 {

@@ -9,4 +9,3 @@ mod engine_flow;
 mod fakes;
 mod handoff;
 mod sequences;
-mod transmux_retry;

@@ -107,14 +107,7 @@ impl ChatConnection for FakeConnection {
 }
 
 fn fake_config(dir: &Path, channels: &[(&str, Option<bool>)], danmaku: bool) -> EngineConfig {
-    let mut c = EngineConfig::default();
-    c.output.folder = dir.join("rec");
-    c.output.filename_template = "{channel}/{session}_part{part}".into();
-    c.state.dir = Some(dir.join("state"));
-    c.watch.poll_interval = HumanDuration(Duration::from_millis(200));
-    c.watch.debounce = HumanDuration(Duration::from_millis(800));
-    c.watch.jitter = 0.0;
-    c.disk.min_free_mb = 0;
+    let mut c = fakes::config(dir, &[]);
     c.danmaku.enabled = danmaku;
     c.channels = channels
         .iter()

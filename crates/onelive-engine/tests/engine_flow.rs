@@ -3,25 +3,13 @@
 
 use std::time::Duration;
 
-use onelive_engine::{ChannelConfig, Engine, EngineConfig, HumanDuration};
+use onelive_engine::{ChannelConfig, Engine, HumanDuration};
 use onelive_events::EventData;
 
 use crate::fakes::{Fakes, wait_for};
 use crate::sequences::{SESSION, SESSION_CUT_BY_SHUTDOWN};
 
-pub(crate) fn config(dir: &std::path::Path, channels: &[&str]) -> EngineConfig {
-    let mut c = EngineConfig::default();
-    c.output.folder = dir.join("rec");
-    c.output.filename_template = "{channel}/{session}_part{part}".into();
-    c.state.dir = Some(dir.join("state"));
-    c.watch.poll_interval = HumanDuration(Duration::from_millis(200));
-    c.watch.debounce = HumanDuration(Duration::from_millis(800));
-    c.watch.jitter = 0.0;
-    c.disk.min_free_mb = 0;
-    c.channels =
-        channels.iter().map(|ch| ChannelConfig::new(format!("https://fake.test/{ch}"))).collect();
-    c
-}
+pub(crate) use crate::fakes::config;
 
 /// The scenario most tests start from: a temporary folder, the fakes, and
 /// an engine watching `channels` (`https://fake.test/<name>`).

@@ -391,3 +391,21 @@ pub fn file_finished(
         .with_live_info(Some(ctx.live_info.clone())),
     )
 }
+
+/// The engine configuration most tests start from: fast polls, no jitter, no
+/// disk guard, channels `https://fake.test/<name>`.
+pub fn config(dir: &std::path::Path, channels: &[&str]) -> onelive_engine::EngineConfig {
+    let mut c = onelive_engine::EngineConfig::default();
+    c.output.folder = dir.join("rec");
+    c.output.filename_template = "{channel}/{session}_part{part}".into();
+    c.state.dir = Some(dir.join("state"));
+    c.watch.poll_interval = onelive_engine::HumanDuration(Duration::from_millis(200));
+    c.watch.debounce = onelive_engine::HumanDuration(Duration::from_millis(800));
+    c.watch.jitter = 0.0;
+    c.disk.min_free_mb = 0;
+    c.channels = channels
+        .iter()
+        .map(|ch| onelive_engine::ChannelConfig::new(format!("https://fake.test/{ch}")))
+        .collect();
+    c
+}
